@@ -1,0 +1,29 @@
+"""finmodel: financial projection and valuation from cited assumption files.
+
+>>> import finmodel
+>>> res = finmodel.run("hsbc-2025-11")
+>>> round(res.annual.loc["revenue", 2030], 1) > 200
+True
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("finmodel")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+source"
+
+from finmodel.assumptions import Assumptions, load  # noqa: E402
+from finmodel.errors import AssumptionError, FinmodelError, IdentityError  # noqa: E402
+from finmodel.results import Results, run  # noqa: E402
+
+__all__ = [
+    "AssumptionError",
+    "Assumptions",
+    "FinmodelError",
+    "IdentityError",
+    "Results",
+    "__version__",
+    "load",
+    "run",
+]

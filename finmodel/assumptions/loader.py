@@ -1,0 +1,344 @@
+"""Read assumption files: safe YAML, ``extends:`` overlays, located errors.
+
+Every problem becomes one :class:`~finmodel.errors.AssumptionError` whose lines read
+``file:line: field.path: expected ..., got ...``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from finmodel.assumptions.schema import Assumptions, slug
+from finmodel.errors import AssumptionError
+
+Key = str | int
+Loc = tuple[Key, ...]
+LIST_ID_FIELDS = ("name", "counterparty")
+MAX_EXTENDS_DEPTH = 16
+
+
+@dataclass
+class Document:
+    """A merged assumption tree with where each field was written."""
+
+    data: dict[str, Any]
+    lines: dict[Loc, tuple[str, int]] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def where(self, loc: Loc) -> tuple[str, int | None]:
+        """File and line of the deepest located prefix of ``loc``."""
+        for n in range(len(loc), -1, -1):
+            hit = self.lines.get(loc[:n])
+            if hit is not None:
+                return hit
+        return (str(self.files[-1]) if self.files else "<input>", None)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated scenario and the facts about where it came from."""
+
+    assumptions: Assumptions
+    path: Path | None
+    sha256: str
+    files: tuple[Path, ...]
+
+
+def load(path: str | Path) -> Assumptions:
+    """Load and validate an assumption file (following ``extends:``).
+
+    >>> a = load(shipped_path("openai-plan-2025q3"))
+    >>> a.start, a.unit
+    ('2025-01', 'billion')
+    """
+    return load_with_meta(path).assumptions
+
+
+def load_with_meta(path: str | Path) -> Loaded:
+    """Like :func:`load`, plus the input hash (SHA-256 over every file read, in order)."""
+    p = resolve(path)
+    doc = read_document(p)
+    a = validate(doc)
+    h = hashlib.sha256()
+    for f in doc.files:
+        h.update(f.read_bytes())
+    return Loaded(a, p, h.hexdigest(), tuple(doc.files))
+
+
+def shipped_dir() -> Path:
+    """Folder of the shipped scenarios (installed copy, else the source tree's)."""
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here / "scenarios", here.parent / "assumptions"):
+        if cand.is_dir():
+            return cand
+    raise AssumptionError("the shipped scenarios are missing from this installation")
+
+
+def shipped_path(name: str) -> Path:
+    """Path of a shipped scenario by name (``hsbc-2025-11`` or ``hsbc-2025-11.yaml``)."""
+    stem = name[:-5] if name.endswith(".yaml") else name
+    return shipped_dir() / f"{stem}.yaml"
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
+
+
+def resolve(path: str | Path) -> Path:
+    """An existing file path, or a shipped scenario's name; else a clear error."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        raise AssumptionError(f"{p}: expected an assumption file, got a directory")
+    if len(p.parts) == 1:
+        s = shipped_path(p.name)
+        if s.is_file():
+            return s
+    names = ", ".join(shipped_names())
+    raise AssumptionError(f"{p}: no such file (shipped scenarios: {names})")
+
+
+def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
+    """Parse ``path`` and its ``extends:`` parents into one merged document."""
+    real = path.resolve()
+    if real in _stack:
+        chain = " -> ".join(str(s.name) for s in (*_stack, real))
+        raise AssumptionError(f"{path}:1: extends: expected no cycle, got {chain}")
+    if len(_stack) >= MAX_EXTENDS_DEPTH:
+        raise AssumptionError(f"{path}:1: extends: expected at most {MAX_EXTENDS_DEPTH} levels")
+    data, lines = _parse(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return Document(data, lines, [path])
+    where = lines.get(("extends",), (str(path), 1))
+    if not isinstance(parent, str):
+        raise AssumptionError(f"{where[0]}:{where[1]}: extends: expected a file name, got {parent!r}")
+    ppath = path.parent / parent
+    if not ppath.is_file():
+        raise AssumptionError(
+            f"{where[0]}:{where[1]}: extends: expected an existing file, got {parent!r} "
+            f"(looked for {ppath})"
+        )
+    base = read_document(ppath, (*_stack, real))
+    merged = _merge(base.data, data, (), lines)
+    out_lines = dict(base.lines)
+    for loc, pos in lines.items():
+        out_lines[_translate(loc, merged)] = pos
+    return Document(merged, out_lines, [*base.files, path])
+
+
+def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise AssumptionError(f"{name}: expected UTF-8 text, got undecodable bytes ({e.reason})")
+    except OSError as e:
+        raise AssumptionError(f"{name}: cannot read the file ({e.strerror})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
+        lines: dict[Loc, tuple[str, int]] = {}
+        _walk(loader, node, (), lines, name)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise AssumptionError(f"{name}:{line}: invalid YAML: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise AssumptionError(f"{name}: invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise AssumptionError(
+            f"{name}:1: expected a mapping of assumptions at the top level, "
+            f"got {type(data).__name__}"
+        )
+    return data, lines
+
+
+def _walk(
+    loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: dict[Loc, tuple[str, int]], name: str
+) -> None:
+    """Record the line of every mapping key and list item; reject duplicate keys."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for knode, vnode in node.value:
+            key = loader.construct_object(knode, deep=True)
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                raise AssumptionError(
+                    f"{name}:{knode.start_mark.line + 1}: {_dotted(loc) or 'top level'}: "
+                    f"expected text or a year as a key, got {key!r}"
+                )
+            if key in seen:
+                raise AssumptionError(
+                    f"{name}:{knode.start_mark.line + 1}: {_dotted((*loc, key))}: "
+                    "expected each key once, got it twice"
+                )
+            seen.add(key)
+            out[(*loc, key)] = (name, knode.start_mark.line + 1)
+            _walk(loader, vnode, (*loc, key), out, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*loc, i)] = (name, item.start_mark.line + 1)
+            _walk(loader, item, (*loc, i), out, name)
+
+
+def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) -> Any:
+    """Overlay ``over`` on ``base``: mappings merge, lists of named items merge by name."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            if v is None:
+                out.pop(k, None)
+            elif k in out:
+                out[k] = _merge(out[k], v, (*loc, k), lines)
+            else:
+                out[k] = v
+        return out
+    if isinstance(base, list) and isinstance(over, dict):
+        ids = {_item_id(item): i for i, item in enumerate(base)}
+        out_list = list(base)
+        for k, v in over.items():
+            s = slug(str(k))
+            if s not in ids:
+                f, line = lines.get((*loc, k), ("<overlay>", 0))
+                near = difflib.get_close_matches(s, list(ids), n=3)
+                hint = f"; did you mean {', '.join(near)}?" if near else ""
+                raise AssumptionError(
+                    f"{f}:{line}: {_dotted((*loc, k))}: expected the name of an item of "
+                    f"{_dotted(loc)} ({', '.join(sorted(ids))}), got {k!r}{hint}"
+                )
+            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines)
+        return out_list
+    return over
+
+
+def _item_id(item: Any) -> str:
+    if isinstance(item, dict):
+        for f in LIST_ID_FIELDS:
+            if isinstance(item.get(f), str):
+                return slug(item[f])
+    return ""
+
+
+def _translate(loc: Loc, data: Any) -> Loc:
+    """Turn an overlay location (list items by name) into one by index."""
+    out: list[Key] = []
+    cur = data
+    for k in loc:
+        if isinstance(cur, list) and isinstance(k, str):
+            idx = next((i for i, it in enumerate(cur) if _item_id(it) == slug(k)), None)
+            if idx is None:
+                return loc
+            out.append(idx)
+            cur = cur[idx]
+        else:
+            out.append(k)
+            try:
+                cur = cur[k]
+            except (KeyError, IndexError, TypeError):
+                cur = None
+    return tuple(out)
+
+
+def _dotted(loc: Loc) -> str:
+    s = ""
+    for k in loc:
+        s += f"[{k}]" if isinstance(k, int) and s and not _is_year(k) else f".{k}" if s else str(k)
+    return s
+
+
+def _is_year(k: int) -> bool:
+    return 1000 <= k <= 9999
+
+
+def validate(doc: Document) -> Assumptions:
+    """Validate a merged document; every pydantic error becomes a located line."""
+    try:
+        return Assumptions.model_validate(doc.data)
+    except ValidationError as e:
+        msgs = [_message(doc, err) for err in e.errors(include_url=False)]
+        raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
+
+
+def _message(doc: Document, err: Any) -> str:
+    loc: Loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
+    kind = err["type"]
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        expected = f"a known key{hint}; allowed here: {', '.join(allowed)}"
+        text = f"expected {expected}, got the unknown key '{loc[-1]}'"
+    elif kind == "missing":
+        text = "expected a value (this field is required), got nothing"
+    else:
+        msg = str(err["msg"])
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
+        if "got" not in msg:
+            msg = f"{msg}, got {_short(got)}"
+        text = msg[0].lower() + msg[1:]
+    f, line = doc.where(loc)
+    where = f"{f}:{line}" if line else f
+    field_path = _dotted(loc) or "top level"
+    return f"{where}: {field_path}: {text}"
+
+
+def _is_branch(k: str) -> bool:
+    """Pydantic inserts union-branch and validator names into locations; drop them."""
+    return k.startswith(("function-", "int", "float", "str", "bool", "list[", "dict[")) or k in {
+        "Sourced",
+        "[key]",
+    }
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """Field names allowed at ``loc`` of the schema (for unknown-key messages)."""
+    model: Any = Assumptions
+    for k in loc:
+        model = _unwrap(model)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            f = model.model_fields.get(str(k))
+            if f is None:
+                return []
+            model = f.annotation
+        elif typing.get_origin(model) in (list, dict):
+            model = typing.get_args(model)[-1]
+    model = _unwrap(model)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            tp = models[0] if models else args[0]
+        else:
+            return tp

@@ -1,0 +1,401 @@
+"""The assumption file's schema (pydantic): validated, immutable, canonical units.
+
+Money is in the file's ``unit`` (default USD billions); rates are decimals (0.25, never 25);
+user counts are in millions of people; prices are in currency units per paying user per month.
+Any number may be written plain or as ``{value, source, note}``. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
+
+from finmodel.targets import TARGET_METRICS, parse_period
+from finmodel.timeline import month_index, parse_month
+
+UNIT_MULTIPLIER = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError(f"expected a finite number, got {v}")
+    return float(v)
+
+
+class Sourced(Frozen):
+    """A number with where it came from: ``{value: 13, source: "...", note: "..."}``."""
+
+    value: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
+    source: str | None = None
+    note: str | None = None
+
+
+def _wrap_number(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got a boolean ({v})")
+    if isinstance(v, int | float):
+        return {"value": v}
+    if isinstance(v, str):
+        raise ValueError(f"expected a number, got the text {v!r}")
+    return v
+
+
+Num = Annotated[Sourced, BeforeValidator(_wrap_number)]
+
+
+def _check_month(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
+    parse_month(v)
+    return v
+
+
+Month = Annotated[str, BeforeValidator(_check_month)]
+
+YearPath = dict[int, Num]
+"""Values by calendar year: ``{2026: 10, 2030: 20}`` (interpolated, held outside)."""
+
+
+def _point_key(k: Any) -> str:
+    if isinstance(k, int):
+        return f"{k:04d}-12"
+    return _check_month(k)
+
+
+def _point_keys(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {_point_key(k): x for k, x in v.items()}
+    return v
+
+
+PointPath = Annotated[dict[str, Num], BeforeValidator(_point_keys)]
+"""Values at months: ``{2026-06: 0, 2026-12: 1}`` (a bare year means its December)."""
+
+
+class CostSpec(Frozen):
+    """A cost line: an annual path (a flow, spread 1/12 a month), a share of revenue, or both."""
+
+    annual: YearPath | None = None
+    share_of_revenue: YearPath | None = None
+    scale: Num = Sourced(value=1.0)
+
+    @model_validator(mode="after")
+    def _one(self) -> CostSpec:
+        if self.annual is None and self.share_of_revenue is None:
+            raise ValueError("expected 'annual' or 'share_of_revenue' (or both), got neither")
+        return self
+
+
+class Logistic(Frozen):
+    """An S-curve: ``ceiling / (1 + exp(-rate * (year - midpoint)))``, time in decimal years."""
+
+    ceiling: Num
+    midpoint: Num
+    rate: Num
+
+
+class Users(Frozen):
+    """Subscription revenue = users (millions) x paying share x price (currency/month)."""
+
+    count: YearPath | None = None
+    s_curve: Logistic | None = None
+    paying_share: YearPath
+    price: YearPath
+
+    @model_validator(mode="after")
+    def _one(self) -> Users:
+        if (self.count is None) == (self.s_curve is None):
+            raise ValueError("expected exactly one of 'count' (a year path) or 's_curve'")
+        return self
+
+
+class Segment(Frozen):
+    """Segment revenue = annual market size (a flow) x market share (a level)."""
+
+    name: str
+    market: YearPath
+    share: YearPath
+
+
+class Growth(Frozen):
+    """Revenue of the first horizon year, growing each following January by ``rates``."""
+
+    base: Num
+    rates: YearPath
+
+
+class Revenue(Frozen):
+    annual: YearPath | None = None
+    growth: Growth | None = None
+    users: Users | None = None
+    segments: list[Segment] = []
+    scale: Num = Sourced(value=1.0)
+    growth_scale: Num | None = None
+
+    @model_validator(mode="after")
+    def _methods(self) -> Revenue:
+        given = [m for m in ("annual", "growth", "users") if getattr(self, m) is not None]
+        if len(given) > 1:
+            raise ValueError(f"expected one revenue method, got {' and '.join(given)}")
+        if not given and not self.segments:
+            raise ValueError("expected one of 'annual', 'growth', 'users' or 'segments'")
+        return self
+
+
+class Capex(Frozen):
+    """Capital expenditure (an annual flow), depreciated straight-line over ``life_years``."""
+
+    annual: YearPath
+    life_years: StrictInt = Field(gt=0)
+
+
+class Costs(Frozen):
+    cost_of_revenue: CostSpec | None = None
+    compute: CostSpec | None = None
+    staff: CostSpec | None = None
+    sales_marketing: CostSpec | None = None
+    general_admin: CostSpec | None = None
+    revenue_share: CostSpec | None = None
+    stock_comp: CostSpec | None = None
+    capex: Capex | None = None
+    tax_rate: Num = Sourced(value=0.0)
+
+
+class Commitment(Frozen):
+    """A compute purchase contract.
+
+    ``profile``: ``flat`` (amount / months each month), ``ramp`` (month m of n pays
+    ``amount * 2m / (n (n + 1))``, rising linearly) or ``explicit`` (``payments`` by year,
+    each spread 1/12 a month; ``amount`` is then their sum).
+    """
+
+    counterparty: str
+    amount: Num | None = None
+    start: Month
+    years: StrictInt = Field(default=1, gt=0)
+    profile: Literal["flat", "ramp", "explicit"] = "flat"
+    payments: YearPath | None = None
+    take_or_pay: bool = True
+    note: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _profile(self) -> Commitment:
+        if self.profile == "explicit":
+            if not self.payments:
+                raise ValueError("expected 'payments' by year for profile 'explicit'")
+            if self.amount is not None:
+                raise ValueError("expected no 'amount' with profile 'explicit' (it is the sum)")
+        else:
+            if self.amount is None:
+                raise ValueError(f"expected 'amount' for profile '{self.profile}'")
+            if self.payments is not None:
+                raise ValueError("expected 'payments' only with profile 'explicit'")
+        return self
+
+
+class Inflow(Frozen):
+    """Committed money in: a dated tranche, or tranches tied to a milestone.
+
+    Dated: ``amount`` arrives in month ``date``. Milestone: ``per_unit`` arrives in the
+    first month the milestone path reaches each whole unit, until ``amount`` has arrived.
+    """
+
+    name: str
+    amount: Num
+    date: Month | None = None
+    milestone: str | None = None
+    per_unit: Num | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> Inflow:
+        if (self.date is None) == (self.milestone is None):
+            raise ValueError("expected exactly one of 'date' or 'milestone'")
+        if self.milestone is not None and self.per_unit is None:
+            raise ValueError("expected 'per_unit' with 'milestone'")
+        return self
+
+
+class Facility(Frozen):
+    """A credit facility: drawn when cash would fall below the buffer, repaid as it recovers."""
+
+    name: str
+    limit: Num
+    rate: Num
+    source: str | None = None
+    note: str | None = None
+
+
+class Funding(Frozen):
+    min_cash: Num = Sourced(value=0.0)
+    inflows: list[Inflow] = []
+    facilities: list[Facility] = []
+
+
+class Opening(Frozen):
+    cash: Num
+    debt: Num = Sourced(value=0.0)
+    tax_losses: Num = Sourced(value=0.0)
+    as_of: Month | None = None
+
+
+class Target(Frozen):
+    """A published figure the scenario must reproduce.
+
+    ``period`` is a year (``2026``), a span of years (``2025-2029``, flows summed) or absent
+    for horizon-wide metrics. ``tolerance`` is relative (0.05 = 5%) except for year-valued
+    metrics (``breakeven_year``), where it is in years.
+    """
+
+    metric: str
+    period: int | str | None = None
+    value: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
+    tolerance: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.05, ge=0)
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> Target:
+        if self.metric not in TARGET_METRICS:
+            near = difflib.get_close_matches(self.metric, TARGET_METRICS, n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise ValueError(f"expected a known metric{hint}, got {self.metric!r}")
+        parse_period(self.period)
+        return self
+
+
+class Assumptions(Frozen):
+    """A validated scenario. Build it with :func:`finmodel.load`."""
+
+    name: str
+    company: str
+    description: str | None = None
+    currency: str = "USD"
+    unit: Literal["thousand", "million", "billion"] = "billion"
+    start: Month
+    end: Month
+    opening: Opening
+    revenue: Revenue
+    costs: Costs = Costs()
+    commitments: list[Commitment] = []
+    milestones: dict[str, PointPath] = {}
+    funding: Funding = Funding()
+    valuation: dict[str, Any] | None = None
+    uncertainty: dict[str, Any] | None = None
+    targets: list[Target] = []
+    notes: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _horizon(self) -> Assumptions:
+        first = month_index(*parse_month(self.start))
+        last = month_index(*parse_month(self.end))
+        if last < first:
+            raise ValueError(f"expected 'end' ({self.end}) not before 'start' ({self.start})")
+        lo, hi = first // 12, last // 12
+        for where, path in _year_paths(self):
+            if not path:
+                raise ValueError(f"{where}: expected at least one year with a value, got none")
+            bad = [y for y in path if not lo <= y <= hi]
+            if bad:
+                raise ValueError(
+                    f"{where}: expected years within the horizon {lo}..{hi}, got {bad[0]}"
+                )
+        names = [c.counterparty for c in self.commitments]
+        _unique(names, "commitments", "counterparty")
+        _unique([i.name for i in self.funding.inflows], "funding.inflows", "name")
+        _unique([f.name for f in self.funding.facilities], "funding.facilities", "name")
+        _unique([s.name for s in self.revenue.segments], "revenue.segments", "name")
+        for n, t in enumerate(self.targets):
+            span = parse_period(t.period)
+            if span is not None and not (lo <= span[0] and span[1] <= hi):
+                raise ValueError(
+                    f"targets[{n}].period: expected years within the horizon {lo}..{hi}, "
+                    f"got {t.period}"
+                )
+        for i in self.funding.inflows:
+            if i.milestone is not None and i.milestone not in self.milestones:
+                known = ", ".join(sorted(self.milestones)) or "none defined"
+                raise ValueError(
+                    f"funding.inflows.{slug(i.name)}.milestone: expected one of the "
+                    f"milestones ({known}), got {i.milestone!r}"
+                )
+        return self
+
+
+def _unique(names: list[str], where: str, field: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        s = slug(n)
+        if s in seen:
+            raise ValueError(f"{where}: expected unique {field}s, got {n!r} twice")
+        seen.add(s)
+
+
+def slug(text: str) -> str:
+    """Identifier form of a name, used in parameter paths and defined names.
+
+    >>> slug("Microsoft Azure")
+    'microsoft_azure'
+    >>> slug("Series D (2027)")
+    'series_d_2027'
+    """
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
+    return s or "item"
+
+
+def _year_paths(a: Assumptions) -> list[tuple[str, dict[int, Sourced]]]:
+    """Every year path of the file with its parameter path (for horizon checks)."""
+    out: list[tuple[str, dict[int, Sourced]]] = []
+    r = a.revenue
+    if r.annual:
+        out.append(("revenue.annual", r.annual))
+    if r.growth:
+        out.append(("revenue.growth.rates", r.growth.rates))
+    if r.users:
+        if r.users.count:
+            out.append(("revenue.users.count", r.users.count))
+        out.append(("revenue.users.paying_share", r.users.paying_share))
+        out.append(("revenue.users.price", r.users.price))
+    for s in r.segments:
+        out.append((f"revenue.segments.{slug(s.name)}.market", s.market))
+        out.append((f"revenue.segments.{slug(s.name)}.share", s.share))
+    for name in COST_LINES:
+        spec = getattr(a.costs, name)
+        if spec is not None:
+            if spec.annual:
+                out.append((f"costs.{name}.annual", spec.annual))
+            if spec.share_of_revenue:
+                out.append((f"costs.{name}.share_of_revenue", spec.share_of_revenue))
+    if a.costs.capex:
+        out.append(("costs.capex.annual", a.costs.capex.annual))
+    return out
+
+
+COST_LINES = (
+    "cost_of_revenue",
+    "compute",
+    "staff",
+    "sales_marketing",
+    "general_admin",
+    "revenue_share",
+    "stock_comp",
+)

@@ -1,0 +1,379 @@
+"""The line items of a projection, each defined once as an expression.
+
+:func:`build` turns validated assumptions into a :class:`Model`: the registry of scalar
+inputs (the workbook's Inputs sheet) and the ordered list of line items (the rows of the
+workbook's Calc sheet). The numpy evaluator and the workbook writer both read this list;
+no equation exists anywhere else.
+
+Signs: revenue, costs and inflows are positive numbers; free cash flow, net income and
+cash are signed. Money is in the scenario's unit per month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from finmodel.assumptions.params import Params
+from finmodel.assumptions.schema import (
+    COST_LINES,
+    UNIT_MULTIPLIER,
+    Assumptions,
+    CostSpec,
+    Sourced,
+    YearPath,
+    slug,
+)
+from finmodel.engine.expr import (
+    Const,
+    CumSum,
+    Expr,
+    Fn,
+    In,
+    Lag,
+    Path,
+    Prev,
+    Ref,
+    Series,
+    fmax,
+    fmin,
+    total,
+)
+from finmodel.errors import AssumptionError
+from finmodel.timeline import Timeline, month_index, parse_month
+
+Kind = Literal["flow", "balance", "level", "flag"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A line item: identifier, label, how it rolls up to years, and its definition.
+
+    ``kind``: ``flow`` (annual = sum of months), ``balance`` (annual = last month of the
+    year), ``level`` (annual = average of months), ``flag`` (1/0; annual = months flagged).
+    """
+
+    id: str
+    label: str
+    kind: Kind
+    expr: Expr
+    section: str = ""
+
+
+@dataclass
+class Model:
+    """A scenario's inputs and line items over its timeline."""
+
+    scenario: str
+    timeline: Timeline
+    params: Params
+    items: list[Item] = field(default_factory=list)
+    unit: str = "billion"
+    currency: str = "USD"
+    commitment_amounts: dict[str, list[str]] = field(default_factory=dict)
+
+    def item(self, id: str) -> Item:
+        for it in self.items:
+            if it.id == id:
+                return it
+        raise KeyError(id)
+
+    @property
+    def ids(self) -> list[str]:
+        return [it.id for it in self.items]
+
+
+class _Builder:
+    def __init__(self, a: Assumptions) -> None:
+        self.a = a
+        self.tl = Timeline(a.start, a.end)
+        self.p = Params()
+        self.items: list[Item] = []
+        self.section = ""
+        self.money = f"{a.currency} {a.unit}"
+
+    # --- inputs ------------------------------------------------------------------
+    def scalar(self, path: str, x: Sourced | float, unit: str | None = None) -> In:
+        return In(self.p.add(path, x, unit or self.money))
+
+    def years(self, path: str, ys: YearPath, *, flow: bool, unit: str | None = None) -> Path:
+        keys = sorted(ys)
+        names = tuple(self.p.add(f"{path}.{y}", ys[y], unit or self.money) for y in keys)
+        return Path(names, self.tl.year_weights(keys, flow=flow))
+
+    # --- items -------------------------------------------------------------------
+    def add(self, id: str, label: str, expr: Expr, kind: Kind = "flow") -> Ref:
+        self.items.append(Item(id, label, kind, expr, self.section))
+        return Ref(id)
+
+    def cost(self, name: str, spec: CostSpec | None, revenue: Ref, label: str) -> Ref:
+        if spec is None:
+            return self.add(name, label, Const(0.0))
+        parts: list[Expr] = []
+        base = f"costs.{name}"
+        if spec.annual is not None:
+            parts.append(self.years(f"{base}.annual", spec.annual, flow=True))
+        if spec.share_of_revenue is not None:
+            share = self.years(
+                f"{base}.share_of_revenue", spec.share_of_revenue, flow=False, unit="rate"
+            )
+            parts.append(share * revenue)
+        expr = total(parts)
+        if spec.scale.value != 1.0 or spec.scale.source:
+            expr = expr * self.scalar(f"{base}.scale", spec.scale, "factor")
+        return self.add(name, label, expr)
+
+
+def build(a: Assumptions) -> Model:
+    """Build the line items of scenario ``a`` (see docs/methodology.md for each equation)."""
+    b = _Builder(a)
+    tl = b.tl
+    T = tl.T
+
+    # ---- opening and funding scalars
+    b.section = "Opening"
+    opening_cash = b.scalar("opening.cash", a.opening.cash)
+    b.scalar("opening.debt", a.opening.debt)
+    opening_losses = b.scalar("opening.tax_losses", a.opening.tax_losses)
+    min_cash = b.scalar("funding.min_cash", a.funding.min_cash)
+
+    # ---- revenue
+    b.section = "Revenue"
+    r = a.revenue
+    rev_parts: list[Expr] = []
+    if r.annual is not None:
+        rev_parts.append(
+            b.add("revenue_plan", "Revenue (annual path)", b.years("revenue.annual", r.annual, flow=True))
+        )
+    if r.growth is not None:
+        base = b.scalar("revenue.growth.base", r.growth.base)
+        g = b.add("revenue_growth_rate", "Revenue growth rate (annual)",
+                  b.years("revenue.growth.rates", r.growth.rates, flow=False, unit="rate"), "level")
+        jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
+        level = b.add(
+            "revenue_run_rate",
+            "Revenue run-rate (annual)",
+            Prev("revenue_run_rate", base) * (1.0 + g * jan),
+            "level",
+        )
+        rev_parts.append(b.add("revenue_growth_path", "Revenue (growth path)", level / 12.0))
+    if r.users is not None:
+        u = r.users
+        if u.count is not None:
+            users_expr: Expr = b.years("revenue.users.count", u.count, flow=False, unit="million users")
+        else:
+            assert u.s_curve is not None
+            sc = u.s_curve
+            ceiling = b.scalar("revenue.users.s_curve.ceiling", sc.ceiling, "million users")
+            mid = b.scalar("revenue.users.s_curve.midpoint", sc.midpoint, "decimal year")
+            rate = b.scalar("revenue.users.s_curve.rate", sc.rate, "per year")
+            time = Series(tl.year_of + (tl.month_of - 0.5) / 12.0)
+            users_expr = ceiling / (1.0 + Fn("exp", (-(rate * (time - mid)),)))
+        users = b.add("users", "Users (millions)", users_expr, "level")
+        paying = b.add("paying_share", "Paying share of users",
+                       b.years("revenue.users.paying_share", u.paying_share, flow=False, unit="rate"),
+                       "level")
+        price = b.add("price", f"Price per paying user per month ({a.currency})",
+                      b.years("revenue.users.price", u.price, flow=False,
+                              unit=f"{a.currency} per user per month"), "level")
+        to_money = 1e6 / UNIT_MULTIPLIER[a.unit]
+        rev_parts.append(b.add("revenue_subscriptions", "Revenue: subscriptions",
+                               users * paying * price * to_money))
+    for s in r.segments:
+        k = slug(s.name)
+        market = b.add(f"market_{k}", f"Market: {s.name} (annual)",
+                       b.years(f"revenue.segments.{k}.market", s.market, flow=False), "level")
+        share = b.add(f"share_{k}", f"Market share: {s.name}",
+                      b.years(f"revenue.segments.{k}.share", s.share, flow=False, unit="rate"), "level")
+        rev_parts.append(b.add(f"revenue_{k}", f"Revenue: {s.name}", market * share / 12.0))
+    rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts))
+    scale = b.scalar("revenue.scale", r.scale, "factor")
+    if r.growth_scale is None:
+        revenue = b.add("revenue", "Revenue", rev_base * scale)
+    else:
+        k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
+        # growth scaled: R_t = R_{t-1} * (1 + k (B_t / B_{t-1} - 1)), R before start = scale * B_0
+        b0 = Ref("revenue_base")
+        ratio = b0 / Prev("revenue_base", b0)
+        revenue = b.add(
+            "revenue", "Revenue",
+            Prev("revenue", b0 * scale) * (1.0 + k_g * (ratio - 1.0)),
+        )
+
+    # ---- costs
+    b.section = "Costs"
+    labels = {
+        "cost_of_revenue": "Cost of revenue (non-compute)",
+        "compute": "Compute needed",
+        "staff": "Staff (cash)",
+        "sales_marketing": "Sales and marketing",
+        "general_admin": "General and administrative",
+        "revenue_share": "Revenue share to partners",
+        "stock_comp": "Stock-based compensation (non-cash)",
+    }
+    cost = {n: b.cost("compute_need" if n == "compute" else n, getattr(a.costs, n), revenue, labels[n])
+            for n in COST_LINES}
+
+    # ---- commitments
+    b.section = "Commitments"
+    binding: list[Expr] = []
+    nonbinding: list[Expr] = []
+    amounts: dict[str, list[str]] = {}
+    for c in a.commitments:
+        k = slug(c.counterparty)
+        first = month_index(*parse_month(c.start))
+        if c.profile == "explicit":
+            assert c.payments is not None
+            keys = sorted(c.payments)
+            names = tuple(b.p.add(f"commitments.{k}.payments.{y}", c.payments[y], b.money) for y in keys)
+            w = np.zeros((len(keys), T))
+            for i, y in enumerate(keys):
+                months = [m for m in range(max(first, y * 12), y * 12 + 12)]
+                for m in months:
+                    t = m - tl.first
+                    if 0 <= t < T:
+                        w[i, t] = 1.0 / len(months)
+            expr: Expr = Path(names, w)
+            amounts[k] = list(names)
+        else:
+            assert c.amount is not None
+            n = c.years * 12
+            m = np.arange(1, n + 1, dtype=np.float64)
+            prof = np.full(n, 1.0 / n) if c.profile == "flat" else 2.0 * m / (n * (n + 1))
+            w = np.zeros((1, T))
+            for i in range(n):
+                t = first + i - tl.first
+                if 0 <= t < T:
+                    w[0, t] = prof[i]
+            name = b.p.add(f"commitments.{k}.amount", c.amount, b.money)
+            expr = Path((name,), w)
+            amounts[k] = [name]
+        tag = "take-or-pay" if c.take_or_pay else "not binding"
+        ref = b.add(f"commit_{k}", f"Commitment: {c.counterparty} ({tag})", expr)
+        (binding if c.take_or_pay else nonbinding).append(ref)
+    committed = b.add("committed_payments", "Committed payments (take-or-pay)", total(binding))
+    b.add("committed_nonbinding", "Commitments not binding (paid only if needed)", total(nonbinding))
+    compute_cost = b.add("compute_cost", "Compute cost = max(need, committed)",
+                         fmax(cost["compute"], committed))
+    b.add("stranded_compute", "Stranded compute (paid, not needed)", compute_cost - cost["compute"])
+
+    # ---- capital expenditure
+    capex_spec = a.costs.capex
+    if capex_spec is not None:
+        capex = b.add("capex", "Capital expenditure",
+                      b.years("costs.capex.annual", capex_spec.annual, flow=True))
+        life = capex_spec.life_years * 12
+        dep = b.add("depreciation", f"Depreciation (straight line, {capex_spec.life_years} years)",
+                    CumSum("capex", life) / float(life))
+    else:
+        capex = b.add("capex", "Capital expenditure", Const(0.0))
+        dep = b.add("depreciation", "Depreciation", Const(0.0))
+
+    # ---- profit and loss
+    b.section = "Profit and loss"
+    opex_cash = b.add(
+        "cash_costs",
+        "Cash operating costs",
+        cost["cost_of_revenue"] + compute_cost + cost["staff"] + cost["sales_marketing"]
+        + cost["general_admin"] + cost["revenue_share"],
+    )
+    ebitda = b.add("ebitda", "EBITDA", revenue - opex_cash - cost["stock_comp"])
+    ebit = b.add("ebit", "Operating income (EBIT)", ebitda - dep)
+    facilities = a.funding.facilities
+    fac_ids = [f"facility_{slug(f.name)}" for f in facilities]
+    rates = [b.scalar(f"funding.facilities.{slug(f.name)}.rate", f.rate, "rate per year")
+             for f in facilities]
+    limits = [b.scalar(f"funding.facilities.{slug(f.name)}.limit", f.limit) for f in facilities]
+    interest = b.add(
+        "interest",
+        "Interest on facilities (on last month's balance)",
+        total([rt / 12.0 * Prev(fid, Const(0.0)) for rt, fid in zip(rates, fac_ids, strict=True)]),
+    )
+    pti = b.add("pretax_income", "Pre-tax income", ebit - interest)
+    tax_rate = b.scalar("costs.tax_rate", a.costs.tax_rate, "rate")
+    losses_bop = b.add("tax_losses_bop", "Tax losses carried forward (start of month)",
+                       Prev("tax_losses_eop", opening_losses), "balance")
+    taxable = b.add("taxable_income", "Taxable income after losses", fmax(0.0, pti - losses_bop))
+    b.add("tax_losses_eop", "Tax losses carried forward (end of month)",
+          fmax(0.0, losses_bop - pti), "balance")
+    tax = b.add("tax", "Tax", tax_rate * taxable)
+    ni = b.add("net_income", "Net income", pti - tax)
+    ni_x = b.add("net_income_ex_sbc", "Net income excluding stock-based compensation",
+                 ni + cost["stock_comp"])
+    b.add("net_loss", "Net loss (= -net income)", -ni)
+    b.add("net_loss_ex_sbc", "Net loss excluding stock-based compensation", -ni_x)
+
+    # ---- cash flow
+    b.section = "Cash flow"
+    fcf = b.add("free_cash_flow", "Free cash flow", revenue - opex_cash - tax - capex)
+    b.add("burn", "Burn (= -free cash flow)", -fcf)
+    inflow_refs: list[Expr] = []
+    for f in a.funding.inflows:
+        k = slug(f.name)
+        amount = b.scalar(f"funding.inflows.{k}.amount", f.amount)
+        if f.date is not None:
+            t = tl.index_of(f.date)
+            if not 0 <= t < T:
+                raise AssumptionError(
+                    f"funding.inflows.{k}.date: expected a month within the horizon "
+                    f"{a.start}..{a.end}, got {f.date}"
+                )
+            w = np.zeros((1, T))
+            w[0, t] = 1.0
+            expr = Path((amount.name,), w)
+        else:
+            assert f.milestone is not None and f.per_unit is not None
+            per = b.scalar(f"funding.inflows.{k}.per_unit", f.per_unit)
+            mref = Ref(f"milestone_{slug(f.milestone)}")
+            reached = fmin(amount, per * Fn("floor", (mref,)))
+            before = fmin(amount, per * Fn("floor", (Prev(mref.item, Const(0.0)),)))
+            expr = reached - before
+        inflow_refs.append(b.add(f"inflow_{k}", f"Inflow: {f.name}", expr))
+    inflows = b.add("committed_inflows", "Committed inflows", total(inflow_refs))
+    cash_pre = b.add(
+        "cash_before_facilities",
+        "Cash before facility draws",
+        Prev("cash_unfunded", opening_cash) + fcf + inflows - interest,
+        "balance",
+    )
+    if facilities:
+        demand = b.add(
+            "facility_demand",
+            "Facility balance wanted to keep the buffer",
+            fmax(0.0, Prev("facility_balance", Const(0.0)) + min_cash - cash_pre),
+            "balance",
+        )
+        taken: list[Expr] = []
+        for fid, lim, f in zip(fac_ids, limits, facilities, strict=True):
+            bal = b.add(fid, f"Facility drawn: {f.name}",
+                        fmin(lim, fmax(0.0, demand - total(taken))), "balance")
+            taken.append(bal)
+        fac_bal = b.add("facility_balance", "Facilities drawn (total)", total(taken), "balance")
+        draws = b.add("facility_draws", "Net facility draws (repayments negative)",
+                      fac_bal - Prev("facility_balance", Const(0.0)))
+    else:
+        draws = b.add("facility_draws", "Net facility draws", Const(0.0))
+    unfunded = b.add("cash_unfunded", "Cash with no new money (U)", cash_pre + draws, "balance")
+    b.add("below_buffer", "Cash below the buffer (1 = yes)", Fn("lt", (unfunded, min_cash)), "flag")
+    need_cum = b.add(
+        "funding_need_cumulative",
+        "Cumulative funding need (N)",
+        fmax(Prev("funding_need_cumulative", Const(0.0)), min_cash - unfunded),
+        "balance",
+    )
+    b.add("funding_need", "New funding needed this month",
+          need_cum - Prev("funding_need_cumulative", Const(0.0)))
+    b.add("cash", "Cash if the need is raised just in time", unfunded + need_cum, "balance")
+
+    # milestones are drivers; place them before their first use
+    ms_items = []
+    for name, pts in a.milestones.items():
+        k = slug(name)
+        keys = sorted(pts, key=lambda s: month_index(*parse_month(s)))
+        names = tuple(b.p.add(f"milestones.{k}.{m}", pts[m], "units") for m in keys)
+        w = tl.point_weights([month_index(*parse_month(m)) for m in keys])
+        ms_items.append(Item(f"milestone_{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers"))
+    items = ms_items + b.items
+    return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts)

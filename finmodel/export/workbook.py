@@ -1,0 +1,445 @@
+"""The live workbook: every line item rendered as Excel formulas from the model's definitions.
+
+Sheets (per scenario): Summary, Inputs, Calc, Annual, Funding, Targets, Checks. Inputs hold
+every scalar input with a defined name equal to its parameter path (dots as underscores);
+Calc holds one formula per line item per month, rendered from the same expressions the
+numpy engine evaluates; everything else refers to Calc or Inputs by formula. Text that came
+from a file is always written as text, never as a formula. The file is written to a
+temporary file beside the target and moved into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finmodel import __version__
+from finmodel.errors import ExportError
+from finmodel.targets import BALANCE_METRICS, YEAR_VALUED, parse_period
+
+if TYPE_CHECKING:
+    from finmodel.results import Results
+
+MONEY = '#,##0.000;[Red]-#,##0.000'
+RATE = "0.0%"
+COUNT = "#,##0"
+TOL = "1E-6"
+
+
+def _col(i: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(i))
+
+
+def safe_text(s: object) -> str:
+    """Text from a file, made safe for a cell: control characters removed."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return str(ILLEGAL_CHARACTERS_RE.sub("", str(s)))
+
+
+def put_text(ws: Any, ref: str, s: object) -> Any:
+    """Write ``s`` as a text cell even if it starts with ``=`` (never a formula)."""
+    c = ws[ref]
+    c.value = safe_text(s)
+    c.data_type = "s"
+    return c
+
+
+def _fmt(item_id: str) -> str:
+    if item_id in ("paying_share", "revenue_growth_rate") or item_id.startswith("share_"):
+        return RATE
+    if item_id in ("users", "below_buffer") or item_id.startswith("milestone_"):
+        return "#,##0.00"
+    return MONEY
+
+
+@dataclass
+class _Scenario:
+    """Where things are in one scenario's sheets."""
+
+    res: Results
+    prefix: str  # sheet-name prefix ("" or "S1 ")
+    name_prefix: str  # defined-name prefix ("" or "s1_")
+    rows: dict[str, int] = field(default_factory=dict)  # Calc row per item
+    annual_rows: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, str] = field(default_factory=dict)  # metric -> absolute ref
+
+    def sheet(self, s: str) -> str:
+        return f"{self.prefix}{s}"
+
+    def q(self, s: str) -> str:
+        n = self.sheet(s)
+        return f"'{n}'" if " " in n else n
+
+    # the Sheet protocol of finmodel.engine.expr, for the Calc sheet
+    def cell(self, item: str, t: int) -> str:
+        return f"{_col(3 + t)}{self.rows[item]}"
+
+    def name(self, input_name: str) -> str:
+        return f"{self.name_prefix}{input_name}"
+
+
+def write_workbook(results: Sequence[Results], path: Path) -> Path:
+    """Write one scenario (a run) or several (a comparison) to ``path`` atomically."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"{path}: the folder {path.parent} does not exist")
+    wb = Workbook()
+    wb.remove(wb.active)
+    multi = len(results) > 1
+    scen = [
+        _Scenario(r, f"S{i + 1} " if multi else "", f"s{i + 1}_" if multi else "")
+        for i, r in enumerate(results)
+    ]
+    if multi:
+        wb.create_sheet("Compare")
+    for s in scen:
+        _write_scenario(wb, s)
+    if multi:
+        _write_compare(wb["Compare"], scen)
+    _save_atomic(wb, path)
+    return path
+
+
+def _save_atomic(wb: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"{path}: cannot write the workbook ({e.strerror or e})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Styles:
+    def __init__(self) -> None:
+        from openpyxl.styles import Alignment, Font, PatternFill
+
+        self.bold = Font(bold=True)
+        self.head = Font(bold=True, color="FFFFFF")
+        self.head_fill = PatternFill("solid", fgColor="1F3864")
+        self.input_font = Font(color="0000FF")
+        self.input_fill = PatternFill("solid", fgColor="FFF2CC")
+        self.section = Font(bold=True, italic=True, color="1F3864")
+        self.wrap = Alignment(wrap_text=True, vertical="top")
+
+
+def _header(ws: Any, st: _Styles, values: Sequence[object], row: int = 1) -> None:
+    for j, v in enumerate(values, start=1):
+        c = put_text(ws, f"{_col(j)}{row}", v)
+        c.font, c.fill = st.head, st.head_fill
+
+
+def _write_scenario(wb: Any, s: _Scenario) -> None:
+    st = _Styles()
+    for name in ("Summary", "Inputs", "Calc", "Annual", "Funding", "Targets", "Checks"):
+        wb.create_sheet(s.sheet(name))
+    _inputs(wb[s.sheet("Inputs")], wb, s, st)
+    _calc(wb[s.sheet("Calc")], s, st)
+    _annual(wb[s.sheet("Annual")], s, st)
+    _summary(wb[s.sheet("Summary")], s, st)
+    _funding(wb[s.sheet("Funding")], s, st)
+    _targets(wb[s.sheet("Targets")], s, st)
+    _checks(wb[s.sheet("Checks")], s, st)
+
+
+def _inputs(ws: Any, wb: Any, s: _Scenario, st: _Styles) -> None:
+    from openpyxl.workbook.defined_name import DefinedName
+
+    _header(ws, st, ["Parameter path", "Defined name", "Value", "Unit", "Source", "Note"])
+    for i, p in enumerate(s.res.model.params, start=2):
+        put_text(ws, f"A{i}", p.path)
+        put_text(ws, f"B{i}", s.name(p.name))
+        c = ws[f"C{i}"]
+        c.value = p.value
+        c.font, c.fill = st.input_font, st.input_fill
+        c.number_format = RATE if p.unit == "rate" or p.unit.startswith("rate ") else "General"
+        put_text(ws, f"D{i}", p.unit)
+        if p.source:
+            put_text(ws, f"E{i}", p.source)
+        if p.note:
+            put_text(ws, f"F{i}", p.note)
+        ref = f"{s.q('Inputs')}!$C${i}"
+        wb.defined_names[s.name(p.name)] = DefinedName(s.name(p.name), attr_text=ref)
+    for col, width in zip("ABCDEF", (42, 42, 14, 22, 60, 60), strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "C2"
+
+
+def _calc(ws: Any, s: _Scenario, st: _Styles) -> None:
+    model = s.res.model
+    labels = model.timeline.labels
+    _header(ws, st, ["line item", "label", *labels])
+    row, section = 2, None
+    for it in model.items:
+        if it.section != section:
+            section = it.section
+            put_text(ws, f"B{row}", section).font = st.section
+            row += 1
+        s.rows[it.id] = row
+        row += 1
+    for it in model.items:
+        r = s.rows[it.id]
+        put_text(ws, f"A{r}", it.id)
+        put_text(ws, f"B{r}", it.label)
+        fmt = _fmt(it.id)
+        for t in range(len(labels)):
+            c = ws.cell(row=r, column=3 + t, value="=" + it.expr.excel(s, t))
+            c.number_format = fmt
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 44
+    ws.freeze_panes = "C2"
+
+
+def _calc_range(s: _Scenario, item: str, lo: int, hi: int) -> str:
+    return f"{s.q('Calc')}!{s.cell(item, lo)}:{s.cell(item, hi)}"
+
+
+def _annual(ws: Any, s: _Scenario, st: _Styles) -> None:
+    model = s.res.model
+    tl = model.timeline
+    slices = tl.year_slices()
+    _header(ws, st, ["line item", "label", *[str(y) for y, _ in slices]])
+    rows = [(it.id, it.label, it.kind) for it in model.items]
+    rows.append(("funding_gap", "Funding gap through year end (N at year end)", "gap"))
+    rows.append(("free_cash_flow_positive", "Free cash flow positive (1 = yes)", "fcfpos"))
+    for r, (id, label, kind) in enumerate(rows, start=2):
+        s.annual_rows[id] = r
+        put_text(ws, f"A{r}", id)
+        put_text(ws, f"B{r}", label)
+        for j, (_, sl) in enumerate(slices):
+            lo, hi = sl.start, sl.stop - 1
+            if kind in ("flow", "flag"):
+                f = f"=SUM({_calc_range(s, id, lo, hi)})"
+            elif kind == "balance":
+                f = f"={s.q('Calc')}!{s.cell(id, hi)}"
+            elif kind == "level":
+                f = f"=AVERAGE({_calc_range(s, id, lo, hi)})"
+            elif kind == "gap":
+                f = f"={s.q('Calc')}!{s.cell('funding_need_cumulative', hi)}"
+            else:
+                f = f"=IF({_col(3 + j)}{s.annual_rows['free_cash_flow']}>0,1,0)"
+            c = ws.cell(row=r, column=3 + j, value=f)
+            c.number_format = _fmt(id) if kind not in ("fcfpos",) else "0"
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 44
+    ws.freeze_panes = "C2"
+
+
+def _aref(s: _Scenario, item: str, year: int) -> str:
+    years = s.res.model.timeline.years
+    return f"{s.q('Annual')}!${_col(3 + years.index(year))}${s.annual_rows[item]}"
+
+
+def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
+    res = s.res
+    model = res.model
+    T = model.timeline.T
+    calc = s.q("Calc")
+    last = _col(2 + T)
+    header = f"{calc}!$C$1:${last}$1"
+    below = f"{calc}!$C${s.rows['below_buffer']}:${last}${s.rows['below_buffer']}"
+    a = res.assumptions
+    put_text(ws, "A1", f"{a.company}: {a.name}").font = st.bold
+    info = [
+        ("Horizon", f"{a.start} to {a.end} ({T} months)"),
+        ("Money unit", f"{a.currency} {a.unit}"),
+        ("finmodel version", __version__),
+        ("Input file SHA-256", res.input_sha256 or "(assumptions passed in memory)"),
+    ]
+    r = 2
+    for k, v in info:
+        put_text(ws, f"A{r}", k)
+        put_text(ws, f"B{r}", v)
+        r += 1
+    r += 1
+    _header(ws, st, ["Metric", "Value", "Meaning"], row=r)
+    amounts = [s.name(n) for ns in model.commitment_amounts.values() for n in ns]
+    years = model.timeline.years
+    fcf_pos = s.annual_rows["free_cash_flow_positive"]
+    arow = f"{s.q('Annual')}!$C${fcf_pos}:${_col(2 + len(years))}${fcf_pos}"
+    ahead = f"{s.q('Annual')}!$C$1:${_col(2 + len(years))}$1"
+    metrics: list[tuple[str, str, str, str]] = [
+        ("cash_out_month", f'=IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")',
+         "first month with cash (no new money) below the buffer", "@"),
+        ("runway_months", f'=IFERROR(MATCH(1,{below},0)-1,"never")',
+         "whole months of cash before the cash-out month", "0"),
+        ("breakeven_year", f'=IFERROR(VALUE(INDEX({ahead},1,MATCH(1,{arow},0))),"never")',
+         "first year with positive free cash flow", "0"),
+        ("trough_unfunded_cash", f"=MIN({calc}!$C${s.rows['cash_unfunded']}:${last}${s.rows['cash_unfunded']})",
+         "lowest cash with no new money", MONEY),
+        ("peak_funding_need", f"={calc}!${last}${s.rows['funding_need_cumulative']}",
+         "new money needed through the horizon (N at the end)", MONEY),
+        ("commitments_total", "=" + ("+".join(amounts) if amounts else "0"),
+         "contract value of every compute commitment", MONEY),
+        ("stranded_compute_total", f"=SUM({calc}!$C${s.rows['stranded_compute']}:${last}${s.rows['stranded_compute']})",
+         "committed compute paid but not needed", MONEY),
+        ("min_cash", f"={s.name('funding_min_cash')}", "minimum cash buffer", MONEY),
+    ]
+    for y in years:
+        metrics.append((f"funding_gap_{y}", f"={_aref(s, 'funding_gap', y)}",
+                        f"funding gap through {y} (N at the end of {y})", MONEY))
+    for i, (name, f, meaning, fmt) in enumerate(metrics, start=r + 1):
+        put_text(ws, f"A{i}", name)
+        c = ws.cell(row=i, column=2, value=f)
+        c.number_format = fmt
+        put_text(ws, f"C{i}", meaning)
+        s.summary[name] = f"{s.q('Summary')}!$B${i}"
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 18
+    ws.column_dimensions["C"].width = 60
+
+
+def _funding(ws: Any, s: _Scenario, st: _Styles) -> None:
+    from openpyxl.chart import BarChart, LineChart, Reference
+
+    model = s.res.model
+    years = model.timeline.years
+    cols = [("funding_need", "New funding needed"), ("funding_gap", "Funding gap (cumulative)"),
+            ("free_cash_flow", "Free cash flow"), ("committed_inflows", "Committed inflows"),
+            ("cash_unfunded", "Cash, no new money (year end)"), ("cash", "Cash, need raised (year end)")]
+    _header(ws, st, ["Year", *[c[1] for c in cols]])
+    for i, y in enumerate(years, start=2):
+        ws.cell(row=i, column=1, value=y)
+        for j, (item, _) in enumerate(cols, start=2):
+            c = ws.cell(row=i, column=j, value=f"={_aref(s, item, y)}")
+            c.number_format = MONEY
+    n = len(years)
+    bar = BarChart()
+    bar.title = "Funding need by year"
+    bar.y_axis.title = f"{model.currency} {model.unit}"
+    bar.add_data(Reference(ws, min_col=2, min_row=1, max_row=n + 1), titles_from_data=True)
+    bar.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+    bar.height, bar.width = 8, 16
+    ws.add_chart(bar, f"A{n + 4}")
+    calc = s.res.model.timeline
+    ws_calc = ws.parent[s.sheet("Calc")]
+    line = LineChart()
+    line.title = "Cash by month: no new money vs need raised"
+    line.y_axis.title = f"{model.currency} {model.unit}"
+    for item in ("cash_unfunded", "cash"):
+        r = s.rows[item]
+        line.add_data(Reference(ws_calc, min_col=2, max_col=2 + calc.T, min_row=r), from_rows=True,
+                      titles_from_data=True)
+    line.set_categories(Reference(ws_calc, min_col=3, max_col=2 + calc.T, min_row=1))
+    line.height, line.width = 8, 24
+    ws.add_chart(line, f"A{n + 22}")
+    for j in range(1, len(cols) + 2):
+        ws.column_dimensions[_col(j)].width = 18
+    ws.freeze_panes = "B2"
+
+
+def _targets(ws: Any, s: _Scenario, st: _Styles) -> None:
+    _header(ws, st, ["Metric", "Period", "Published", "Model", "Difference", "Tolerance",
+                     "Within tolerance", "Source"])
+    years = s.res.model.timeline.years
+    for i, t in enumerate(s.res.assumptions.targets, start=2):
+        put_text(ws, f"A{i}", t.metric)
+        if t.period is not None:
+            put_text(ws, f"B{i}", t.period)
+        ws[f"C{i}"] = float(t.value)
+        span = parse_period(t.period) or (years[0], years[-1])
+        if t.metric in s.summary:
+            model_f = f"={s.summary[t.metric]}"
+        elif t.metric in BALANCE_METRICS:
+            model_f = f"={_aref(s, t.metric, span[1])}"
+        else:
+            model_f = f"=SUM({_aref(s, t.metric, span[0])}:{_aref(s, t.metric, span[1]).split('!')[1]})"
+        ws[f"D{i}"] = model_f
+        ws[f"E{i}"] = f'=IFERROR(D{i}-C{i},"n/a")'
+        ws[f"F{i}"] = float(t.tolerance)
+        if t.metric in YEAR_VALUED:
+            ws[f"G{i}"] = f"=IFERROR(ABS(D{i}-C{i})<=F{i},FALSE)"
+        else:
+            ws[f"G{i}"] = f"=IFERROR(ABS(D{i}-C{i})<=F{i}*ABS(C{i})+1E-12,FALSE)"
+            ws[f"F{i}"].number_format = RATE
+        for col in "CDE":
+            ws[f"{col}{i}"].number_format = "0" if t.metric in YEAR_VALUED else MONEY
+        if t.source:
+            put_text(ws, f"H{i}", t.source)
+    for col, w in zip("ABCDEFGH", (26, 12, 12, 12, 12, 10, 16, 70), strict=True):
+        ws.column_dimensions[col].width = w
+    ws.freeze_panes = "A2"
+
+
+def _checks(ws: Any, s: _Scenario, st: _Styles) -> None:
+    """Identities recomputed a second way; each row's residual must be ~0 in every month."""
+    T = s.res.model.timeline.T
+    labels = s.res.model.timeline.labels
+    _header(ws, st, ["Check", "TRUE if it holds", *labels])
+    calc = s.q("Calc")
+
+    def c(item: str, t: int) -> str:
+        return f"{calc}!{s.cell(item, t)}"
+
+    def cum(item: str, t: int) -> str:
+        r = s.rows[item]
+        return f"SUM({calc}!$C${r}:{_col(3 + t)}${r})"
+
+    opening, min_cash = s.name("opening_cash"), s.name("funding_min_cash")
+    checks = {
+        "cash roll-forward": lambda t: (
+            f"={c('cash_unfunded', t)}-({opening if t == 0 else c('cash_unfunded', t - 1)}"
+            f"+{c('free_cash_flow', t)}+{c('committed_inflows', t)}+{c('facility_draws', t)}"
+            f"-{c('interest', t)})"),
+        "sources = uses (cumulative)": lambda t: (
+            f"={opening}+{cum('revenue', t)}+{cum('committed_inflows', t)}+{cum('facility_draws', t)}"
+            f"+{c('funding_need_cumulative', t)}-{cum('cash_costs', t)}-{cum('tax', t)}"
+            f"-{cum('capex', t)}-{cum('interest', t)}-{c('cash', t)}"),
+        "funded cash at or above the buffer": lambda t: f"=MIN(0,{c('cash', t)}-{min_cash})",
+        "funding need never decreases": lambda t: (
+            f"=MIN(0,{c('funding_need_cumulative', t)}"
+            f"-{'0' if t == 0 else c('funding_need_cumulative', t - 1)})"),
+        "compute cost = max(need, committed)": lambda t: (
+            f"={c('compute_cost', t)}-MAX({c('compute_need', t)},{c('committed_payments', t)})"),
+    }
+    r = 2
+    for name, fn in checks.items():
+        put_text(ws, f"A{r}", name)
+        for t in range(T):
+            ws.cell(row=r, column=3 + t, value=fn(t)).number_format = "0.0E+0"
+        rng = f"C{r}:{_col(2 + T)}{r}"
+        ws[f"B{r}"] = f"=AND(MAX({rng})<={TOL},MIN({rng})>=-{TOL})"
+        r += 1
+    years = s.res.model.timeline.years
+    for item in ("revenue", "free_cash_flow", "funding_need"):
+        put_text(ws, f"A{r}", f"annual = sum of months: {item}")
+        ar = s.annual_rows[item]
+        ws[f"B{r}"] = (f"=ABS(SUM({s.q('Annual')}!C{ar}:{_col(2 + len(years))}{ar})"
+                       f"-SUM({calc}!C{s.rows[item]}:{_col(2 + T)}{s.rows[item]}))<={TOL}")
+        r += 1
+    put_text(ws, f"A{r}", "ALL CHECKS").font = st.bold
+    ws[f"B{r}"] = f"=AND(B2:B{r - 1})"
+    ws[f"B{r}"].font = st.bold
+    s.summary["all_checks"] = f"{s.q('Checks')}!$B${r}"
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 16
+    ws.freeze_panes = "C2"
+
+
+def _write_compare(ws: Any, scen: list[_Scenario]) -> None:
+    st = _Styles()
+    _header(ws, st, ["Metric", *[f"S{i + 1}: {s.res.name}" for i, s in enumerate(scen)]])
+    names = list(dict.fromkeys(k for s in scen for k in s.summary))
+    for r, name in enumerate(names, start=2):
+        put_text(ws, f"A{r}", name)
+        for j, s in enumerate(scen, start=2):
+            if name in s.summary:
+                c = ws.cell(row=r, column=j, value=f"={s.summary[name]}")
+                c.number_format = MONEY if "gap" in name or "cash" in name and "month" not in name else "General"
+    ws.column_dimensions["A"].width = 28
+    for j in range(2, len(scen) + 2):
+        ws.column_dimensions[_col(j)].width = 28
+    ws.freeze_panes = "B2"

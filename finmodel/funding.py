@@ -1,0 +1,77 @@
+"""Runway, cash-out date, funding need and breakeven, vectorised over scenarios.
+
+Definitions (DESIGN.md; docs/methodology.md gives them with the equations):
+
+* unfunded cash ``U_t``: cash with no new money raised (line item ``cash_unfunded``);
+* cumulative funding need ``N_t = max(0, max_{s<=t} (min_cash - U_s))``;
+* cash-out month: the first month with ``U_t < min_cash``; runway: the number of whole
+  months before it (0 when the first month is already below the buffer);
+* funding gap through year Y: ``N`` at the last month of Y;
+* breakeven year: the first year whose free cash flow is positive.
+
+Every function takes month-major arrays ``(T, S)`` and returns one value per scenario.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finmodel.timeline import Timeline
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+NEVER = -1
+
+
+def cash_out_index(unfunded: FloatArray, min_cash: FloatArray) -> IntArray:
+    """Index of the first month with ``U_t < min_cash`` per scenario; ``NEVER`` (-1) if none.
+
+    >>> cash_out_index(np.array([[5.0], [2.0], [-1.0]]), np.array([3.0]))
+    array([1])
+    """
+    below = unfunded < min_cash[None, :]
+    idx = np.argmax(below, axis=0).astype(np.int64)
+    return np.where(below.any(axis=0), idx, NEVER)
+
+
+def runway_months(unfunded: FloatArray, min_cash: FloatArray, as_of: int = 0) -> FloatArray:
+    """Whole months from month ``as_of`` until the cash-out month; NaN if never in the horizon.
+
+    >>> runway_months(np.array([[5.0], [2.0], [-1.0]]), np.array([0.0]))
+    array([2.])
+    """
+    idx = cash_out_index(unfunded[as_of:], min_cash)
+    return np.where(idx == NEVER, np.nan, idx.astype(np.float64))
+
+
+def annual(values: FloatArray, tl: Timeline, kind: str) -> FloatArray:
+    """Roll months up to years, shape (Y, S): sum (flow, flag), last month (balance), mean (level)."""
+    slices = tl.year_slices()
+    if kind in ("flow", "flag"):
+        starts = [s.start for _, s in slices]
+        out: FloatArray = np.add.reduceat(values, starts, axis=0)
+        return out
+    if kind == "balance":
+        return values[[s.stop - 1 for _, s in slices]]
+    return np.stack([values[s].mean(axis=0) for _, s in slices])
+
+
+def breakeven_year(fcf_annual: FloatArray, years: list[int]) -> FloatArray:
+    """First year with positive free cash flow per scenario; NaN if none.
+
+    >>> breakeven_year(np.array([[-2.0], [0.0], [3.0]]), [2028, 2029, 2030])
+    array([2030.])
+    """
+    pos = fcf_annual > 0
+    idx = np.argmax(pos, axis=0)
+    return np.where(pos.any(axis=0), np.asarray(years, dtype=np.float64)[idx], np.nan)
+
+
+def funding_need(unfunded: FloatArray, min_cash: FloatArray) -> FloatArray:
+    """Cumulative funding need ``N_t`` in closed form (the engine computes it recursively).
+
+    >>> funding_need(np.array([[5.0], [-2.0], [1.0], [-4.0]]), np.array([0.0]))[:, 0]
+    array([0., 2., 2., 4.])
+    """
+    return np.maximum(np.maximum.accumulate(min_cash[None, :] - unfunded, axis=0), 0.0)

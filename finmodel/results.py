@@ -1,0 +1,183 @@
+"""Running a scenario and reading its results as pandas objects."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from finmodel import __version__
+from finmodel.assumptions.loader import Loaded, load_with_meta
+from finmodel.assumptions.schema import Assumptions
+from finmodel.engine.checks import check
+from finmodel.engine.evaluate import evaluate
+from finmodel.engine.model import Model, build
+from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
+from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
+
+FloatArray = NDArray[np.float64]
+
+JSON_ANNUAL = (
+    "revenue", "net_income", "net_income_ex_sbc", "free_cash_flow", "burn", "compute_cost",
+    "committed_payments", "stranded_compute", "funding_need", "funding_gap", "cash_unfunded",
+    "cash",
+)
+
+
+@dataclass
+class Results:
+    """One projected scenario.
+
+    ``monthly`` (months x line items), ``annual`` (line items x years), ``summary``
+    (metrics), ``funding_schedule`` (by year) and ``targets`` are pandas objects.
+    """
+
+    model: Model
+    assumptions: Assumptions
+    items: dict[str, FloatArray]  # (T, 1) each
+    input_sha256: str | None = None
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.model.scenario
+
+    def series(self, item: str) -> FloatArray:
+        """Monthly values of one line item, shape (T,)."""
+        return self.items[item][:, 0]
+
+    @cached_property
+    def monthly(self) -> pd.DataFrame:
+        df = pd.DataFrame({id: self.items[id][:, 0] for id in self.model.ids})
+        df.index = pd.Index(self.model.timeline.labels, name="month")
+        return df
+
+    @cached_property
+    def annual(self) -> pd.DataFrame:
+        tl = self.model.timeline
+        rows = {it.id: annual(self.items[it.id], tl, it.kind)[:, 0] for it in self.model.items}
+        rows["funding_gap"] = rows["funding_need_cumulative"]
+        df = pd.DataFrame.from_dict(rows, orient="index", columns=tl.years)
+        df.index.name = "line_item"
+        return df
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        """Headline metrics (plain Python values; None where a date never comes)."""
+        tl = self.model.timeline
+        u = self.items["cash_unfunded"]
+        min_cash = self.model.params["funding_min_cash"].value
+        idx = int(cash_out_index(u, np.array([min_cash]))[0])
+        be = float(breakeven_year(self.annual.loc[["free_cash_flow"]].to_numpy().T, tl.years)[0])
+        amounts = [self.model.params[n].value for ns in self.model.commitment_amounts.values() for n in ns]
+        return {
+            "cash_out_month": None if idx == NEVER else tl.labels[idx],
+            "runway_months": None if idx == NEVER else idx,
+            "breakeven_year": None if math.isnan(be) else int(be),
+            "trough_unfunded_cash": float(u.min()),
+            "trough_month": tl.labels[int(np.argmin(u[:, 0]))],
+            "peak_funding_need": float(self.items["funding_need_cumulative"][-1, 0]),
+            "commitments_total": float(math.fsum(amounts)),
+            "stranded_compute_total": float(self.items["stranded_compute"].sum()),
+            "min_cash": min_cash,
+        }
+
+    @cached_property
+    def summary(self) -> pd.Series:
+        return pd.Series(self.metrics, name=self.name)
+
+    @cached_property
+    def funding_schedule(self) -> pd.DataFrame:
+        """By year: new funding needed, cumulative funding gap, and year-end cash."""
+        a = self.annual
+        df = pd.DataFrame({
+            "funding_need": a.loc["funding_need"],
+            "funding_gap": a.loc["funding_gap"],
+            "free_cash_flow": a.loc["free_cash_flow"],
+            "committed_inflows": a.loc["committed_inflows"],
+            "cash_unfunded": a.loc["cash_unfunded"],
+            "cash": a.loc["cash"],
+        })
+        df.index.name = "year"
+        return df
+
+    def target_results(self) -> list[TargetResult]:
+        out = []
+        for t in self.assumptions.targets:
+            out.append(TargetResult(t.metric, None if t.period is None else str(t.period),
+                                    float(t.value), self.metric_value(t.metric, t.period),
+                                    float(t.tolerance), t.source))
+        return out
+
+    @cached_property
+    def targets(self) -> pd.DataFrame:
+        rows = [{
+            "metric": r.metric, "period": r.period, "published": r.published, "model": r.model,
+            "difference": r.difference, "tolerance": r.tolerance, "ok": r.ok, "source": r.source,
+        } for r in self.target_results()]
+        return pd.DataFrame(rows, columns=["metric", "period", "published", "model", "difference",
+                                           "tolerance", "ok", "source"])
+
+    def metric_value(self, metric: str, period: int | str | None = None) -> float | None:
+        """The model's value of a target metric over a period (see :mod:`finmodel.targets`)."""
+        if metric in self.metrics and metric not in self.annual.index:
+            v = self.metrics[metric]
+            return None if v is None else float(v)
+        span = parse_period(period)
+        years = self.model.timeline.years
+        lo, hi = span if span is not None else (years[0], years[-1])
+        row = self.annual.loc[metric]
+        if metric in BALANCE_METRICS:
+            return float(row[hi])
+        return float(math.fsum(row[y] for y in range(lo, hi + 1)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document of ``finmodel run --json``."""
+        a = self.annual
+        m = self.metrics
+        return {
+            "scenario": self.name,
+            "finmodel_version": __version__,
+            "input_sha256": self.input_sha256,
+            "metrics": {k: m[k] for k in ("cash_out_month", "runway_months", "breakeven_year",
+                                          "trough_unfunded_cash", "peak_funding_need",
+                                          "commitments_total", "stranded_compute_total")},
+            "annual": {k: {str(y): float(a.loc[k, y]) for y in a.columns} for k in JSON_ANNUAL},
+            "targets": [{"metric": r.metric, "period": r.period, "published": r.published,
+                         "model": r.model, "tolerance": r.tolerance, "ok": r.ok}
+                        for r in self.target_results()],
+        }
+
+    def to_excel(self, path: str | Path) -> Path:
+        """Write the live workbook (formulas, not pasted numbers) atomically to ``path``."""
+        from finmodel.export.workbook import write_workbook
+
+        return write_workbook([self], Path(path))
+
+
+def run(source: str | Path | Assumptions) -> Results:
+    """Project one scenario (a file path, a shipped scenario's name, or loaded assumptions).
+
+    >>> res = run("openai-plan-2025q3")
+    >>> res.metrics["breakeven_year"]
+    2030
+    """
+    if isinstance(source, Assumptions):
+        loaded = Loaded(source, None, None, ())  # type: ignore[arg-type]
+    else:
+        loaded = load_with_meta(source)
+    return run_loaded(loaded)
+
+
+def run_loaded(loaded: Loaded) -> Results:
+    model = build(loaded.assumptions)
+    values = model.params.vector()[None, :]
+    items = evaluate(model, values)
+    check(model, items, values)
+    return Results(model, loaded.assumptions, items, loaded.sha256, loaded.path)
