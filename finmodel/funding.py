@@ -24,13 +24,15 @@ IntArray = NDArray[np.int64]
 NEVER = -1
 
 
-def cash_out_index(unfunded: FloatArray, min_cash: FloatArray) -> IntArray:
-    """Index of the first month with ``U_t < min_cash`` per scenario; ``NEVER`` (-1) if none.
+def cash_out_index(unfunded: FloatArray, min_cash: FloatArray, tol: float = 1e-9) -> IntArray:
+    """Index of the first month with ``U_t < min_cash - tol`` per scenario; ``NEVER`` (-1) if none.
+
+    ``tol`` (money units) ignores rounding residues where a facility holds cash at the buffer.
 
     >>> cash_out_index(np.array([[5.0], [2.0], [-1.0]]), np.array([3.0]))
     array([1])
     """
-    below = unfunded < min_cash[None, :]
+    below = unfunded < min_cash[None, :] - tol
     idx = np.argmax(below, axis=0).astype(np.int64)
     return np.where(below.any(axis=0), idx, NEVER)
 

@@ -46,6 +46,10 @@ from finmodel.timeline import Timeline, month_index, parse_month
 
 Kind = Literal["flow", "balance", "level", "flag"]
 
+CASH_TOL = 1e-9
+"""Cash counts as below the buffer only when short by more than this (money units): a
+facility that holds cash exactly at the buffer leaves rounding residues of ~1e-15."""
+
 
 @dataclass(frozen=True)
 class Item:
@@ -109,8 +113,10 @@ class _Builder:
         return Ref(id)
 
     def cost(self, name: str, spec: CostSpec | None, revenue: Ref, label: str) -> Ref:
+        """Cost line ``name`` of the file; its item id is ``compute_need`` for compute."""
+        item_id = "compute_need" if name == "compute" else name
         if spec is None:
-            return self.add(name, label, Const(0.0))
+            return self.add(item_id, label, Const(0.0))
         parts: list[Expr] = []
         base = f"costs.{name}"
         if spec.annual is not None:
@@ -123,7 +129,7 @@ class _Builder:
         expr = total(parts)
         if spec.scale.value != 1.0 or spec.scale.source:
             expr = expr * self.scalar(f"{base}.scale", spec.scale, "factor")
-        return self.add(name, label, expr)
+        return self.add(item_id, label, expr)
 
 
 def build(a: Assumptions) -> Model:
@@ -213,8 +219,7 @@ def build(a: Assumptions) -> Model:
         "revenue_share": "Revenue share to partners",
         "stock_comp": "Stock-based compensation (non-cash)",
     }
-    cost = {n: b.cost("compute_need" if n == "compute" else n, getattr(a.costs, n), revenue, labels[n])
-            for n in COST_LINES}
+    cost = {n: b.cost(n, getattr(a.costs, n), revenue, labels[n]) for n in COST_LINES}
 
     # ---- commitments
     b.section = "Commitments"
@@ -356,7 +361,8 @@ def build(a: Assumptions) -> Model:
     else:
         draws = b.add("facility_draws", "Net facility draws", Const(0.0))
     unfunded = b.add("cash_unfunded", "Cash with no new money (U)", cash_pre + draws, "balance")
-    b.add("below_buffer", "Cash below the buffer (1 = yes)", Fn("lt", (unfunded, min_cash)), "flag")
+    b.add("below_buffer", "Cash below the buffer (1 = yes)",
+          Fn("lt", (unfunded, min_cash - CASH_TOL)), "flag")
     need_cum = b.add(
         "funding_need_cumulative",
         "Cumulative funding need (N)",
