@@ -13,9 +13,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
-from finmodel.assumptions import Assumptions, load  # noqa: E402
-from finmodel.errors import AssumptionError, FinmodelError, IdentityError  # noqa: E402
-from finmodel.results import Results, run  # noqa: E402
+from finmodel.assumptions import Assumptions, load
+from finmodel.errors import AssumptionError, FinmodelError, IdentityError
+from finmodel.results import Results, run
 
 __all__ = [
     "AssumptionError",

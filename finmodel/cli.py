@@ -74,13 +74,20 @@ def _out_path(out: Path | None, default_name: str) -> Path:
 def run(
     file: Annotated[
         str | None,
-        typer.Argument(help="Assumption file, or a shipped scenario's name. Default: the base case."),
+        typer.Argument(
+            help="Assumption file, or a shipped scenario's name. Default: the base case."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Workbook path (default outputs/<file>.xlsx).")
+        Path | None,
+        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>.xlsx)."),
     ] = None,
-    no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write a workbook.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    no_workbook: Annotated[
+        bool, typer.Option("--no-workbook", help="Do not write a workbook.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
 ) -> None:
     """Project one scenario, print its summary and targets, write its workbook.
 
@@ -126,7 +133,7 @@ def _print_run(res: Results) -> None:
         ("Runway", runway),
         ("Breakeven year (first positive free cash flow)", _fmt(m["breakeven_year"])),
         ("Trough cash, no new money", f"{_fmt(m['trough_unfunded_cash'])} ({m['trough_month']})"),
-        (f"Minimum cash buffer", _fmt(m["min_cash"])),
+        ("Minimum cash buffer", _fmt(m["min_cash"])),
         ("Funding need through the horizon", _fmt(m["peak_funding_need"])),
         ("Compute commitments (contract value)", _fmt(m["commitments_total"])),
         ("Stranded compute (paid, not needed)", _fmt(m["stranded_compute_total"])),
@@ -136,11 +143,24 @@ def _print_run(res: Results) -> None:
     con.print(t)
     fs = res.funding_schedule
     g = Table(title=f"Funding by year ({unit})", title_justify="left")
-    for c in ("year", "free cash flow", "committed inflows", "new need", "funding gap", "cash, no new money"):
+    for c in (
+        "year",
+        "free cash flow",
+        "committed inflows",
+        "new need",
+        "funding gap",
+        "cash, no new money",
+    ):
         g.add_column(c, justify="right")
     for y, row in fs.iterrows():
-        g.add_row(str(y), _fmt(row["free_cash_flow"]), _fmt(row["committed_inflows"]),
-                  _fmt(row["funding_need"]), _fmt(row["funding_gap"]), _fmt(row["cash_unfunded"]))
+        g.add_row(
+            str(y),
+            _fmt(row["free_cash_flow"]),
+            _fmt(row["committed_inflows"]),
+            _fmt(row["funding_need"]),
+            _fmt(row["funding_gap"]),
+            _fmt(row["cash_unfunded"]),
+        )
     con.print(g)
     if a.targets:
         tt = Table(title="Published figures vs the model", title_justify="left")
@@ -150,8 +170,15 @@ def _print_run(res: Results) -> None:
             year = r.metric == "breakeven_year"
             tol = f"{r.tolerance:g} y" if year else f"{r.tolerance:.0%}"
             d = 0 if year else 1
-            tt.add_row(r.metric, r.period or "", _fmt(r.published, d), _fmt(r.model, d),
-                       _fmt(r.difference, d), tol, "[green]yes[/green]" if r.ok else "[red]NO[/red]")
+            tt.add_row(
+                r.metric,
+                r.period or "",
+                _fmt(r.published, d),
+                _fmt(r.model, d),
+                _fmt(r.difference, d),
+                tol,
+                "[green]yes[/green]" if r.ok else "[red]NO[/red]",
+            )
         con.print(tt)
 
 
@@ -176,8 +203,10 @@ def validate(
             failed += 1
             typer.echo(f"error: {e}", err=True)
             continue
-        typer.echo(f"ok: {f}: '{model.scenario}', {model.timeline.T} months, "
-                   f"{len(model.params)} inputs, {len(model.items)} line items")
+        typer.echo(
+            f"ok: {f}: '{model.scenario}', {model.timeline.T} months, "
+            f"{len(model.params)} inputs, {len(model.items)} line items"
+        )
     if failed:
         raise typer.Exit(2)
 
@@ -186,9 +215,12 @@ def validate(
 def compare(
     files: Annotated[list[str], typer.Argument(help="Two or more assumption files.")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Workbook path (default outputs/compare.xlsx).")
+        Path | None,
+        typer.Option("--out", "-o", help="Workbook path (default outputs/compare.xlsx)."),
     ] = None,
-    no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write a workbook.")] = False,
+    no_workbook: Annotated[
+        bool, typer.Option("--no-workbook", help="Do not write a workbook.")
+    ] = False,
 ) -> None:
     """Run scenarios side by side; write one workbook with every scenario and a Compare sheet.
 
@@ -209,15 +241,26 @@ def compare(
     t.add_column("metric")
     for r in results:
         t.add_column(r.name, justify="right")
-    keys = ["cash_out_month", "runway_months", "breakeven_year", "trough_unfunded_cash",
-            "peak_funding_need", "commitments_total", "stranded_compute_total"]
+    keys = [
+        "cash_out_month",
+        "runway_months",
+        "breakeven_year",
+        "trough_unfunded_cash",
+        "peak_funding_need",
+        "commitments_total",
+        "stranded_compute_total",
+    ]
     for k in keys:
         t.add_row(k, *[_fmt(r.metrics[k]) for r in results])
     years = sorted({y for r in results for y in r.model.timeline.years})
     for y in years:
-        t.add_row(f"funding gap {y}", *[
-            _fmt(float(r.annual.loc["funding_gap", y])) if y in r.annual.columns else "" for r in results
-        ])
+        t.add_row(
+            f"funding gap {y}",
+            *[
+                _fmt(r.metric_value("funding_gap", y)) if y in r.annual.columns else ""
+                for r in results
+            ],
+        )
     _console().print(t)
     if written:
         typer.echo(f"wrote {written}")

@@ -48,7 +48,10 @@ def runway_months(unfunded: FloatArray, min_cash: FloatArray, as_of: int = 0) ->
 
 
 def annual(values: FloatArray, tl: Timeline, kind: str) -> FloatArray:
-    """Roll months up to years, shape (Y, S): sum (flow, flag), last month (balance), mean (level)."""
+    """Roll months up to years, shape (Y, S).
+
+    Sum for flows and flags, the year's last month for balances, the mean for levels.
+    """
     slices = tl.year_slices()
     if kind in ("flow", "flag"):
         starts = [s.start for _, s in slices]

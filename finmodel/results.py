@@ -24,8 +24,17 @@ from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
 FloatArray = NDArray[np.float64]
 
 JSON_ANNUAL = (
-    "revenue", "net_income", "net_income_ex_sbc", "free_cash_flow", "burn", "compute_cost",
-    "committed_payments", "stranded_compute", "funding_need", "funding_gap", "cash_unfunded",
+    "revenue",
+    "net_income",
+    "net_income_ex_sbc",
+    "free_cash_flow",
+    "burn",
+    "compute_cost",
+    "committed_payments",
+    "stranded_compute",
+    "funding_need",
+    "funding_gap",
+    "cash_unfunded",
     "cash",
 )
 
@@ -75,7 +84,9 @@ class Results:
         min_cash = self.model.params["funding_min_cash"].value
         idx = int(cash_out_index(u, np.array([min_cash]))[0])
         be = float(breakeven_year(self.annual.loc[["free_cash_flow"]].to_numpy().T, tl.years)[0])
-        amounts = [self.model.params[n].value for ns in self.model.commitment_amounts.values() for n in ns]
+        amounts = [
+            self.model.params[n].value for ns in self.model.commitment_amounts.values() for n in ns
+        ]
         return {
             "cash_out_month": None if idx == NEVER else tl.labels[idx],
             "runway_months": None if idx == NEVER else idx,
@@ -96,33 +107,62 @@ class Results:
     def funding_schedule(self) -> pd.DataFrame:
         """By year: new funding needed, cumulative funding gap, and year-end cash."""
         a = self.annual
-        df = pd.DataFrame({
-            "funding_need": a.loc["funding_need"],
-            "funding_gap": a.loc["funding_gap"],
-            "free_cash_flow": a.loc["free_cash_flow"],
-            "committed_inflows": a.loc["committed_inflows"],
-            "cash_unfunded": a.loc["cash_unfunded"],
-            "cash": a.loc["cash"],
-        })
+        df = pd.DataFrame(
+            {
+                "funding_need": a.loc["funding_need"],
+                "funding_gap": a.loc["funding_gap"],
+                "free_cash_flow": a.loc["free_cash_flow"],
+                "committed_inflows": a.loc["committed_inflows"],
+                "cash_unfunded": a.loc["cash_unfunded"],
+                "cash": a.loc["cash"],
+            }
+        )
         df.index.name = "year"
         return df
 
     def target_results(self) -> list[TargetResult]:
         out = []
         for t in self.assumptions.targets:
-            out.append(TargetResult(t.metric, None if t.period is None else str(t.period),
-                                    float(t.value), self.metric_value(t.metric, t.period),
-                                    float(t.tolerance), t.source))
+            out.append(
+                TargetResult(
+                    t.metric,
+                    None if t.period is None else str(t.period),
+                    float(t.value),
+                    self.metric_value(t.metric, t.period),
+                    float(t.tolerance),
+                    t.source,
+                )
+            )
         return out
 
     @cached_property
     def targets(self) -> pd.DataFrame:
-        rows = [{
-            "metric": r.metric, "period": r.period, "published": r.published, "model": r.model,
-            "difference": r.difference, "tolerance": r.tolerance, "ok": r.ok, "source": r.source,
-        } for r in self.target_results()]
-        return pd.DataFrame(rows, columns=["metric", "period", "published", "model", "difference",
-                                           "tolerance", "ok", "source"])
+        rows = [
+            {
+                "metric": r.metric,
+                "period": r.period,
+                "published": r.published,
+                "model": r.model,
+                "difference": r.difference,
+                "tolerance": r.tolerance,
+                "ok": r.ok,
+                "source": r.source,
+            }
+            for r in self.target_results()
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "metric",
+                "period",
+                "published",
+                "model",
+                "difference",
+                "tolerance",
+                "ok",
+                "source",
+            ],
+        )
 
     def metric_value(self, metric: str, period: int | str | None = None) -> float | None:
         """The model's value of a target metric over a period (see :mod:`finmodel.targets`)."""
@@ -132,10 +172,10 @@ class Results:
         span = parse_period(period)
         years = self.model.timeline.years
         lo, hi = span if span is not None else (years[0], years[-1])
-        row = self.annual.loc[metric]
+        a = self.annual
         if metric in BALANCE_METRICS:
-            return float(row[hi])
-        return float(math.fsum(row[y] for y in range(lo, hi + 1)))
+            return _num(a.at[metric, hi])
+        return math.fsum(_num(a.at[metric, y]) for y in range(lo, hi + 1))
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document of ``finmodel run --json``."""
@@ -145,13 +185,30 @@ class Results:
             "scenario": self.name,
             "finmodel_version": __version__,
             "input_sha256": self.input_sha256,
-            "metrics": {k: m[k] for k in ("cash_out_month", "runway_months", "breakeven_year",
-                                          "trough_unfunded_cash", "peak_funding_need",
-                                          "commitments_total", "stranded_compute_total")},
-            "annual": {k: {str(y): float(a.loc[k, y]) for y in a.columns} for k in JSON_ANNUAL},
-            "targets": [{"metric": r.metric, "period": r.period, "published": r.published,
-                         "model": r.model, "tolerance": r.tolerance, "ok": r.ok}
-                        for r in self.target_results()],
+            "metrics": {
+                k: m[k]
+                for k in (
+                    "cash_out_month",
+                    "runway_months",
+                    "breakeven_year",
+                    "trough_unfunded_cash",
+                    "peak_funding_need",
+                    "commitments_total",
+                    "stranded_compute_total",
+                )
+            },
+            "annual": {k: {str(y): _num(a.at[k, y]) for y in a.columns} for k in JSON_ANNUAL},
+            "targets": [
+                {
+                    "metric": r.metric,
+                    "period": r.period,
+                    "published": r.published,
+                    "model": r.model,
+                    "tolerance": r.tolerance,
+                    "ok": r.ok,
+                }
+                for r in self.target_results()
+            ],
         }
 
     def to_excel(self, path: str | Path) -> Path:
@@ -159,6 +216,11 @@ class Results:
         from finmodel.export.workbook import write_workbook
 
         return write_workbook([self], Path(path))
+
+
+def _num(x: object) -> float:
+    """A pandas cell as a float (for the type checker: cells are typed as any scalar)."""
+    return float(x)  # type: ignore[arg-type]
 
 
 def run(source: str | Path | Assumptions) -> Results:

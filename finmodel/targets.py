@@ -11,17 +11,44 @@ import math
 from dataclasses import dataclass
 
 FLOW_METRICS = (
-    "revenue", "cost_of_revenue", "compute_need", "compute_cost", "committed_payments",
-    "committed_nonbinding", "stranded_compute", "staff", "sales_marketing", "general_admin",
-    "revenue_share", "stock_comp", "capex", "depreciation", "cash_costs", "ebitda", "ebit",
-    "interest", "pretax_income", "tax", "net_income", "net_income_ex_sbc", "net_loss",
-    "net_loss_ex_sbc", "free_cash_flow", "burn", "committed_inflows", "facility_draws",
+    "revenue",
+    "cost_of_revenue",
+    "compute_need",
+    "compute_cost",
+    "committed_payments",
+    "committed_nonbinding",
+    "stranded_compute",
+    "staff",
+    "sales_marketing",
+    "general_admin",
+    "revenue_share",
+    "stock_comp",
+    "capex",
+    "depreciation",
+    "cash_costs",
+    "ebitda",
+    "ebit",
+    "interest",
+    "pretax_income",
+    "tax",
+    "net_income",
+    "net_income_ex_sbc",
+    "net_loss",
+    "net_loss_ex_sbc",
+    "free_cash_flow",
+    "burn",
+    "committed_inflows",
+    "facility_draws",
     "funding_need",
 )
 BALANCE_METRICS = ("cash_unfunded", "cash", "funding_gap", "funding_need_cumulative")
 SCALAR_METRICS = (
-    "breakeven_year", "runway_months", "trough_unfunded_cash", "peak_funding_need",
-    "commitments_total", "stranded_compute_total",
+    "breakeven_year",
+    "runway_months",
+    "trough_unfunded_cash",
+    "peak_funding_need",
+    "commitments_total",
+    "stranded_compute_total",
 )
 YEAR_VALUED = ("breakeven_year",)
 TARGET_METRICS = FLOW_METRICS + BALANCE_METRICS + SCALAR_METRICS

@@ -75,7 +75,7 @@ class Timeline:
         return month_index(*parse_month(self.end))
 
     @property
-    def T(self) -> int:  # noqa: N802 - the conventional symbol for the number of months
+    def T(self) -> int:
         return self.last - self.first + 1
 
     @cached_property

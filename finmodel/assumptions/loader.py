@@ -122,7 +122,9 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
         return Document(data, lines, [path])
     where = lines.get(("extends",), (str(path), 1))
     if not isinstance(parent, str):
-        raise AssumptionError(f"{where[0]}:{where[1]}: extends: expected a file name, got {parent!r}")
+        raise AssumptionError(
+            f"{where[0]}:{where[1]}: extends: expected a file name, got {parent!r}"
+        )
     ppath = path.parent / parent
     if not ppath.is_file():
         raise AssumptionError(
@@ -142,7 +144,9 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise AssumptionError(f"{name}: expected UTF-8 text, got undecodable bytes ({e.reason})")
+        raise AssumptionError(
+            f"{name}: expected UTF-8 text, got undecodable bytes ({e.reason})"
+        ) from None
     except OSError as e:
         raise AssumptionError(f"{name}: cannot read the file ({e.strerror})") from None
     loader = yaml.SafeLoader(text)
@@ -197,7 +201,12 @@ def _walk(
 
 
 def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) -> Any:
-    """Overlay ``over`` on ``base``: mappings merge, lists of named items merge by name."""
+    """Overlay ``over`` on ``base``.
+
+    Mappings merge key by key (``null`` deletes a key). A list of named items (``name`` or
+    ``counterparty``) merges with a list of named items by name, appending new names, or
+    with a mapping from names to changes. Any other value replaces the base's.
+    """
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for k, v in over.items():
@@ -208,6 +217,16 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
             else:
                 out[k] = v
         return out
+    if isinstance(base, list) and isinstance(over, list) and _named(base) and _named(over):
+        merged = list(base)
+        ids = {_item_id(item): i for i, item in enumerate(base)}
+        for item in over:
+            k = _item_id(item)
+            if k in ids:
+                merged[ids[k]] = _merge(base[ids[k]], item, (*loc, ids[k]), lines)
+            else:
+                merged.append(item)
+        return merged
     if isinstance(base, list) and isinstance(over, dict):
         ids = {_item_id(item): i for i, item in enumerate(base)}
         out_list = list(base)
@@ -224,6 +243,11 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
             out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines)
         return out_list
     return over
+
+
+def _named(items: list[Any]) -> bool:
+    """True when every item is a mapping with a name (or counterparty)."""
+    return bool(items) and all(_item_id(it) for it in items)
 
 
 def _item_id(item: Any) -> str:

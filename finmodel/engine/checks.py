@@ -1,8 +1,8 @@
 """Identity checks: each recomputes a quantity a second way and must agree.
 
 * cash roll-forward: ``U_t = opening cash + sum_{s<=t}(FCF + inflows + net draws - interest)``;
-* sources = uses, cumulatively each month:
-  ``opening + sum(revenue + inflows + draws) + N_t = sum(cash costs + tax + capex + interest) + cash_t``;
+* sources = uses, cumulatively each month: ``opening + sum(revenue + inflows + draws) + N_t``
+  equals ``sum(cash costs + tax + capex + interest) + cash_t``;
 * funding need: ``N`` equals its closed form ``max(0, running max(min_cash - U))``, never
   decreases, and keeps funded cash at or above the buffer;
 * compute: ``compute cost = max(need, committed)`` and stranded compute is never negative;
@@ -30,17 +30,38 @@ def check(model: Model, items: dict[str, FloatArray], inputs: FloatArray) -> Non
     col = {n: inputs[:, k] for k, n in enumerate(names)}
     opening = col["opening_cash"][None, :]
     min_cash = col["funding_min_cash"]
-    g = items.get
+
+    def g(item: str) -> FloatArray:
+        return items[item]
+
     flows = g("free_cash_flow") + g("committed_inflows") + g("facility_draws") - g("interest")
-    scale = 1.0 + np.abs(opening) + np.cumsum(np.abs(flows), axis=0) + np.abs(g("revenue")).cumsum(0)
-    _close(model, "cash roll-forward", items["cash_unfunded"], opening + np.cumsum(flows, axis=0), scale)
-    sources = opening + np.cumsum(g("revenue") + g("committed_inflows") + g("facility_draws"), axis=0)
+    scale = (
+        1.0 + np.abs(opening) + np.cumsum(np.abs(flows), axis=0) + np.abs(g("revenue")).cumsum(0)
+    )
+    _close(
+        model,
+        "cash roll-forward",
+        items["cash_unfunded"],
+        opening + np.cumsum(flows, axis=0),
+        scale,
+    )
+    sources = opening + np.cumsum(
+        g("revenue") + g("committed_inflows") + g("facility_draws"), axis=0
+    )
     uses = np.cumsum(g("cash_costs") + g("tax") + g("capex") + g("interest"), axis=0)
     _close(model, "sources = uses", sources + g("funding_need_cumulative"), uses + g("cash"), scale)
     n = items["funding_need_cumulative"]
-    _close(model, "funding need (closed form)", n, funding_need(items["cash_unfunded"], min_cash), scale)
+    _close(
+        model,
+        "funding need (closed form)",
+        n,
+        funding_need(items["cash_unfunded"], min_cash),
+        scale,
+    )
     _holds(model, "funding need never decreases", np.diff(n, axis=0, prepend=0.0) >= -RTOL * scale)
-    _holds(model, "funded cash at or above the buffer", g("cash") >= min_cash[None, :] - RTOL * scale)
+    _holds(
+        model, "funded cash at or above the buffer", g("cash") >= min_cash[None, :] - RTOL * scale
+    )
     need, committed, cost = g("compute_need"), g("committed_payments"), g("compute_cost")
     _close(model, "compute cost = max(need, committed)", cost, np.maximum(need, committed), scale)
     _holds(model, "stranded compute not negative", g("stranded_compute") >= 0.0)

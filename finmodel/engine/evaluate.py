@@ -43,7 +43,9 @@ def schedule(model: Model) -> tuple[list[str], list[str]]:
             if ref not in pos:
                 raise KeyError(f"line item {it.id!r} reads unknown item {ref!r}")
             if lag == 0 and pos[ref] >= pos[it.id]:
-                raise ValueError(f"line item {it.id!r} reads {ref!r} of the same month before it is defined")
+                raise ValueError(
+                    f"line item {it.id!r} reads {ref!r} of the same month before it is defined"
+                )
             if lag > 0 and pos[ref] >= pos[it.id]:
                 seq.add(it.id)
     changed = True

@@ -175,7 +175,8 @@ class Ref(Expr):
         return env.item(self.item)
 
     def month(self, env: Env, t: int) -> FloatArray:
-        return env.item(self.item)[t]
+        row: FloatArray = env.item(self.item)[t]
+        return row
 
     def excel(self, sh: Sheet, t: int) -> str:
         return sh.cell(self.item, t)
@@ -308,8 +309,10 @@ _FN: Mapping[str, tuple[Callable[..., FloatArray], Callable[[Sequence[str]], str
 }
 
 
-def _reduce(f: Callable[[FloatArray, FloatArray], FloatArray], xs: Sequence[FloatArray]) -> FloatArray:
-    out = xs[0]
+def _reduce(
+    f: Callable[[FloatArray, FloatArray], FloatArray], xs: Sequence[FloatArray]
+) -> FloatArray:
+    out: FloatArray = xs[0]
     for x in xs[1:]:
         out = f(out, x)
     return out

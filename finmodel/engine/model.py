@@ -32,7 +32,6 @@ from finmodel.engine.expr import (
     Expr,
     Fn,
     In,
-    Lag,
     Path,
     Prev,
     Ref,
@@ -151,12 +150,20 @@ def build(a: Assumptions) -> Model:
     rev_parts: list[Expr] = []
     if r.annual is not None:
         rev_parts.append(
-            b.add("revenue_plan", "Revenue (annual path)", b.years("revenue.annual", r.annual, flow=True))
+            b.add(
+                "revenue_plan",
+                "Revenue (annual path)",
+                b.years("revenue.annual", r.annual, flow=True),
+            )
         )
     if r.growth is not None:
         base = b.scalar("revenue.growth.base", r.growth.base)
-        g = b.add("revenue_growth_rate", "Revenue growth rate (annual)",
-                  b.years("revenue.growth.rates", r.growth.rates, flow=False, unit="rate"), "level")
+        g = b.add(
+            "revenue_growth_rate",
+            "Revenue growth rate (annual)",
+            b.years("revenue.growth.rates", r.growth.rates, flow=False, unit="rate"),
+            "level",
+        )
         jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
         level = b.add(
             "revenue_run_rate",
@@ -168,7 +175,9 @@ def build(a: Assumptions) -> Model:
     if r.users is not None:
         u = r.users
         if u.count is not None:
-            users_expr: Expr = b.years("revenue.users.count", u.count, flow=False, unit="million users")
+            users_expr: Expr = b.years(
+                "revenue.users.count", u.count, flow=False, unit="million users"
+            )
         else:
             assert u.s_curve is not None
             sc = u.s_curve
@@ -178,21 +187,40 @@ def build(a: Assumptions) -> Model:
             time = Series(tl.year_of + (tl.month_of - 0.5) / 12.0)
             users_expr = ceiling / (1.0 + Fn("exp", (-(rate * (time - mid)),)))
         users = b.add("users", "Users (millions)", users_expr, "level")
-        paying = b.add("paying_share", "Paying share of users",
-                       b.years("revenue.users.paying_share", u.paying_share, flow=False, unit="rate"),
-                       "level")
-        price = b.add("price", f"Price per paying user per month ({a.currency})",
-                      b.years("revenue.users.price", u.price, flow=False,
-                              unit=f"{a.currency} per user per month"), "level")
+        paying = b.add(
+            "paying_share",
+            "Paying share of users",
+            b.years("revenue.users.paying_share", u.paying_share, flow=False, unit="rate"),
+            "level",
+        )
+        price = b.add(
+            "price",
+            f"Price per paying user per month ({a.currency})",
+            b.years(
+                "revenue.users.price", u.price, flow=False, unit=f"{a.currency} per user per month"
+            ),
+            "level",
+        )
         to_money = 1e6 / UNIT_MULTIPLIER[a.unit]
-        rev_parts.append(b.add("revenue_subscriptions", "Revenue: subscriptions",
-                               users * paying * price * to_money))
+        rev_parts.append(
+            b.add(
+                "revenue_subscriptions", "Revenue: subscriptions", users * paying * price * to_money
+            )
+        )
     for s in r.segments:
         k = slug(s.name)
-        market = b.add(f"market_{k}", f"Market: {s.name} (annual)",
-                       b.years(f"revenue.segments.{k}.market", s.market, flow=False), "level")
-        share = b.add(f"share_{k}", f"Market share: {s.name}",
-                      b.years(f"revenue.segments.{k}.share", s.share, flow=False, unit="rate"), "level")
+        market = b.add(
+            f"market_{k}",
+            f"Market: {s.name} (annual)",
+            b.years(f"revenue.segments.{k}.market", s.market, flow=False),
+            "level",
+        )
+        share = b.add(
+            f"share_{k}",
+            f"Market share: {s.name}",
+            b.years(f"revenue.segments.{k}.share", s.share, flow=False, unit="rate"),
+            "level",
+        )
         rev_parts.append(b.add(f"revenue_{k}", f"Revenue: {s.name}", market * share / 12.0))
     rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts))
     scale = b.scalar("revenue.scale", r.scale, "factor")
@@ -204,7 +232,8 @@ def build(a: Assumptions) -> Model:
         b0 = Ref("revenue_base")
         ratio = b0 / Prev("revenue_base", b0)
         revenue = b.add(
-            "revenue", "Revenue",
+            "revenue",
+            "Revenue",
             Prev("revenue", b0 * scale) * (1.0 + k_g * (ratio - 1.0)),
         )
 
@@ -232,26 +261,28 @@ def build(a: Assumptions) -> Model:
         if c.profile == "explicit":
             assert c.payments is not None
             keys = sorted(c.payments)
-            names = tuple(b.p.add(f"commitments.{k}.payments.{y}", c.payments[y], b.money) for y in keys)
+            names = tuple(
+                b.p.add(f"commitments.{k}.payments.{y}", c.payments[y], b.money) for y in keys
+            )
             w = np.zeros((len(keys), T))
             for i, y in enumerate(keys):
-                months = [m for m in range(max(first, y * 12), y * 12 + 12)]
-                for m in months:
-                    t = m - tl.first
-                    if 0 <= t < T:
-                        w[i, t] = 1.0 / len(months)
+                span = range(max(first, y * 12), y * 12 + 12)
+                for mi in span:
+                    col = mi - tl.first
+                    if 0 <= col < T:
+                        w[i, col] = 1.0 / len(span)
             expr: Expr = Path(names, w)
             amounts[k] = list(names)
         else:
             assert c.amount is not None
             n = c.years * 12
-            m = np.arange(1, n + 1, dtype=np.float64)
-            prof = np.full(n, 1.0 / n) if c.profile == "flat" else 2.0 * m / (n * (n + 1))
+            step = np.arange(1, n + 1, dtype=np.float64)
+            prof = np.full(n, 1.0 / n) if c.profile == "flat" else 2.0 * step / (n * (n + 1.0))
             w = np.zeros((1, T))
             for i in range(n):
-                t = first + i - tl.first
-                if 0 <= t < T:
-                    w[0, t] = prof[i]
+                col = first + i - tl.first
+                if 0 <= col < T:
+                    w[0, col] = prof[i]
             name = b.p.add(f"commitments.{k}.amount", c.amount, b.money)
             expr = Path((name,), w)
             amounts[k] = [name]
@@ -259,19 +290,28 @@ def build(a: Assumptions) -> Model:
         ref = b.add(f"commit_{k}", f"Commitment: {c.counterparty} ({tag})", expr)
         (binding if c.take_or_pay else nonbinding).append(ref)
     committed = b.add("committed_payments", "Committed payments (take-or-pay)", total(binding))
-    b.add("committed_nonbinding", "Commitments not binding (paid only if needed)", total(nonbinding))
-    compute_cost = b.add("compute_cost", "Compute cost = max(need, committed)",
-                         fmax(cost["compute"], committed))
+    b.add(
+        "committed_nonbinding", "Commitments not binding (paid only if needed)", total(nonbinding)
+    )
+    compute_cost = b.add(
+        "compute_cost", "Compute cost = max(need, committed)", fmax(cost["compute"], committed)
+    )
     b.add("stranded_compute", "Stranded compute (paid, not needed)", compute_cost - cost["compute"])
 
     # ---- capital expenditure
     capex_spec = a.costs.capex
     if capex_spec is not None:
-        capex = b.add("capex", "Capital expenditure",
-                      b.years("costs.capex.annual", capex_spec.annual, flow=True))
+        capex = b.add(
+            "capex",
+            "Capital expenditure",
+            b.years("costs.capex.annual", capex_spec.annual, flow=True),
+        )
         life = capex_spec.life_years * 12
-        dep = b.add("depreciation", f"Depreciation (straight line, {capex_spec.life_years} years)",
-                    CumSum("capex", life) / float(life))
+        dep = b.add(
+            "depreciation",
+            f"Depreciation (straight line, {capex_spec.life_years} years)",
+            CumSum("capex", life) / float(life),
+        )
     else:
         capex = b.add("capex", "Capital expenditure", Const(0.0))
         dep = b.add("depreciation", "Depreciation", Const(0.0))
@@ -281,15 +321,21 @@ def build(a: Assumptions) -> Model:
     opex_cash = b.add(
         "cash_costs",
         "Cash operating costs",
-        cost["cost_of_revenue"] + compute_cost + cost["staff"] + cost["sales_marketing"]
-        + cost["general_admin"] + cost["revenue_share"],
+        cost["cost_of_revenue"]
+        + compute_cost
+        + cost["staff"]
+        + cost["sales_marketing"]
+        + cost["general_admin"]
+        + cost["revenue_share"],
     )
     ebitda = b.add("ebitda", "EBITDA", revenue - opex_cash - cost["stock_comp"])
     ebit = b.add("ebit", "Operating income (EBIT)", ebitda - dep)
     facilities = a.funding.facilities
     fac_ids = [f"facility_{slug(f.name)}" for f in facilities]
-    rates = [b.scalar(f"funding.facilities.{slug(f.name)}.rate", f.rate, "rate per year")
-             for f in facilities]
+    rates = [
+        b.scalar(f"funding.facilities.{slug(f.name)}.rate", f.rate, "rate per year")
+        for f in facilities
+    ]
     limits = [b.scalar(f"funding.facilities.{slug(f.name)}.limit", f.limit) for f in facilities]
     interest = b.add(
         "interest",
@@ -298,15 +344,26 @@ def build(a: Assumptions) -> Model:
     )
     pti = b.add("pretax_income", "Pre-tax income", ebit - interest)
     tax_rate = b.scalar("costs.tax_rate", a.costs.tax_rate, "rate")
-    losses_bop = b.add("tax_losses_bop", "Tax losses carried forward (start of month)",
-                       Prev("tax_losses_eop", opening_losses), "balance")
+    losses_bop = b.add(
+        "tax_losses_bop",
+        "Tax losses carried forward (start of month)",
+        Prev("tax_losses_eop", opening_losses),
+        "balance",
+    )
     taxable = b.add("taxable_income", "Taxable income after losses", fmax(0.0, pti - losses_bop))
-    b.add("tax_losses_eop", "Tax losses carried forward (end of month)",
-          fmax(0.0, losses_bop - pti), "balance")
+    b.add(
+        "tax_losses_eop",
+        "Tax losses carried forward (end of month)",
+        fmax(0.0, losses_bop - pti),
+        "balance",
+    )
     tax = b.add("tax", "Tax", tax_rate * taxable)
     ni = b.add("net_income", "Net income", pti - tax)
-    ni_x = b.add("net_income_ex_sbc", "Net income excluding stock-based compensation",
-                 ni + cost["stock_comp"])
+    ni_x = b.add(
+        "net_income_ex_sbc",
+        "Net income excluding stock-based compensation",
+        ni + cost["stock_comp"],
+    )
     b.add("net_loss", "Net loss (= -net income)", -ni)
     b.add("net_loss_ex_sbc", "Net loss excluding stock-based compensation", -ni_x)
 
@@ -351,35 +408,51 @@ def build(a: Assumptions) -> Model:
             "balance",
         )
         taken: list[Expr] = []
-        for fid, lim, f in zip(fac_ids, limits, facilities, strict=True):
-            bal = b.add(fid, f"Facility drawn: {f.name}",
-                        fmin(lim, fmax(0.0, demand - total(taken))), "balance")
+        for fid, lim, fac in zip(fac_ids, limits, facilities, strict=True):
+            bal = b.add(
+                fid,
+                f"Facility drawn: {fac.name}",
+                fmin(lim, fmax(0.0, demand - total(taken))),
+                "balance",
+            )
             taken.append(bal)
         fac_bal = b.add("facility_balance", "Facilities drawn (total)", total(taken), "balance")
-        draws = b.add("facility_draws", "Net facility draws (repayments negative)",
-                      fac_bal - Prev("facility_balance", Const(0.0)))
+        draws = b.add(
+            "facility_draws",
+            "Net facility draws (repayments negative)",
+            fac_bal - Prev("facility_balance", Const(0.0)),
+        )
     else:
         draws = b.add("facility_draws", "Net facility draws", Const(0.0))
     unfunded = b.add("cash_unfunded", "Cash with no new money (U)", cash_pre + draws, "balance")
-    b.add("below_buffer", "Cash below the buffer (1 = yes)",
-          Fn("lt", (unfunded, min_cash - CASH_TOL)), "flag")
+    b.add(
+        "below_buffer",
+        "Cash below the buffer (1 = yes)",
+        Fn("lt", (unfunded, min_cash - CASH_TOL)),
+        "flag",
+    )
     need_cum = b.add(
         "funding_need_cumulative",
         "Cumulative funding need (N)",
         fmax(Prev("funding_need_cumulative", Const(0.0)), min_cash - unfunded),
         "balance",
     )
-    b.add("funding_need", "New funding needed this month",
-          need_cum - Prev("funding_need_cumulative", Const(0.0)))
+    b.add(
+        "funding_need",
+        "New funding needed this month",
+        need_cum - Prev("funding_need_cumulative", Const(0.0)),
+    )
     b.add("cash", "Cash if the need is raised just in time", unfunded + need_cum, "balance")
 
     # milestones are drivers; place them before their first use
     ms_items = []
     for name, pts in a.milestones.items():
         k = slug(name)
-        keys = sorted(pts, key=lambda s: month_index(*parse_month(s)))
-        names = tuple(b.p.add(f"milestones.{k}.{m}", pts[m], "units") for m in keys)
-        w = tl.point_weights([month_index(*parse_month(m)) for m in keys])
-        ms_items.append(Item(f"milestone_{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers"))
+        months = sorted(pts, key=lambda s: month_index(*parse_month(s)))
+        names = tuple(b.p.add(f"milestones.{k}.{m}", pts[m], "units") for m in months)
+        w = tl.point_weights([month_index(*parse_month(m)) for m in months])
+        ms_items.append(
+            Item(f"milestone_{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers")
+        )
     items = ms_items + b.items
     return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from finmodel.targets import BALANCE_METRICS, YEAR_VALUED, parse_period
 if TYPE_CHECKING:
     from finmodel.results import Results
 
-MONEY = '#,##0.000;[Red]-#,##0.000'
+MONEY = "#,##0.000;[Red]-#,##0.000"
 RATE = "0.0%"
 COUNT = "#,##0"
 TOL = "1E-6"
@@ -212,7 +212,7 @@ def _annual(ws: Any, s: _Scenario, st: _Styles) -> None:
     tl = model.timeline
     slices = tl.year_slices()
     _header(ws, st, ["line item", "label", *[str(y) for y, _ in slices]])
-    rows = [(it.id, it.label, it.kind) for it in model.items]
+    rows: list[tuple[str, str, str]] = [(it.id, it.label, it.kind) for it in model.items]
     rows.append(("funding_gap", "Funding gap through year end (N at year end)", "gap"))
     rows.append(("free_cash_flow_positive", "Free cash flow positive (1 = yes)", "fcfpos"))
     for r, (id, label, kind) in enumerate(rows, start=2):
@@ -272,25 +272,59 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
     arow = f"{s.q('Annual')}!$C${fcf_pos}:${_col(2 + len(years))}${fcf_pos}"
     ahead = f"{s.q('Annual')}!$C$1:${_col(2 + len(years))}$1"
     metrics: list[tuple[str, str, str, str]] = [
-        ("cash_out_month", f'=IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")',
-         "first month with cash (no new money) below the buffer", "@"),
-        ("runway_months", f'=IFERROR(MATCH(1,{below},0)-1,"never")',
-         "whole months of cash before the cash-out month", "0"),
-        ("breakeven_year", f'=IFERROR(VALUE(INDEX({ahead},1,MATCH(1,{arow},0))),"never")',
-         "first year with positive free cash flow", "0"),
-        ("trough_unfunded_cash", f"=MIN({calc}!$C${s.rows['cash_unfunded']}:${last}${s.rows['cash_unfunded']})",
-         "lowest cash with no new money", MONEY),
-        ("peak_funding_need", f"={calc}!${last}${s.rows['funding_need_cumulative']}",
-         "new money needed through the horizon (N at the end)", MONEY),
-        ("commitments_total", "=" + ("+".join(amounts) if amounts else "0"),
-         "contract value of every compute commitment", MONEY),
-        ("stranded_compute_total", f"=SUM({calc}!$C${s.rows['stranded_compute']}:${last}${s.rows['stranded_compute']})",
-         "committed compute paid but not needed", MONEY),
+        (
+            "cash_out_month",
+            f'=IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")',
+            "first month with cash (no new money) below the buffer",
+            "@",
+        ),
+        (
+            "runway_months",
+            f'=IFERROR(MATCH(1,{below},0)-1,"never")',
+            "whole months of cash before the cash-out month",
+            "0",
+        ),
+        (
+            "breakeven_year",
+            f'=IFERROR(VALUE(INDEX({ahead},1,MATCH(1,{arow},0))),"never")',
+            "first year with positive free cash flow",
+            "0",
+        ),
+        (
+            "trough_unfunded_cash",
+            f"=MIN({calc}!$C${s.rows['cash_unfunded']}:${last}${s.rows['cash_unfunded']})",
+            "lowest cash with no new money",
+            MONEY,
+        ),
+        (
+            "peak_funding_need",
+            f"={calc}!${last}${s.rows['funding_need_cumulative']}",
+            "new money needed through the horizon (N at the end)",
+            MONEY,
+        ),
+        (
+            "commitments_total",
+            "=" + ("+".join(amounts) if amounts else "0"),
+            "contract value of every compute commitment",
+            MONEY,
+        ),
+        (
+            "stranded_compute_total",
+            f"=SUM({calc}!$C${s.rows['stranded_compute']}:${last}${s.rows['stranded_compute']})",
+            "committed compute paid but not needed",
+            MONEY,
+        ),
         ("min_cash", f"={s.name('funding_min_cash')}", "minimum cash buffer", MONEY),
     ]
     for y in years:
-        metrics.append((f"funding_gap_{y}", f"={_aref(s, 'funding_gap', y)}",
-                        f"funding gap through {y} (N at the end of {y})", MONEY))
+        metrics.append(
+            (
+                f"funding_gap_{y}",
+                f"={_aref(s, 'funding_gap', y)}",
+                f"funding gap through {y} (N at the end of {y})",
+                MONEY,
+            )
+        )
     for i, (name, f, meaning, fmt) in enumerate(metrics, start=r + 1):
         put_text(ws, f"A{i}", name)
         c = ws.cell(row=i, column=2, value=f)
@@ -307,9 +341,14 @@ def _funding(ws: Any, s: _Scenario, st: _Styles) -> None:
 
     model = s.res.model
     years = model.timeline.years
-    cols = [("funding_need", "New funding needed"), ("funding_gap", "Funding gap (cumulative)"),
-            ("free_cash_flow", "Free cash flow"), ("committed_inflows", "Committed inflows"),
-            ("cash_unfunded", "Cash, no new money (year end)"), ("cash", "Cash, need raised (year end)")]
+    cols = [
+        ("funding_need", "New funding needed"),
+        ("funding_gap", "Funding gap (cumulative)"),
+        ("free_cash_flow", "Free cash flow"),
+        ("committed_inflows", "Committed inflows"),
+        ("cash_unfunded", "Cash, no new money (year end)"),
+        ("cash", "Cash, need raised (year end)"),
+    ]
     _header(ws, st, ["Year", *[c[1] for c in cols]])
     for i, y in enumerate(years, start=2):
         ws.cell(row=i, column=1, value=y)
@@ -331,8 +370,11 @@ def _funding(ws: Any, s: _Scenario, st: _Styles) -> None:
     line.y_axis.title = f"{model.currency} {model.unit}"
     for item in ("cash_unfunded", "cash"):
         r = s.rows[item]
-        line.add_data(Reference(ws_calc, min_col=2, max_col=2 + calc.T, min_row=r), from_rows=True,
-                      titles_from_data=True)
+        line.add_data(
+            Reference(ws_calc, min_col=2, max_col=2 + calc.T, min_row=r),
+            from_rows=True,
+            titles_from_data=True,
+        )
     line.set_categories(Reference(ws_calc, min_col=3, max_col=2 + calc.T, min_row=1))
     line.height, line.width = 8, 24
     ws.add_chart(line, f"A{n + 22}")
@@ -342,8 +384,20 @@ def _funding(ws: Any, s: _Scenario, st: _Styles) -> None:
 
 
 def _targets(ws: Any, s: _Scenario, st: _Styles) -> None:
-    _header(ws, st, ["Metric", "Period", "Published", "Model", "Difference", "Tolerance",
-                     "Within tolerance", "Source"])
+    _header(
+        ws,
+        st,
+        [
+            "Metric",
+            "Period",
+            "Published",
+            "Model",
+            "Difference",
+            "Tolerance",
+            "Within tolerance",
+            "Source",
+        ],
+    )
     years = s.res.model.timeline.years
     for i, t in enumerate(s.res.assumptions.targets, start=2):
         put_text(ws, f"A{i}", t.metric)
@@ -356,7 +410,9 @@ def _targets(ws: Any, s: _Scenario, st: _Styles) -> None:
         elif t.metric in BALANCE_METRICS:
             model_f = f"={_aref(s, t.metric, span[1])}"
         else:
-            model_f = f"=SUM({_aref(s, t.metric, span[0])}:{_aref(s, t.metric, span[1]).split('!')[1]})"
+            model_f = (
+                f"=SUM({_aref(s, t.metric, span[0])}:{_aref(s, t.metric, span[1]).split('!')[1]})"
+            )
         ws[f"D{i}"] = model_f
         ws[f"E{i}"] = f'=IFERROR(D{i}-C{i},"n/a")'
         ws[f"F{i}"] = float(t.tolerance)
@@ -389,21 +445,26 @@ def _checks(ws: Any, s: _Scenario, st: _Styles) -> None:
         return f"SUM({calc}!$C${r}:{_col(3 + t)}${r})"
 
     opening, min_cash = s.name("opening_cash"), s.name("funding_min_cash")
-    checks = {
+    checks: dict[str, Callable[[int], str]] = {
         "cash roll-forward": lambda t: (
             f"={c('cash_unfunded', t)}-({opening if t == 0 else c('cash_unfunded', t - 1)}"
             f"+{c('free_cash_flow', t)}+{c('committed_inflows', t)}+{c('facility_draws', t)}"
-            f"-{c('interest', t)})"),
+            f"-{c('interest', t)})"
+        ),
         "sources = uses (cumulative)": lambda t: (
-            f"={opening}+{cum('revenue', t)}+{cum('committed_inflows', t)}+{cum('facility_draws', t)}"
+            f"={opening}+{cum('revenue', t)}+{cum('committed_inflows', t)}"
+            f"+{cum('facility_draws', t)}"
             f"+{c('funding_need_cumulative', t)}-{cum('cash_costs', t)}-{cum('tax', t)}"
-            f"-{cum('capex', t)}-{cum('interest', t)}-{c('cash', t)}"),
+            f"-{cum('capex', t)}-{cum('interest', t)}-{c('cash', t)}"
+        ),
         "funded cash at or above the buffer": lambda t: f"=MIN(0,{c('cash', t)}-{min_cash})",
         "funding need never decreases": lambda t: (
             f"=MIN(0,{c('funding_need_cumulative', t)}"
-            f"-{'0' if t == 0 else c('funding_need_cumulative', t - 1)})"),
+            f"-{'0' if t == 0 else c('funding_need_cumulative', t - 1)})"
+        ),
         "compute cost = max(need, committed)": lambda t: (
-            f"={c('compute_cost', t)}-MAX({c('compute_need', t)},{c('committed_payments', t)})"),
+            f"={c('compute_cost', t)}-MAX({c('compute_need', t)},{c('committed_payments', t)})"
+        ),
     }
     r = 2
     for name, fn in checks.items():
@@ -417,8 +478,10 @@ def _checks(ws: Any, s: _Scenario, st: _Styles) -> None:
     for item in ("revenue", "free_cash_flow", "funding_need"):
         put_text(ws, f"A{r}", f"annual = sum of months: {item}")
         ar = s.annual_rows[item]
-        ws[f"B{r}"] = (f"=ABS(SUM({s.q('Annual')}!C{ar}:{_col(2 + len(years))}{ar})"
-                       f"-SUM({calc}!C{s.rows[item]}:{_col(2 + T)}{s.rows[item]}))<={TOL}")
+        ws[f"B{r}"] = (
+            f"=ABS(SUM({s.q('Annual')}!C{ar}:{_col(2 + len(years))}{ar})"
+            f"-SUM({calc}!C{s.rows[item]}:{_col(2 + T)}{s.rows[item]}))<={TOL}"
+        )
         r += 1
     put_text(ws, f"A{r}", "ALL CHECKS").font = st.bold
     ws[f"B{r}"] = f"=AND(B2:B{r - 1})"
@@ -438,7 +501,8 @@ def _write_compare(ws: Any, scen: list[_Scenario]) -> None:
         for j, s in enumerate(scen, start=2):
             if name in s.summary:
                 c = ws.cell(row=r, column=j, value=f"={s.summary[name]}")
-                c.number_format = MONEY if "gap" in name or "cash" in name and "month" not in name else "General"
+                money = "gap" in name or ("cash" in name and "month" not in name)
+                c.number_format = MONEY if money else "General"
     ws.column_dimensions["A"].width = 28
     for j in range(2, len(scen) + 2):
         ws.column_dimensions[_col(j)].width = 28
