@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -111,9 +112,6 @@ def resolve(path: str | Path) -> Path:
 def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
     """Parse ``path`` and its ``extends:`` parents into one merged document."""
     real = path.resolve()
-    if real in _stack:
-        chain = " -> ".join(str(s.name) for s in (*_stack, real))
-        raise AssumptionError(f"{path}:1: extends: expected no cycle, got {chain}")
     if len(_stack) >= MAX_EXTENDS_DEPTH:
         raise AssumptionError(f"{path}:1: extends: expected at most {MAX_EXTENDS_DEPTH} levels")
     data, lines = _parse(path)
@@ -126,6 +124,9 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
             f"{where[0]}:{where[1]}: extends: expected a file name, got {parent!r}"
         )
     ppath = path.parent / parent
+    if ppath.resolve() in (*_stack, real):
+        chain = " -> ".join(s.name for s in (*_stack, real, ppath.resolve()))
+        raise AssumptionError(f"{where[0]}:{where[1]}: extends: expected no cycle, got {chain}")
     if not ppath.is_file():
         raise AssumptionError(
             f"{where[0]}:{where[1]}: extends: expected an existing file, got {parent!r} "
@@ -154,7 +155,7 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         node = loader.get_single_node()
         if node is None:
             raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
-        lines: dict[Loc, tuple[str, int]] = {}
+        lines: dict[Loc, tuple[str, int]] = {(): (name, node.start_mark.line + 1)}
         _walk(loader, node, (), lines, name)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
@@ -302,6 +303,14 @@ def _message(doc: Document, err: Any) -> str:
     loc: Loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
     kind = err["type"]
     got = err.get("input")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    inner = _FIELD_MSG.match(msg)
+    if kind == "value_error" and inner:
+        # a validator's message that names its own field below ``loc``
+        loc = _translate((*loc, *_parse_dotted(inner.group(1))), doc.data)
+        err = {**err, "msg": inner.group(2)}
+    if loc and loc[-1] == "value" and loc not in doc.lines:
+        loc = loc[:-1]  # a plain number: the user wrote no 'value' key
     if kind == "extra_forbidden":
         allowed = _fields_at(loc[:-1])
         near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
@@ -311,10 +320,9 @@ def _message(doc: Document, err: Any) -> str:
     elif kind == "missing":
         text = "expected a value (this field is required), got nothing"
     else:
-        msg = str(err["msg"])
-        for prefix in ("Value error, ", "Assertion failed, "):
-            msg = msg.removeprefix(prefix)
+        msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
+        msg = msg.replace("expected greater", "expected a number greater")
         if "got" not in msg:
             msg = f"{msg}, got {_short(got)}"
         text = msg[0].lower() + msg[1:]
@@ -322,6 +330,18 @@ def _message(doc: Document, err: Any) -> str:
     where = f"{f}:{line}" if line else f
     field_path = _dotted(loc) or "top level"
     return f"{where}: {field_path}: {text}"
+
+
+_FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)
+
+
+def _parse_dotted(path: str) -> Loc:
+    """``commitments[2].years`` -> ("commitments", 2, "years"); digits become ints."""
+    out: list[Key] = []
+    for part in re.split(r"\.|\[|\]", path):
+        if part:
+            out.append(int(part) if part.isdigit() else part)
+    return tuple(out)
 
 
 def _is_branch(k: str) -> bool:

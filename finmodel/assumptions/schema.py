@@ -309,7 +309,9 @@ class Assumptions(Frozen):
         first = month_index(*parse_month(self.start))
         last = month_index(*parse_month(self.end))
         if last < first:
-            raise ValueError(f"expected 'end' ({self.end}) not before 'start' ({self.start})")
+            raise ValueError(
+                f"end: expected a month not before start ({self.start}), got {self.end}"
+            )
         lo, hi = first // 12, last // 12
         for where, path in _year_paths(self):
             if not path:
@@ -317,7 +319,7 @@ class Assumptions(Frozen):
             bad = [y for y in path if not lo <= y <= hi]
             if bad:
                 raise ValueError(
-                    f"{where}: expected years within the horizon {lo}..{hi}, got {bad[0]}"
+                    f"{where}.{bad[0]}: expected a year within the horizon {lo}..{hi}, got {bad[0]}"
                 )
         names = [c.counterparty for c in self.commitments]
         _unique(names, "commitments", "counterparty")
@@ -332,6 +334,11 @@ class Assumptions(Frozen):
                     f"got {t.period}"
                 )
         for i in self.funding.inflows:
+            if i.date is not None and not first <= month_index(*parse_month(i.date)) <= last:
+                raise ValueError(
+                    f"funding.inflows.{slug(i.name)}.date: expected a month within the horizon "
+                    f"{self.start}..{self.end}, got {i.date}"
+                )
             if i.milestone is not None and i.milestone not in self.milestones:
                 known = ", ".join(sorted(self.milestones)) or "none defined"
                 raise ValueError(
@@ -343,10 +350,10 @@ class Assumptions(Frozen):
 
 def _unique(names: list[str], where: str, field: str) -> None:
     seen: set[str] = set()
-    for n in names:
+    for i, n in enumerate(names):
         s = slug(n)
         if s in seen:
-            raise ValueError(f"{where}: expected unique {field}s, got {n!r} twice")
+            raise ValueError(f"{where}[{i}].{field}: expected unique {field}s, got {n!r} twice")
         seen.add(s)
 
 

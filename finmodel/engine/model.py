@@ -40,7 +40,6 @@ from finmodel.engine.expr import (
     fmin,
     total,
 )
-from finmodel.errors import AssumptionError
 from finmodel.timeline import Timeline, month_index, parse_month
 
 Kind = Literal["flow", "balance", "level", "flag"]
@@ -376,14 +375,8 @@ def build(a: Assumptions) -> Model:
         k = slug(f.name)
         amount = b.scalar(f"funding.inflows.{k}.amount", f.amount)
         if f.date is not None:
-            t = tl.index_of(f.date)
-            if not 0 <= t < T:
-                raise AssumptionError(
-                    f"funding.inflows.{k}.date: expected a month within the horizon "
-                    f"{a.start}..{a.end}, got {f.date}"
-                )
             w = np.zeros((1, T))
-            w[0, t] = 1.0
+            w[0, tl.index_of(f.date)] = 1.0  # within the horizon: checked by the schema
             expr = Path((amount.name,), w)
         else:
             assert f.milestone is not None and f.per_unit is not None
