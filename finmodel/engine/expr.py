@@ -129,14 +129,18 @@ class Path(Expr):
     names: tuple[str, ...]
     weights: FloatArray  # (K, T)
 
+    # Terms are added one by one in a fixed order (not a BLAS product), so a scenario's
+    # numbers are identical to the last digit whatever the batch size.
     def whole(self, env: Env, T: int) -> FloatArray:
-        v = np.stack([env.input(n) for n in self.names], axis=1)  # (S, K)
-        out: FloatArray = self.weights.T @ v.T  # (T, S)
+        out: FloatArray = np.zeros((T, 1))
+        for n, w in zip(self.names, self.weights, strict=True):
+            out = out + w[:, None] * env.input(n)[None, :]
         return out
 
     def month(self, env: Env, t: int) -> FloatArray:
-        v = np.stack([env.input(n) for n in self.names], axis=1)
-        out: FloatArray = v @ self.weights[:, t]
+        out: FloatArray = np.zeros(1)
+        for n, w in zip(self.names, self.weights[:, t], strict=True):
+            out = out + w * env.input(n)
         return out
 
     def excel(self, sh: Sheet, t: int) -> str:

@@ -1,0 +1,38 @@
+"""Shared fixtures: scenario files, a tiny company written in the test, LibreOffice."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from finmodel.export.recalc import soffice
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "assumptions").glob("*.yaml"))
+
+
+@pytest.fixture
+def write_yaml(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a YAML text (dedented) to ``tmp_path/name`` and return its path."""
+
+    def _write(text: str, name: str = "scenario.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(textwrap.dedent(text), encoding="utf-8")
+        return p
+
+    return _write
+
+
+@pytest.fixture(scope="session")
+def libreoffice() -> str:
+    """The soffice binary; under CI=true its absence is a failure, never a skip."""
+    exe = soffice()
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("LibreOffice (soffice) is required under CI=true but is not installed")
+        pytest.skip("LibreOffice is not installed (set CI=true to make this a failure)")
+    return exe

@@ -1,0 +1,343 @@
+"""The engine against figures computed by hand, closed forms and numpy-financial."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy_financial as npf
+import pytest
+
+import finmodel
+from finmodel.engine.evaluate import evaluate, schedule
+from finmodel.engine.model import build
+
+HAND = """
+name: Hand Co
+company: Hand Co
+start: 2026-01
+end: 2027-12
+opening: {cash: 5}
+revenue:
+  annual: {2026: 12, 2027: 48}
+costs:
+  cost_of_revenue: {share_of_revenue: {2026: 0.25}}
+  compute: {annual: {2026: 6, 2027: 6}}
+  staff: {annual: {2026: 2.4, 2027: 3.6}}
+  stock_comp: {annual: {2026: 1.2}}
+  capex: {annual: {2026: 12, 2027: 0}, life_years: 1}
+  tax_rate: 0.2
+commitments:
+  - {counterparty: Cloud, amount: 18, start: 2027-01, years: 1, profile: flat}
+funding:
+  min_cash: 2
+  inflows:
+    - {name: Seed, amount: 3, date: 2026-06}
+"""
+
+
+def test_small_company_by_hand(write_yaml: Callable[..., Path]) -> None:
+    """Every figure of 2027 (and the 2026 carry-ins) worked out on paper.
+
+    2026: revenue 12, cost of revenue 3, compute 6, staff 2.4, SBC 1.2, capex 12 (1 a month,
+    one-year life: depreciation m/12 in month m, 78/12 = 6.5 in the year).
+    EBIT 2026 = 12 - 3 - 6 - 2.4 - 1.2 - 6.5 = -7.1 -> tax losses 7.1, no tax.
+    FCF 2026 = 12 - 3 - 6 - 2.4 - 12 = -11.4; U(Dec) = 5 - 11.4 + 3 = -3.4.
+    2027: revenue 48 (4 a month), cost of revenue 12, compute need 6 but 18 committed
+    (1.5 a month, take-or-pay): compute cost 18, stranded 12. Staff 3.6, SBC 1.2.
+    Depreciation: (11 + 10 + ... + 0)/12 = 5.5.  EBIT = 48 - 12 - 18 - 3.6 - 1.2 - 5.5 = 7.7,
+    every month positive, so taxable = 7.7 - 7.1 = 0.6 and tax = 0.12.
+    Net income 7.58; ex-SBC 8.78. FCF = 48 - 12 - 18 - 3.6 - 0.12 = 14.28.
+    U(Dec 2027) = -3.4 + 14.28 = 10.88. Funding: U(m) = 5 - 0.95 m before June, so
+    U(Apr 2026) = 1.2 < 2: cash-out 2026-04 after 3 months; the trough is Dec 2026 at -3.4,
+    so N = 2 + 3.4 = 5.4 from then on and cash(Dec 2027) = 10.88 + 5.4 = 16.28.
+    """
+    res = finmodel.run(write_yaml(HAND))
+    a = res.annual
+    expect_2027 = {
+        "revenue": 48, "cost_of_revenue": 12, "compute_need": 6, "committed_payments": 18,
+        "compute_cost": 18, "stranded_compute": 12, "staff": 3.6, "stock_comp": 1.2,
+        "depreciation": 5.5, "ebit": 7.7, "taxable_income": 0.6, "tax": 0.12,
+        "net_income": 7.58, "net_income_ex_sbc": 8.78, "free_cash_flow": 14.28, "capex": 0,
+        "cash_unfunded": 10.88, "funding_gap": 5.4, "funding_need": 0.0, "cash": 16.28,
+    }
+    for item, value in expect_2027.items():
+        assert a.loc[item, 2027] == pytest.approx(value, abs=1e-12), item
+    expect_2026 = {
+        "depreciation": 6.5, "ebit": -7.1, "tax": 0, "tax_losses_eop": 7.1,
+        "free_cash_flow": -11.4, "committed_inflows": 3, "cash_unfunded": -3.4,
+        "funding_need": 5.4, "funding_gap": 5.4,
+    }
+    for item, value in expect_2026.items():
+        assert a.loc[item, 2026] == pytest.approx(value, abs=1e-12), item
+    assert a.loc["tax_losses_eop", 2027] == pytest.approx(0.0, abs=1e-12)
+    m = res.metrics
+    assert m["cash_out_month"] == "2026-04" and m["runway_months"] == 3
+    assert m["breakeven_year"] == 2027
+    assert m["trough_unfunded_cash"] == pytest.approx(-3.4)
+    assert m["trough_month"] == "2026-12"
+    assert m["peak_funding_need"] == pytest.approx(5.4)
+    assert m["stranded_compute_total"] == pytest.approx(12.0)
+    # funding need by month before the trough: N(May 2026) = 2 - (5 - 0.95 * 5) = 1.75
+    assert res.monthly.loc["2026-05", "funding_need_cumulative"] == pytest.approx(1.75)
+
+
+def test_facility_draws_follow_the_annuity_of_numpy_financial(write_yaml: Callable[..., Path]) -> None:
+    """Burn 1 a month from zero cash; a 12%/yr facility (1% a month on last month's balance).
+
+    Drawn balance after k months is the future value of an annuity of 1: npf.fv(0.01, k, -1, 0),
+    until it reaches the 5 limit (k = 5 would give 5.101); then cash falls below the buffer.
+    """
+    p = write_yaml("""
+        name: Facility
+        company: F
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 0}
+        revenue: {annual: {2026: 0}}
+        costs: {staff: {annual: {2026: 12}}}
+        funding:
+          facilities: [{name: Bank, limit: 5, rate: 0.12}]
+    """)
+    res = finmodel.run(p)
+    bal = res.series("facility_bank")
+    for k in range(1, 5):
+        assert bal[k - 1] == pytest.approx(npf.fv(0.01, k, -1, 0), rel=1e-12)
+    assert bal[4:].tolist() == [5.0] * 8
+    u = res.series("cash_unfunded")
+    assert u[:4].tolist() == pytest.approx([0.0] * 4, abs=1e-12)
+    # month 5: 4.0604 balance + 1 burn + interest 0.040604 exceeds the limit by 0.101005
+    shortfall = npf.fv(0.01, 5, -1, 0) - 5
+    assert u[4] == pytest.approx(-shortfall, rel=1e-9)
+    assert res.metrics["cash_out_month"] == "2026-05"
+    # afterwards cash falls by the burn plus 0.05 interest a month
+    assert np.diff(u[4:]) == pytest.approx([-1.05] * 7)
+
+
+def test_facility_is_repaid_as_cash_recovers(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml("""
+        name: Repay
+        company: R
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 0}
+        revenue: {annual: {2026: 0}}
+        costs: {staff: {annual: {2026: 12}}}
+        funding:
+          inflows: [{name: Round, amount: 10, date: 2026-04}]
+          facilities: [{name: Bank, limit: 5, rate: 0}]
+    """)
+    res = finmodel.run(p)
+    # Jan-Mar drawn 1, 2, 3; April: 0 - 1 + 10 = 9 repays all 3 -> cash 6, falling 1 a month
+    # to 0 in October; November and December draw again.
+    assert res.series("facility_bank").tolist() == [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 1, 2]
+    assert res.series("cash_unfunded").tolist() == [0, 0, 0, 6, 5, 4, 3, 2, 1, 0, 0, 0]
+    assert res.series("facility_draws").tolist() == [1, 1, 1, -3, 0, 0, 0, 0, 0, 0, 1, 1]
+    assert res.metrics["cash_out_month"] is None
+
+
+def test_two_facilities_draw_in_order(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml("""
+        name: Two
+        company: T
+        start: 2026-01
+        end: 2026-06
+        opening: {cash: 0}
+        revenue: {annual: {2026: 0}}
+        costs: {staff: {annual: {2026: 24}}}
+        funding:
+          facilities: [{name: A, limit: 3, rate: 0}, {name: B, limit: 4, rate: 0}]
+    """)
+    res = finmodel.run(p)
+    assert res.series("facility_a").tolist() == [2, 3, 3, 3, 3, 3]
+    assert res.series("facility_b").tolist() == [0, 1, 3, 4, 4, 4]
+    assert res.series("cash_unfunded").tolist() == [0, 0, 0, -1, -3, -5]
+
+
+def test_milestone_tranches_arrive_per_whole_unit(write_yaml: Callable[..., Path]) -> None:
+    """Capacity 0 in Jan rising linearly to 2.5 in Dec: 1 is reached in June (2.5*5/11 >= 1),
+    2 in October (2.5*9/11); the cap of 25 is never reached, so 20 arrives in all."""
+    p = write_yaml("""
+        name: Milestones
+        company: M
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 1}
+        revenue: {annual: {2026: 0}}
+        milestones: {gw: {2026-01: 0, 2026-12: 2.5}}
+        funding:
+          inflows: [{name: Chips, amount: 25, milestone: gw, per_unit: 10}]
+    """)
+    inflow = finmodel.run(p).series("inflow_chips")
+    assert np.flatnonzero(inflow).tolist() == [5, 9]
+    assert inflow.sum() == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ("flat", [78 / 12] * 12),
+        ("ramp", [float(m) for m in range(1, 13)]),  # 78 * 2m / (12 * 13) = m
+    ],
+)
+def test_commitment_profiles(write_yaml: Callable[..., Path], profile: str, expected: list[float]) -> None:
+    p = write_yaml(f"""
+        name: Profiles
+        company: P
+        start: 2026-01
+        end: 2027-06
+        opening: {{cash: 1000}}
+        revenue: {{annual: {{2026: 0}}}}
+        commitments:
+          - {{counterparty: C, amount: 78, start: 2026-01, years: 1, profile: {profile}}}
+    """)
+    res = finmodel.run(p)
+    assert res.series("commit_c")[:12] == pytest.approx(expected)
+    assert res.series("commit_c")[12:].tolist() == [0.0] * 6
+    assert res.metrics["commitments_total"] == 78
+
+
+def test_explicit_payments_spread_over_the_contract_months(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml("""
+        name: Explicit
+        company: E
+        start: 2026-01
+        end: 2027-12
+        opening: {cash: 100}
+        revenue: {annual: {2026: 0}}
+        commitments:
+          - counterparty: C
+            start: 2026-07
+            profile: explicit
+            payments: {2026: 12, 2027: 6, 2035: 100}
+            take_or_pay: false
+    """)
+    res = finmodel.run(p)
+    c = res.series("commit_c")
+    assert c[:6].tolist() == [0.0] * 6
+    assert c[6:12] == pytest.approx([2.0] * 6)
+    assert c[12:] == pytest.approx([0.5] * 12)
+    assert res.metrics["commitments_total"] == 118  # beyond the horizon still counts
+    # not binding: no compute cost, nothing stranded
+    assert res.series("compute_cost").sum() == 0 and res.series("committed_nonbinding").sum() == pytest.approx(18)
+
+
+def test_growth_method_compounds_each_january(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml("""
+        name: Growth
+        company: G
+        start: 2026-01
+        end: 2028-12
+        opening: {cash: 1}
+        revenue:
+          growth: {base: 12, rates: {2027: 0.5, 2028: 0.2}}
+    """)
+    a = finmodel.run(p).annual
+    assert a.loc["revenue", 2026] == pytest.approx(12)
+    assert a.loc["revenue", 2027] == pytest.approx(npf.fv(0.5, 1, 0, -12))
+    assert a.loc["revenue", 2028] == pytest.approx(12 * 1.5 * 1.2)
+
+
+def test_users_times_paying_share_times_price_plus_segments(write_yaml: Callable[..., Path]) -> None:
+    """100 M users x 10% paying x $20 a month = $0.2 bn a month; a 120 market at 10% = 1 a month.
+    The S-curve: 1000 / (1 + exp(-(t - 2026.5))) with t the mid-month decimal year."""
+    p = write_yaml("""
+        name: Users
+        company: U
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 1}
+        revenue:
+          users: {count: {2026: 100}, paying_share: {2026: 0.1}, price: {2026: 20}}
+          segments: [{name: Enterprise, market: {2026: 120}, share: {2026: 0.1}}]
+    """)
+    res = finmodel.run(p)
+    assert res.series("revenue_subscriptions") == pytest.approx([0.2] * 12)
+    assert res.series("revenue_enterprise") == pytest.approx([1.0] * 12)
+    assert res.annual.loc["revenue", 2026] == pytest.approx(14.4)
+    p2 = write_yaml("""
+        name: Curve
+        company: U
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 1}
+        revenue:
+          users:
+            s_curve: {ceiling: 1000, midpoint: 2026.5, rate: 1.0}
+            paying_share: {2026: 1}
+            price: {2026: 1}
+    """, "curve.yaml")
+    users = finmodel.run(p2).series("users")
+    t = 2026 + (np.arange(12) + 0.5) / 12
+    assert users == pytest.approx(1000 / (1 + np.exp(-(t - 2026.5))), rel=1e-14)
+    assert users[5] + users[6] == pytest.approx(1000)  # symmetric about mid-year
+
+
+def test_growth_scale_halves_each_years_growth(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml("""
+        name: Half
+        company: H
+        start: 2026-01
+        end: 2028-12
+        opening: {cash: 1}
+        revenue: {annual: {2026: 10, 2027: 30, 2028: 60}, growth_scale: 0.5}
+    """)
+    a = finmodel.run(p).annual
+    assert a.loc["revenue"].tolist() == pytest.approx([10, 10 * 2, 10 * 2 * 1.5])
+
+
+def test_tax_losses_carried_forward_from_the_opening_balance(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml("""
+        name: Tax
+        company: T
+        start: 2026-01
+        end: 2027-12
+        opening: {cash: 1, tax_losses: 18}
+        revenue: {annual: {2026: 12}}
+        costs: {tax_rate: 0.25}
+    """)
+    a = finmodel.run(p).annual
+    # 1 a month of income; 18 of losses absorb the first 18 months: 6 taxable in 2027
+    assert a.loc["tax", 2026] == 0.0
+    assert a.loc["tax", 2027] == pytest.approx(0.25 * 6)
+
+
+def test_batched_evaluation_equals_single_runs() -> None:
+    model = build(finmodel.load("bear"))
+    base = model.params.vector()
+    rng = np.random.default_rng(3)
+    values = base * rng.uniform(0.7, 1.3, size=(16, base.size))
+    batch = evaluate(model, values)
+    for s in (0, 7, 15):
+        single = evaluate(model, values[s : s + 1])
+        for id in model.ids:
+            np.testing.assert_array_equal(batch[id][:, s], single[id][:, 0], err_msg=id)
+
+
+def test_schedule_splits_recursive_items() -> None:
+    whole, monthly = schedule(build(finmodel.load("openai-plan-2025q3")))
+    assert "revenue" in whole and "commit_oracle" in whole and "depreciation" in whole
+    for id in ("cash_unfunded", "tax", "facility_revolver", "funding_need_cumulative"):
+        assert id in monthly
+
+
+def test_identity_failure_names_scenario_and_month() -> None:
+    from finmodel.engine.checks import check
+    from finmodel.errors import IdentityError
+
+    model = build(finmodel.load("openai-plan-2025q3"))
+    v = model.params.vector()[None, :]
+    items = evaluate(model, v)
+    items["cash_unfunded"][26, 0] += 0.5
+    with pytest.raises(IdentityError, match=r"cash roll-forward broken in scenario 'OpenAI company plan \(Sep 2025\)', 2027-03"):
+        check(model, items, v)
+
+
+def test_annual_rollup_kinds(write_yaml: Callable[..., Path]) -> None:
+    res = finmodel.run(write_yaml(HAND))
+    m, a = res.monthly, res.annual
+    assert a.loc["revenue", 2027] == pytest.approx(math.fsum(m.loc["2027-01":"2027-12", "revenue"]))
+    assert a.loc["cash", 2026] == m.loc["2026-12", "cash"]
+    assert a.loc["below_buffer", 2026] == int(m.loc["2026-01":"2026-12", "below_buffer"].sum())
