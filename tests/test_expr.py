@@ -40,7 +40,8 @@ def test_excel_rendering() -> None:
     assert Fn("floor", (Ref("a"),)).excel(sh, 0) == "INT(A0+1E-9)"
     assert Fn("lt", (Ref("a"), In("m"))).excel(sh, 1) == "IF(A1<m,1,0)"
     w = np.array([[0.5, 0.0], [0.5, 1.0]])
-    assert Path(("p", "q"), w).excel(sh, 0) == "p*0.5+q*0.5"
+    assert Path(("p", "q"), w).excel(sh, 0) == "(p*0.5+q*0.5)"
+    assert (Path(("p", "q"), w) * Ref("r")).excel(sh, 0) == "((p*0.5+q*0.5)*R0)"
     assert Path(("p", "q"), w).excel(sh, 1) == "q"
 
 

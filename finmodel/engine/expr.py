@@ -150,7 +150,9 @@ class Path(Expr):
                 terms.append(sh.name(n))
             elif w != 0.0:
                 terms.append(f"{sh.name(n)}*{num(w)}")
-        return "+".join(terms) if terms else "0"
+        if not terms:
+            return "0"
+        return terms[0] if len(terms) == 1 else f"({'+'.join(terms)})"
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,65 @@
+"""The corpus of malformed files: each gets one located message, exit code 2, no traceback,
+and nothing written. Each file states the line and the text its message must contain."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from finmodel.cli import app
+
+CORPUS = sorted(p for p in (Path(__file__).parent / "bad_inputs").glob("*.yaml")
+                if "# expect:" in p.read_text())
+
+
+def _header(path: Path, key: str) -> str | None:
+    m = re.search(rf"^# {key}: (.*)$", path.read_text(), re.M)
+    return m.group(1) if m else None
+
+
+def test_corpus_is_substantial() -> None:
+    assert len(CORPUS) >= 20
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
+def test_bad_file_gets_one_located_message(path: Path, tmp_path: Path) -> None:
+    expected = _header(path, "expect")
+    line = _header(path, "expect-line")
+    where = _header(path, "expect-file") or path.name
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = CliRunner().invoke(app, ["run", str(path)])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    out = result.output
+    assert "Traceback" not in out
+    assert expected in out
+    assert re.search(rf"{re.escape(where)}:{line}: ", out), out
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_validate_reports_each_file(tmp_path: Path) -> None:
+    good = Path(__file__).parent.parent / "assumptions" / "bear.yaml"
+    bad = CORPUS[0]
+    result = CliRunner().invoke(app, ["validate", str(good), str(bad)])
+    assert result.exit_code == 2
+    assert "ok: " in result.output and "error: " in result.output
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "nope.yaml")])
+    assert r.exit_code == 2 and "no such file" in r.output and "openai-plan-2025q3" in r.output
+    r = CliRunner().invoke(app, ["run", str(tmp_path)])
+    assert r.exit_code == 2 and "got a directory" in r.output
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["run", "bear", "--out", str(tmp_path / "no" / "such" / "x.xlsx")])
+    assert r.exit_code == 2 and "does not exist" in r.output
