@@ -2,8 +2,8 @@
 
 >>> import finmodel
 >>> res = finmodel.run("hsbc-2025-11")
->>> round(res.annual.loc["revenue", 2030], 1) > 200
-True
+>>> res.metrics["cash_out_month"], round(res.metric_value("funding_gap", 2030))
+('2027-05', 212)
 """
 
 from importlib.metadata import PackageNotFoundError, version

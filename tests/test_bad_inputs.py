@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from finmodel.cli import app
 
-CORPUS = sorted(p for p in (Path(__file__).parent / "bad_inputs").glob("*.yaml")
-                if "# expect:" in p.read_text())
+CORPUS = sorted(
+    p for p in (Path(__file__).parent / "bad_inputs").glob("*.yaml") if "# expect:" in p.read_text()
+)
 
 
 def _header(path: Path, key: str) -> str | None:

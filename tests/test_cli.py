@@ -29,8 +29,16 @@ def in_tmp(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_run_default_prints_summary_targets_and_writes_workbook(in_tmp: Path) -> None:
     r = runner.invoke(app, ["run"])
     assert r.exit_code == 0, r.output
-    for text in ("OpenAI company plan (Sep 2025)", "Cash-out month", "Runway", "Breakeven year",
-                 "Trough cash", "Stranded compute", "funding gap", "Published figures vs the model"):
+    for text in (
+        "OpenAI company plan (Sep 2025)",
+        "Cash-out month",
+        "Runway",
+        "Breakeven year",
+        "Trough cash",
+        "Stranded compute",
+        "funding gap",
+        "Published figures vs the model",
+    ):
         assert text in r.output
     assert (in_tmp / "outputs" / "openai-plan-2025q3.xlsx").is_file()
     assert " NO " not in r.output
@@ -44,13 +52,30 @@ def test_run_json_document(in_tmp: Path) -> None:
     assert doc["finmodel_version"] == finmodel.__version__
     assert len(doc["input_sha256"]) == 64
     m = doc["metrics"]
-    assert set(m) >= {"cash_out_month", "runway_months", "breakeven_year", "trough_unfunded_cash",
-                      "peak_funding_need", "commitments_total"}
+    assert set(m) >= {
+        "cash_out_month",
+        "runway_months",
+        "breakeven_year",
+        "trough_unfunded_cash",
+        "peak_funding_need",
+        "commitments_total",
+    }
     assert m["cash_out_month"] == "2027-05" and m["runway_months"] == 22
     assert m["breakeven_year"] is None
-    for k in ("revenue", "net_income", "net_income_ex_sbc", "free_cash_flow", "burn", "compute_cost",
-              "committed_payments", "stranded_compute", "funding_need", "funding_gap",
-              "cash_unfunded", "cash"):
+    for k in (
+        "revenue",
+        "net_income",
+        "net_income_ex_sbc",
+        "free_cash_flow",
+        "burn",
+        "compute_cost",
+        "committed_payments",
+        "stranded_compute",
+        "funding_need",
+        "funding_gap",
+        "cash_unfunded",
+        "cash",
+    ):
         assert set(doc["annual"][k]) == {str(y) for y in range(2025, 2031)}
     assert doc["annual"]["funding_gap"]["2030"] == pytest.approx(m["peak_funding_need"])
     assert sum(doc["annual"]["funding_need"].values()) == pytest.approx(m["peak_funding_need"])
@@ -96,19 +121,28 @@ def test_unknown_option_is_exit_2() -> None:
 
 
 def test_python_m_help() -> None:
-    p = subprocess.run([sys.executable, "-m", "finmodel", "--help"], capture_output=True, text=True, check=False)
+    p = subprocess.run(
+        [sys.executable, "-m", "finmodel", "--help"], capture_output=True, text=True, check=False
+    )
     assert p.returncode == 0 and "Usage" in p.stdout
 
 
 def test_installed_console_script(tmp_path: Path) -> None:
     exe = shutil.which("finmodel") or str(Path(sys.executable).parent / "finmodel")
     assert Path(exe).exists(), "the finmodel console script is not installed"
-    p = subprocess.run([exe, "run", "--json", "--no-workbook"], capture_output=True, text=True,
-                       cwd=tmp_path, check=False)
+    p = subprocess.run(
+        [exe, "run", "--json", "--no-workbook"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["metrics"]["breakeven_year"] == 2030
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
-    p = subprocess.run([exe, "run", str(bad)], capture_output=True, text=True, cwd=tmp_path, check=False)
+    p = subprocess.run(
+        [exe, "run", str(bad)], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
     assert p.returncode == 2 and "Traceback" not in p.stderr and "bad.yaml:" in p.stderr
     assert not (tmp_path / "outputs").exists()

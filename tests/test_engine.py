@@ -57,18 +57,39 @@ def test_small_company_by_hand(write_yaml: Callable[..., Path]) -> None:
     res = finmodel.run(write_yaml(HAND))
     a = res.annual
     expect_2027 = {
-        "revenue": 48, "cost_of_revenue": 12, "compute_need": 6, "committed_payments": 18,
-        "compute_cost": 18, "stranded_compute": 12, "staff": 3.6, "stock_comp": 1.2,
-        "depreciation": 5.5, "ebit": 7.7, "taxable_income": 0.6, "tax": 0.12,
-        "net_income": 7.58, "net_income_ex_sbc": 8.78, "free_cash_flow": 14.28, "capex": 0,
-        "cash_unfunded": 10.88, "funding_gap": 5.4, "funding_need": 0.0, "cash": 16.28,
+        "revenue": 48,
+        "cost_of_revenue": 12,
+        "compute_need": 6,
+        "committed_payments": 18,
+        "compute_cost": 18,
+        "stranded_compute": 12,
+        "staff": 3.6,
+        "stock_comp": 1.2,
+        "depreciation": 5.5,
+        "ebit": 7.7,
+        "taxable_income": 0.6,
+        "tax": 0.12,
+        "net_income": 7.58,
+        "net_income_ex_sbc": 8.78,
+        "free_cash_flow": 14.28,
+        "capex": 0,
+        "cash_unfunded": 10.88,
+        "funding_gap": 5.4,
+        "funding_need": 0.0,
+        "cash": 16.28,
     }
     for item, value in expect_2027.items():
         assert a.loc[item, 2027] == pytest.approx(value, abs=1e-12), item
     expect_2026 = {
-        "depreciation": 6.5, "ebit": -7.1, "tax": 0, "tax_losses_eop": 7.1,
-        "free_cash_flow": -11.4, "committed_inflows": 3, "cash_unfunded": -3.4,
-        "funding_need": 5.4, "funding_gap": 5.4,
+        "depreciation": 6.5,
+        "ebit": -7.1,
+        "tax": 0,
+        "tax_losses_eop": 7.1,
+        "free_cash_flow": -11.4,
+        "committed_inflows": 3,
+        "cash_unfunded": -3.4,
+        "funding_need": 5.4,
+        "funding_gap": 5.4,
     }
     for item, value in expect_2026.items():
         assert a.loc[item, 2026] == pytest.approx(value, abs=1e-12), item
@@ -84,7 +105,9 @@ def test_small_company_by_hand(write_yaml: Callable[..., Path]) -> None:
     assert res.monthly.loc["2026-05", "funding_need_cumulative"] == pytest.approx(1.75)
 
 
-def test_facility_draws_follow_the_annuity_of_numpy_financial(write_yaml: Callable[..., Path]) -> None:
+def test_facility_draws_follow_the_annuity_of_numpy_financial(
+    write_yaml: Callable[..., Path],
+) -> None:
     """Burn 1 a month from zero cash; a 12%/yr facility (1% a month on last month's balance).
 
     Drawn balance after k months is the future value of an annuity of 1: npf.fv(0.01, k, -1, 0),
@@ -182,7 +205,9 @@ def test_milestone_tranches_arrive_per_whole_unit(write_yaml: Callable[..., Path
         ("ramp", [float(m) for m in range(1, 13)]),  # 78 * 2m / (12 * 13) = m
     ],
 )
-def test_commitment_profiles(write_yaml: Callable[..., Path], profile: str, expected: list[float]) -> None:
+def test_commitment_profiles(
+    write_yaml: Callable[..., Path], profile: str, expected: list[float]
+) -> None:
     p = write_yaml(f"""
         name: Profiles
         company: P
@@ -221,7 +246,9 @@ def test_explicit_payments_spread_over_the_contract_months(write_yaml: Callable[
     assert c[12:] == pytest.approx([0.5] * 12)
     assert res.metrics["commitments_total"] == 118  # beyond the horizon still counts
     # not binding: no compute cost, nothing stranded
-    assert res.series("compute_cost").sum() == 0 and res.series("committed_nonbinding").sum() == pytest.approx(18)
+    assert res.series("compute_cost").sum() == 0 and res.series(
+        "committed_nonbinding"
+    ).sum() == pytest.approx(18)
 
 
 def test_growth_method_compounds_each_january(write_yaml: Callable[..., Path]) -> None:
@@ -240,7 +267,9 @@ def test_growth_method_compounds_each_january(write_yaml: Callable[..., Path]) -
     assert a.loc["revenue", 2028] == pytest.approx(12 * 1.5 * 1.2)
 
 
-def test_users_times_paying_share_times_price_plus_segments(write_yaml: Callable[..., Path]) -> None:
+def test_users_times_paying_share_times_price_plus_segments(
+    write_yaml: Callable[..., Path],
+) -> None:
     """100 M users x 10% paying x $20 a month = $0.2 bn a month; a 120 market at 10% = 1 a month.
     The S-curve: 1000 / (1 + exp(-(t - 2026.5))) with t the mid-month decimal year."""
     p = write_yaml("""
@@ -257,7 +286,8 @@ def test_users_times_paying_share_times_price_plus_segments(write_yaml: Callable
     assert res.series("revenue_subscriptions") == pytest.approx([0.2] * 12)
     assert res.series("revenue_enterprise") == pytest.approx([1.0] * 12)
     assert res.annual.loc["revenue", 2026] == pytest.approx(14.4)
-    p2 = write_yaml("""
+    p2 = write_yaml(
+        """
         name: Curve
         company: U
         start: 2026-01
@@ -268,7 +298,9 @@ def test_users_times_paying_share_times_price_plus_segments(write_yaml: Callable
             s_curve: {ceiling: 1000, midpoint: 2026.5, rate: 1.0}
             paying_share: {2026: 1}
             price: {2026: 1}
-    """, "curve.yaml")
+    """,
+        "curve.yaml",
+    )
     users = finmodel.run(p2).series("users")
     t = 2026 + (np.arange(12) + 0.5) / 12
     assert users == pytest.approx(1000 / (1 + np.exp(-(t - 2026.5))), rel=1e-14)
@@ -288,7 +320,9 @@ def test_growth_scale_halves_each_years_growth(write_yaml: Callable[..., Path]) 
     assert a.loc["revenue"].tolist() == pytest.approx([10, 10 * 2, 10 * 2 * 1.5])
 
 
-def test_tax_losses_carried_forward_from_the_opening_balance(write_yaml: Callable[..., Path]) -> None:
+def test_tax_losses_carried_forward_from_the_opening_balance(
+    write_yaml: Callable[..., Path],
+) -> None:
     p = write_yaml("""
         name: Tax
         company: T
@@ -331,7 +365,10 @@ def test_identity_failure_names_scenario_and_month() -> None:
     v = model.params.vector()[None, :]
     items = evaluate(model, v)
     items["cash_unfunded"][26, 0] += 0.5
-    with pytest.raises(IdentityError, match=r"cash roll-forward broken in scenario 'OpenAI company plan \(Sep 2025\)', 2027-03"):
+    with pytest.raises(
+        IdentityError,
+        match=r"cash roll-forward broken in scenario 'OpenAI company plan \(Sep 2025\)', 2027-03",
+    ):
         check(model, items, v)
 
 

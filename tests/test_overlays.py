@@ -28,7 +28,8 @@ funding:
 
 def test_overlay_merges_maps_and_named_items(write_yaml: Callable[..., Path]) -> None:
     write_yaml(PARENT, "parent.yaml")
-    child = write_yaml("""
+    child = write_yaml(
+        """
         extends: parent.yaml
         name: Child
         revenue: {scale: 0.5}
@@ -37,7 +38,9 @@ def test_overlay_merges_maps_and_named_items(write_yaml: Callable[..., Path]) ->
         funding:
           inflows:
             - {name: Series A, amount: 5, date: 2027-01}
-    """, "child.yaml")
+    """,
+        "child.yaml",
+    )
     loaded = load_with_meta(child)
     a = loaded.assumptions
     assert a.name == "Child" and a.company == "P"
@@ -51,13 +54,19 @@ def test_overlay_merges_maps_and_named_items(write_yaml: Callable[..., Path]) ->
 
 def test_overlay_error_points_into_the_child(write_yaml: Callable[..., Path]) -> None:
     write_yaml(PARENT, "parent.yaml")
-    child = write_yaml("""
+    child = write_yaml(
+        """
         extends: parent.yaml
         name: Child
         commitments:
           cloud_one: {years: 0}
-    """, "child.yaml")
-    with pytest.raises(AssumptionError, match=r"child\.yaml:5: commitments\[0\]\.years: expected a number greater than 0"):
+    """,
+        "child.yaml",
+    )
+    with pytest.raises(
+        AssumptionError,
+        match=r"child\.yaml:5: commitments\[0\]\.years: expected a number greater than 0",
+    ):
         finmodel.load(child)
 
 

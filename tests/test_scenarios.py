@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 import finmodel
+
 SHIPPED = sorted((Path(__file__).resolve().parent.parent / "assumptions").glob("*.yaml"))
 
 
@@ -16,7 +17,9 @@ def test_every_target_within_tolerance(path: Path) -> None:
     res = finmodel.run(path)
     assert len(res.assumptions.targets) >= 2
     for r in res.target_results():
-        assert r.ok, f"{path.name}: {r.metric} {r.period}: model {r.model} vs published {r.published}"
+        assert r.ok, (
+            f"{path.name}: {r.metric} {r.period}: model {r.model} vs published {r.published}"
+        )
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -74,7 +77,9 @@ def test_nvidia_pullback_opens_a_gap_the_base_does_not_have() -> None:
     base = finmodel.run("openai-plan-2025q3")
     pull = finmodel.run("nvidia-pullback")
     assert base.metrics["peak_funding_need"] == 0.0
-    assert base.annual.loc["committed_inflows"].sum() - pull.annual.loc["committed_inflows"].sum() == pytest.approx(100.0)
+    assert base.annual.loc["committed_inflows"].sum() - pull.annual.loc[
+        "committed_inflows"
+    ].sum() == pytest.approx(100.0)
     assert pull.metrics["cash_out_month"] is not None
     assert pull.metrics["peak_funding_need"] > 0
     # operations are untouched: the published targets still hold
@@ -86,5 +91,10 @@ def test_bear_strands_compute() -> None:
     assert bear.metrics["stranded_compute_total"] > 100
     assert bear.metrics["breakeven_year"] is None
     assert bear.annual.loc["revenue", 2030] == pytest.approx(
-        13 * (1 + (30 / 13 - 1) / 2) * 1.5 * (1 + (100 / 60 - 1) / 2) * 1.225 * (1 + (200 / 145 - 1) / 2)
+        13
+        * (1 + (30 / 13 - 1) / 2)
+        * 1.5
+        * (1 + (100 / 60 - 1) / 2)
+        * 1.225
+        * (1 + (200 / 145 - 1) / 2)
     )

@@ -20,7 +20,9 @@ def test_flow_interpolated_between_given_years_and_held_outside() -> None:
     v = np.array([12.0, 60.0]) @ w
     # 2025 held at 2026's value; 2028 halfway (36); 2031 held at 2030's; each month 1/12
     yearly = {y: v[s].sum() for y, s in tl.year_slices()}
-    assert yearly == pytest.approx({2025: 12, 2026: 12, 2027: 24, 2028: 36, 2029: 48, 2030: 60, 2031: 60})
+    assert yearly == pytest.approx(
+        {2025: 12, 2026: 12, 2027: 24, 2028: 36, 2029: 48, 2030: 60, 2031: 60}
+    )
     assert v[0] == pytest.approx(1.0)
 
 

@@ -34,7 +34,9 @@ def _assert_close(id: str, got: list[object], want: np.ndarray) -> None:
     g = np.array(got, dtype=np.float64)
     scale = np.maximum(np.abs(want), np.abs(want).max(initial=0.0))
     bad = np.abs(g - want) > RTOL * scale
-    assert not bad.any(), f"{id}: month {int(np.argmax(bad))}: sheet {g[bad][0]!r} vs engine {want[bad][0]!r}"
+    assert not bad.any(), (
+        f"{id}: month {int(np.argmax(bad))}: sheet {g[bad][0]!r} vs engine {want[bad][0]!r}"
+    )
 
 
 def test_structure_names_and_formulas(tmp_path: Path) -> None:
@@ -43,8 +45,15 @@ def test_structure_names_and_formulas(tmp_path: Path) -> None:
     wb = load_workbook(path)
     assert wb.sheetnames == SHEETS
     names = wb.defined_names
-    for n in ("opening_cash", "funding_min_cash", "revenue_annual_2027", "commitments_oracle_amount",
-              "funding_inflows_nvidia_per_unit", "milestones_nvidia_gw_2026_12", "costs_tax_rate"):
+    for n in (
+        "opening_cash",
+        "funding_min_cash",
+        "revenue_annual_2027",
+        "commitments_oracle_amount",
+        "funding_inflows_nvidia_per_unit",
+        "milestones_nvidia_gw_2026_12",
+        "costs_tax_rate",
+    ):
         assert n in names, n
     assert len(names) == len(res.model.params)
     # the Inputs cell behind a name holds the file's value, styled as an input
@@ -55,13 +64,17 @@ def test_structure_names_and_formulas(tmp_path: Path) -> None:
     assert [c.value for c in calc[1][2:5]] == ["2025-01", "2025-02", "2025-03"]
     for row in calc.iter_rows(min_row=2):
         if row[0].value:
-            assert all(isinstance(c.value, str) and c.value.startswith("=") for c in row[2:]), row[0].value
+            assert all(isinstance(c.value, str) and c.value.startswith("=") for c in row[2:]), row[
+                0
+            ].value
     assert calc.freeze_panes == "C2"
     assert len(wb["Funding"]._charts) == 2
     assert wb["Inputs"]["E2"].value  # sources are carried to the sheet
 
 
-def test_text_from_the_file_is_never_a_formula(write_yaml: Callable[..., Path], tmp_path: Path) -> None:
+def test_text_from_the_file_is_never_a_formula(
+    write_yaml: Callable[..., Path], tmp_path: Path
+) -> None:
     p = write_yaml("""
         name: "=HYPERLINK(\\"http://x\\")"
         company: "+cmd|' /C calc'!A0"
@@ -79,7 +92,11 @@ def test_text_from_the_file_is_never_a_formula(write_yaml: Callable[..., Path], 
             for c in row:
                 if isinstance(c.value, str) and c.data_type == "f":
                     # only formulas finmodel wrote itself: they never contain the file's text
-                    assert "evil" not in c.value and "HYPERLINK" not in c.value and "cmd" not in c.value
+                    assert (
+                        "evil" not in c.value
+                        and "HYPERLINK" not in c.value
+                        and "cmd" not in c.value
+                    )
     assert wb["Inputs"]["E2"].value == "=1+1" and wb["Inputs"]["E2"].data_type == "s"
     assert wb["Summary"]["A1"].data_type == "s"
 
@@ -93,7 +110,9 @@ def test_written_atomically_over_an_existing_file(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def recalculated(tmp_path_factory: pytest.TempPathFactory, libreoffice: str) -> dict[str, tuple[finmodel.Results, Path]]:
+def recalculated(
+    tmp_path_factory: pytest.TempPathFactory, libreoffice: str
+) -> dict[str, tuple[finmodel.Results, Path]]:
     """Every shipped scenario written and recalculated by LibreOffice in one call."""
     src = tmp_path_factory.mktemp("written")
     out = tmp_path_factory.mktemp("recalculated")
@@ -120,9 +139,18 @@ def test_every_line_item_matches_the_engine(recalculated: dict, stem: str) -> No
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
     m = res.metrics
     assert summary["cash_out_month"] == (m["cash_out_month"] or "never")
-    assert summary["runway_months"] == ("never" if m["runway_months"] is None else m["runway_months"])
-    assert summary["breakeven_year"] == ("never" if m["breakeven_year"] is None else m["breakeven_year"])
-    for k in ("trough_unfunded_cash", "peak_funding_need", "commitments_total", "stranded_compute_total"):
+    assert summary["runway_months"] == (
+        "never" if m["runway_months"] is None else m["runway_months"]
+    )
+    assert summary["breakeven_year"] == (
+        "never" if m["breakeven_year"] is None else m["breakeven_year"]
+    )
+    for k in (
+        "trough_unfunded_cash",
+        "peak_funding_need",
+        "commitments_total",
+        "stranded_compute_total",
+    ):
         assert summary[k] == pytest.approx(m[k], rel=RTOL, abs=1e-9), k
     targets = list(wb["Targets"].iter_rows(min_row=2, values_only=True))
     assert len(targets) == len(res.assumptions.targets)
@@ -138,8 +166,8 @@ def test_changed_inputs_recalculate_like_the_engine(tmp_path: Path, libreoffice:
     """Change opening cash and the 2027 revenue in the workbook; LibreOffice must agree with
     the engine run on the same change."""
     res = finmodel.run("nvidia-pullback")
-    path = res.to_excel(tmp_path / "written" / "x.xlsx") if (tmp_path / "written").mkdir() is None else None
-    assert path is not None
+    (tmp_path / "written").mkdir()
+    path = res.to_excel(tmp_path / "written" / "x.xlsx")
     wb = load_workbook(path)
     changes = {"opening_cash": 3.5, "revenue_annual_2027": 45.0}
     for name, value in changes.items():
@@ -156,7 +184,9 @@ def test_changed_inputs_recalculate_like_the_engine(tmp_path: Path, libreoffice:
     for id in model.ids:
         _assert_close(id, rows[id], engine[id][:, 0])
     # the change mattered: more burn-free revenue and less cash move the funding need
-    assert engine["funding_need_cumulative"][-1, 0] != pytest.approx(res.metrics["peak_funding_need"])
+    assert engine["funding_need_cumulative"][-1, 0] != pytest.approx(
+        res.metrics["peak_funding_need"]
+    )
     assert math.isclose(float(rows["revenue"][30]), 45.0 / 12, rel_tol=RTOL)
 
 
@@ -168,6 +198,8 @@ def test_compare_workbook_recalculates(tmp_path: Path, libreoffice: str) -> None
     [out] = recalculate([path], tmp_path / "r")
     wb = load_workbook(out, data_only=True)
     rows = {r[0]: r[1:] for r in wb["Compare"].iter_rows(min_row=2, values_only=True)}
-    assert rows["peak_funding_need"][1] == pytest.approx(results[1].metrics["peak_funding_need"], rel=RTOL)
+    assert rows["peak_funding_need"][1] == pytest.approx(
+        results[1].metrics["peak_funding_need"], rel=RTOL
+    )
     assert rows["commitments_total"][0] == pytest.approx(1400.4, rel=RTOL)
     assert rows["all_checks"] == (True, True)
