@@ -63,6 +63,10 @@ def _fmt(x: Any, digits: int = 1) -> str:
     return str(x)
 
 
+def _year(x: float | None) -> str:
+    return "never" if x is None else f"{x:.0f}"
+
+
 def _out_path(out: Path | None, default_name: str) -> Path:
     if out is not None:
         return out
@@ -169,13 +173,13 @@ def _print_run(res: Results) -> None:
         for r in res.target_results():
             year = r.metric == "breakeven_year"
             tol = f"{r.tolerance:g} y" if year else f"{r.tolerance:.0%}"
-            d = 0 if year else 1
+            shown = _year if year else _fmt
             tt.add_row(
                 r.metric,
                 r.period or "",
-                _fmt(r.published, d),
-                _fmt(r.model, d),
-                _fmt(r.difference, d),
+                shown(r.published),
+                shown(r.model),
+                shown(r.difference),
                 tol,
                 "[green]yes[/green]" if r.ok else "[red]NO[/red]",
             )
