@@ -1,0 +1,32 @@
+"""The examples in docstrings, run against the installed package."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import finmodel
+
+MODULES = ["finmodel"] + [
+    m.name
+    for m in pkgutil.walk_packages(finmodel.__path__, "finmodel.")
+    if m.name != "finmodel.__main__"
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
+
+
+def test_there_are_examples() -> None:
+    total = sum(
+        len(doctest.DocTestFinder().find(importlib.import_module(n))[0].examples)
+        for n in ["finmodel.timeline", "finmodel.funding"]
+    )
+    assert total >= 8
