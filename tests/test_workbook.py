@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def test_written_atomically_over_an_existing_file(tmp_path: Path) -> None:
     finmodel.run("bear").to_excel(out)
     assert out.read_bytes()[:2] == b"PK"
     assert [p.name for p in tmp_path.iterdir()] == ["x.xlsx"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.fixture(scope="module")

@@ -114,6 +114,9 @@ def _save_atomic(wb: Any, path: Path) -> None:
     os.close(fd)
     try:
         wb.save(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -134,6 +137,7 @@ class _Styles:
         self.input_fill = PatternFill("solid", fgColor="FFF2CC")
         self.section = Font(bold=True, italic=True, color="1F3864")
         self.wrap = Alignment(wrap_text=True, vertical="top")
+        self.right = Alignment(horizontal="right")
 
 
 def _header(ws: Any, st: _Styles, values: Sequence[object], row: int = 1) -> None:
@@ -145,7 +149,12 @@ def _header(ws: Any, st: _Styles, values: Sequence[object], row: int = 1) -> Non
 def _write_scenario(wb: Any, s: _Scenario) -> None:
     st = _Styles()
     for name in ("Summary", "Inputs", "Calc", "Annual", "Funding", "Targets", "Checks"):
-        wb.create_sheet(s.sheet(name))
+        ws = wb.create_sheet(s.sheet(name))
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 1 if name in ("Summary", "Funding") else 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_title_rows = "1:1"
     _inputs(wb[s.sheet("Inputs")], wb, s, st)
     _calc(wb[s.sheet("Calc")], s, st)
     _annual(wb[s.sheet("Annual")], s, st)
@@ -329,6 +338,7 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
         put_text(ws, f"A{i}", name)
         c = ws.cell(row=i, column=2, value=f)
         c.number_format = fmt
+        c.alignment = st.right  # "never" and months line up with the numbers
         put_text(ws, f"C{i}", meaning)
         s.summary[name] = f"{s.q('Summary')}!$B${i}"
     ws.column_dimensions["A"].width = 26
@@ -377,9 +387,14 @@ def _funding(ws: Any, s: _Scenario, st: _Styles) -> None:
         )
     line.set_categories(Reference(ws_calc, min_col=3, max_col=2 + calc.T, min_row=1))
     line.height, line.width = 8, 24
+    line.x_axis.tickLblPos = "low"  # month labels below the plot, not on the zero line
+    for chart in (bar, line):
+        chart.y_axis.number_format = "#,##0"
     ws.add_chart(line, f"A{n + 22}")
     for j in range(1, len(cols) + 2):
         ws.column_dimensions[_col(j)].width = 18
+        ws.cell(row=1, column=j).alignment = st.wrap
+    ws.row_dimensions[1].height = 32
     ws.freeze_panes = "B2"
 
 
