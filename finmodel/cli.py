@@ -234,7 +234,7 @@ def compare(
 
     from finmodel.errors import FinmodelError
     from finmodel.export.workbook import write_workbook
-    from finmodel.results import run
+    from finmodel.results import HEADLINE_METRICS, run
 
     try:
         results = [run(f) for f in files]
@@ -245,16 +245,7 @@ def compare(
     t.add_column("metric")
     for r in results:
         t.add_column(r.name, justify="right")
-    keys = [
-        "cash_out_month",
-        "runway_months",
-        "breakeven_year",
-        "trough_unfunded_cash",
-        "peak_funding_need",
-        "commitments_total",
-        "stranded_compute_total",
-    ]
-    for k in keys:
+    for k in HEADLINE_METRICS:
         t.add_row(k, *[_fmt(r.metrics[k]) for r in results])
     years = sorted({y for r in results for y in r.model.timeline.years})
     for y in years:

@@ -23,6 +23,17 @@ from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
 
 FloatArray = NDArray[np.float64]
 
+HEADLINE_METRICS = (
+    "cash_out_month",
+    "runway_months",
+    "breakeven_year",
+    "trough_unfunded_cash",
+    "peak_funding_need",
+    "commitments_total",
+    "stranded_compute_total",
+)
+"""The metrics of ``--json`` and of the side-by-side comparison, in that order."""
+
 JSON_ANNUAL = (
     "revenue",
     "net_income",
@@ -185,18 +196,7 @@ class Results:
             "scenario": self.name,
             "finmodel_version": __version__,
             "input_sha256": self.input_sha256,
-            "metrics": {
-                k: m[k]
-                for k in (
-                    "cash_out_month",
-                    "runway_months",
-                    "breakeven_year",
-                    "trough_unfunded_cash",
-                    "peak_funding_need",
-                    "commitments_total",
-                    "stranded_compute_total",
-                )
-            },
+            "metrics": {k: m[k] for k in HEADLINE_METRICS},
             "annual": {k: {str(y): _num(a.at[k, y]) for y in a.columns} for k in JSON_ANNUAL},
             "targets": [
                 {
