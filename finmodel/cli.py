@@ -69,6 +69,8 @@ def _year(x: float | None) -> str:
 
 def _out_path(out: Path | None, default_name: str) -> Path:
     if out is not None:
+        if out.suffix.lower() != ".xlsx":
+            _fail(f"--out: expected a workbook path ending in .xlsx, got {str(out)!r}")
         return out
     OUTPUTS.mkdir(exist_ok=True)
     return OUTPUTS / default_name

@@ -64,3 +64,9 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 def test_unwritable_output_folder_is_a_clear_error(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["run", "bear", "--out", str(tmp_path / "no" / "such" / "x.xlsx")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_out_must_be_a_workbook(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["run", "bear", "--out", str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "expected a workbook path ending in .xlsx" in r.output
+    assert not any(tmp_path.iterdir())
