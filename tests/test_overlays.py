@@ -87,3 +87,26 @@ def test_hash_covers_every_file(write_yaml: Callable[..., Path]) -> None:
 def test_shipped_names_resolve_from_anywhere() -> None:
     assert finmodel.load("hsbc-2025-11").start == "2025-07"
     assert finmodel.load("hsbc-2025-11.yaml").start == "2025-07"
+
+
+def test_extends_a_shipped_scenario_by_name_from_anywhere(write_yaml: Callable[..., Path]) -> None:
+    child = write_yaml("""
+        extends: openai-plan-2025q3.yaml
+        name: My buffer case
+        funding:
+          min_cash: {value: 20, source: "my assumption"}
+          facilities: null
+    """)
+    res = finmodel.run(child)
+    base = finmodel.run("openai-plan-2025q3")
+    assert res.assumptions.revenue == base.assumptions.revenue
+    # the base never draws its revolver (its trough is 7.04 > 0), so without the revolver the
+    # unfunded path is the same and a 20 buffer needs exactly 20 - trough
+    assert base.series("facility_balance").max() == 0.0
+    trough = base.metrics["trough_unfunded_cash"]
+    assert res.metrics["peak_funding_need"] == pytest.approx(20 - trough, rel=1e-12)
+    # with the revolver kept, it is drawn below the buffer and covers up to 4 of that need
+    kept = write_yaml("extends: openai-plan-2025q3.yaml\nfunding: {min_cash: 20}\n", "kept.yaml")
+    with_revolver = finmodel.run(kept)
+    assert with_revolver.series("facility_balance").max() == pytest.approx(4.0)
+    assert 20 - trough - 4 < with_revolver.metrics["peak_funding_need"] < 20 - trough

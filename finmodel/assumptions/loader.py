@@ -124,13 +124,15 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
             f"{where[0]}:{where[1]}: extends: expected a file name, got {parent!r}"
         )
     ppath = path.parent / parent
+    if not ppath.is_file() and len(Path(parent).parts) == 1 and shipped_path(parent).is_file():
+        ppath = shipped_path(parent)  # a shipped scenario's name, from anywhere
     if ppath.resolve() in (*_stack, real):
         chain = " -> ".join(s.name for s in (*_stack, real, ppath.resolve()))
         raise AssumptionError(f"{where[0]}:{where[1]}: extends: expected no cycle, got {chain}")
     if not ppath.is_file():
         raise AssumptionError(
-            f"{where[0]}:{where[1]}: extends: expected an existing file, got {parent!r} "
-            f"(looked for {ppath})"
+            f"{where[0]}:{where[1]}: extends: expected an existing file or a shipped "
+            f"scenario's name, got {parent!r} (looked for {ppath})"
         )
     base = read_document(ppath, (*_stack, real))
     merged = _merge(base.data, data, (), lines)
