@@ -231,7 +231,7 @@ def run(source: str | Path | Assumptions) -> Results:
     2030
     """
     if isinstance(source, Assumptions):
-        loaded = Loaded(source, None, None, ())  # type: ignore[arg-type]
+        loaded = Loaded(source, None, None, ())
     else:
         loaded = load_with_meta(source)
     return run_loaded(loaded)

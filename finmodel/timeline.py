@@ -109,7 +109,7 @@ class Timeline:
         return out
 
     def year_weights(self, years: list[int], *, flow: bool) -> FloatArray:
-        """Weights (K, T) spreading values given for ``years`` to months.
+        """Weights (K, T) spreading values given for ``years`` (ascending) to months.
 
         Linear interpolation between given years, held outside them; a flow divides by 12.
 
@@ -118,27 +118,27 @@ class Timeline:
         >>> np.array([10.0, 20.0]) @ w[:, [0, 12, 24]]
         array([10., 15., 20.])
         """
-        given = np.asarray(sorted(years), dtype=np.float64)
-        order = np.argsort(years)
-        k = len(years)
-        w = np.zeros((k, self.T))
-        for t, y in enumerate(self.year_of.astype(np.float64)):
-            w[:, t] = _interp_weights(given, y)[np.argsort(order)]
+        w = self.point_weights([y * 12 for y in years], at=self.year_of * 12)
         return w / 12.0 if flow else w
 
-    def point_weights(self, months: list[int]) -> FloatArray:
-        """Weights (K, T) interpolating values given at month indices linearly in the month.
+    def point_weights(self, knots: list[int], at: NDArray[np.int64] | None = None) -> FloatArray:
+        """Weights (K, T) interpolating values given at ascending month indices ``knots``.
+
+        Linear in the month index, held before the first knot and after the last; ``at``
+        gives the index each month is evaluated at (default: the month itself).
 
         >>> tl = Timeline("2026-01", "2026-05")
         >>> w = tl.point_weights([tl.first + 1, tl.first + 3])
         >>> np.array([0.0, 2.0]) @ w
         array([0., 0., 1., 2., 2.])
         """
-        given = np.asarray(sorted(months), dtype=np.float64)
-        order = np.argsort(months)
-        w = np.zeros((len(months), self.T))
-        for t in range(self.T):
-            w[:, t] = _interp_weights(given, float(self.first + t))[np.argsort(order)]
+        xs = np.asarray(knots, dtype=np.float64)
+        if np.any(np.diff(xs) <= 0):
+            raise ValueError(f"expected ascending knots, got {knots}")
+        points = np.arange(self.first, self.last + 1) if at is None else at
+        w = np.zeros((len(knots), self.T))
+        for t, x in enumerate(points.astype(np.float64)):
+            w[:, t] = _interp_weights(xs, x)
         return w
 
 
@@ -153,6 +153,4 @@ def _interp_weights(xs: FloatArray, x: float) -> FloatArray:
         j = int(np.searchsorted(xs, x, side="right")) - 1
         frac = (x - xs[j]) / (xs[j + 1] - xs[j])
         w[j], w[j + 1] = 1.0 - frac, frac
-        if frac == 0.0:
-            w[j + 1] = 0.0
     return w

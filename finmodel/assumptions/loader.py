@@ -50,7 +50,7 @@ class Loaded:
 
     assumptions: Assumptions
     path: Path | None
-    sha256: str
+    sha256: str | None  # None for assumptions built in memory
     files: tuple[Path, ...]
 
 
