@@ -11,7 +11,7 @@ import numpy_financial as npf
 import pytest
 
 import finmodel
-from finmodel.engine.evaluate import evaluate, schedule
+from finmodel.engine.evaluate import evaluate, evaluate_chunks, full, schedule
 from finmodel.engine.model import build
 
 HAND = """
@@ -347,14 +347,38 @@ def test_batched_evaluation_equals_single_runs() -> None:
     for s in (0, 7, 15):
         single = evaluate(model, values[s : s + 1])
         for id in model.ids:
-            np.testing.assert_array_equal(batch[id][:, s], single[id][:, 0], err_msg=id)
+            np.testing.assert_array_equal(full(batch[id], 16)[:, s], single[id][:, 0], err_msg=id)
+
+
+def test_items_that_do_not_vary_are_computed_once() -> None:
+    """Varying only opening cash leaves revenue and costs (T, 1); cash varies (T, S)."""
+    model = build(finmodel.load("openai-plan-2025q3"))
+    values = np.repeat(model.params.vector()[None, :], 5, axis=0)
+    values[:, model.params.names().index("opening_cash")] += np.arange(5.0)
+    items = evaluate(model, values)
+    assert items["revenue"].shape == (72, 1) and items["compute_cost"].shape == (72, 1)
+    assert items["cash_unfunded"].shape == (72, 5)
+    np.testing.assert_allclose(items["cash_unfunded"][:, 4] - items["cash_unfunded"][:, 0], 4.0)
+
+
+def test_chunked_evaluation_equals_one_batch() -> None:
+    model = build(finmodel.load("hsbc-2025-11"))
+    rng = np.random.default_rng(5)
+    values = model.params.vector() * rng.uniform(0.9, 1.1, size=(23, len(model.params)))
+    one = evaluate(model, values)
+    for sl, part in evaluate_chunks(model, values, chunk=7):
+        for id in ("cash_unfunded", "funding_need_cumulative", "revenue"):
+            np.testing.assert_array_equal(part[id], full(one[id], 23)[:, sl])
 
 
 def test_schedule_splits_recursive_items() -> None:
-    whole, monthly = schedule(build(finmodel.load("openai-plan-2025q3")))
-    assert "revenue" in whole and "commit_oracle" in whole and "depreciation" in whole
+    sched = schedule(build(finmodel.load("openai-plan-2025q3")))
+    assert {"revenue", "commit_oracle", "depreciation"} <= set(sched.before)
     for id in ("cash_unfunded", "tax", "facility_revolver", "funding_need_cumulative"):
-        assert id in monthly
+        assert id in sched.loop
+    # read by nothing in the loop: computed whole after it
+    for id in ("net_income", "net_loss", "burn", "cash", "funding_need", "below_buffer"):
+        assert id in sched.after
 
 
 def test_identity_failure_names_scenario_and_month() -> None:

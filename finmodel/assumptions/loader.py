@@ -69,6 +69,7 @@ def load_with_meta(path: str | Path) -> Loaded:
     p = resolve(path)
     doc = read_document(p)
     a = validate(doc)
+    _check_paths(doc, a)
     h = hashlib.sha256()
     for f in doc.files:
         h.update(f.read_bytes())
@@ -299,6 +300,23 @@ def validate(doc: Document) -> Assumptions:
     except ValidationError as e:
         msgs = [_message(doc, err) for err in e.errors(include_url=False)]
         raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
+
+
+def _check_paths(doc: Document, a: Assumptions) -> None:
+    """Every ``adjust:`` path must name inputs of the scenario (located error otherwise)."""
+    if not a.adjust:
+        return
+    from finmodel.engine.model import build  # the engine knows the inputs a file defines
+
+    try:
+        build(a)
+    except AssumptionError as e:
+        text = str(e)
+        for key in a.adjust:
+            if text.startswith(f"adjust.{key}: "):
+                f, line = doc.where(("adjust", key))
+                raise AssumptionError(f"{f}:{line}: {text}") from None
+        raise
 
 
 def _message(doc: Document, err: Any) -> str:

@@ -9,12 +9,14 @@ are the same list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from finmodel.assumptions.schema import Sourced
+from finmodel.errors import AssumptionError
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,58 @@ class Params:
     def names(self) -> list[str]:
         return list(self._items)
 
+    def adjust(self, path: str, op: str, x: float, source: str | None = None) -> None:
+        """Set, scale or shift the inputs under ``path``; the note records the change."""
+        for i in resolve(self, path):
+            p = list(self._items.values())[i]
+            v = np.array([p.value])
+            apply(v, [0], op, x)
+            note = f"{op} {x:g} applied to {p.value:g}" + (f" ({source})" if source else "")
+            self._items[p.name] = replace(p, value=float(v[0]), note=note)
+
     def vector(self) -> NDArray[np.float64]:
         """The base values as a (K,) vector, in registry order."""
         return np.array([p.value for p in self._items.values()], dtype=np.float64)
+
+
+OPS = ("set", "scale", "shift")
+
+
+def resolve(params: Params, path: str) -> list[int]:
+    """Indices of the inputs a parameter path names: the path itself, or every input below it.
+
+    ``revenue.annual.2027`` names one input; ``revenue.annual`` names every year of the path;
+    list items go by the slug of their name (``commitments.oracle.amount``). A path that
+    names nothing raises an error listing the nearest valid paths.
+    """
+    paths = [p.path for p in params]
+    hits = [i for i, p in enumerate(paths) if p == path or p.startswith(path + ".")]
+    if hits:
+        return hits
+    groups = sorted({".".join(p.split(".")[:n]) for p in paths for n in range(1, p.count(".") + 2)})
+    near = difflib.get_close_matches(path, groups, n=4, cutoff=0.5)
+    hint = f"; nearest: {', '.join(near)}" if near else ""
+    raise AssumptionError(f"{path}: expected a parameter path of this scenario, got none{hint}")
+
+
+def apply(
+    values: NDArray[np.float64], idx: list[int], op: str, x: float | NDArray[np.float64]
+) -> None:
+    """Apply ``set``, ``scale`` or ``shift`` by ``x`` to columns ``idx`` of ``values`` in place.
+
+    ``values`` is (K,) or (S, K); ``x`` a number or an (S,) vector (one value per scenario).
+
+    >>> v = np.array([[1.0, 2.0, 3.0]])
+    >>> apply(v, [1, 2], "scale", 10.0); v
+    array([[ 1., 20., 30.]])
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    col = xs[:, None] if xs.ndim == 1 and values.ndim == 2 else xs
+    if op == "set":
+        values[..., idx] = col
+    elif op == "scale":
+        values[..., idx] *= col
+    elif op == "shift":
+        values[..., idx] += col
+    else:
+        raise AssumptionError(f"expected one of {', '.join(OPS)}, got {op!r}")

@@ -283,6 +283,30 @@ class Target(Frozen):
         return self
 
 
+class Adjustment(Frozen):
+    """A change to every input under a parameter path: exactly one of set, scale or shift."""
+
+    set: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    scale: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    shift: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Adjustment:
+        given = [k for k in ("set", "scale", "shift") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"expected exactly one of set, scale or shift, got {len(given)}")
+        return self
+
+    @property
+    def op(self) -> tuple[str, float]:
+        for k in ("set", "scale", "shift"):
+            v = getattr(self, k)
+            if v is not None:
+                return k, float(v)
+        raise AssertionError("unreachable: validated to have one operation")
+
+
 class Assumptions(Frozen):
     """A validated scenario. Build it with :func:`finmodel.load`."""
 
@@ -299,6 +323,7 @@ class Assumptions(Frozen):
     commitments: list[Commitment] = []
     milestones: dict[str, PointPath] = {}
     funding: Funding = Funding()
+    adjust: dict[str, Adjustment] = {}
     valuation: dict[str, Any] | None = None
     uncertainty: dict[str, Any] | None = None
     targets: list[Target] = []

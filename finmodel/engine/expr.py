@@ -76,6 +76,10 @@ class Expr:
         """Line items this expression reads, with the lag (0 same month, k>0 k months back)."""
         return []
 
+    def inputs(self) -> list[str]:
+        """Names of the scalar inputs this expression reads directly."""
+        return []
+
 
 def lift(x: Expr | float) -> Expr:
     return x if isinstance(x, Expr) else Const(float(x))
@@ -121,6 +125,9 @@ class In(Expr):
     def excel(self, sh: Sheet, t: int) -> str:
         return sh.name(self.name)
 
+    def inputs(self) -> list[str]:
+        return [self.name]
+
 
 @dataclass(frozen=True, eq=False)
 class Path(Expr):
@@ -153,6 +160,9 @@ class Path(Expr):
         if not terms:
             return "0"
         return terms[0] if len(terms) == 1 else f"({'+'.join(terms)})"
+
+    def inputs(self) -> list[str]:
+        return list(self.names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,6 +221,9 @@ class Prev(Expr):
 
     def refs(self) -> list[tuple[str, int]]:
         return [(self.item, 1), *self.init.refs()]
+
+    def inputs(self) -> list[str]:
+        return self.init.inputs()
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,6 +305,9 @@ class Bin(Expr):
     def refs(self) -> list[tuple[str, int]]:
         return self.a.refs() + self.b.refs()
 
+    def inputs(self) -> list[str]:
+        return self.a.inputs() + self.b.inputs()
+
 
 def _floor(x: FloatArray) -> FloatArray:
     return np.floor(x + 1e-9)
@@ -342,6 +358,9 @@ class Fn(Expr):
 
     def refs(self) -> list[tuple[str, int]]:
         return [r for a in self.args for r in a.refs()]
+
+    def inputs(self) -> list[str]:
+        return [n for a in self.args for n in a.inputs()]
 
 
 def fmax(*xs: Expr | float) -> Expr:

@@ -40,6 +40,7 @@ from finmodel.engine.expr import (
     fmin,
     total,
 )
+from finmodel.errors import AssumptionError
 from finmodel.timeline import Timeline, month_index, parse_month
 
 Kind = Literal["flow", "balance", "level", "flag"]
@@ -448,4 +449,10 @@ def build(a: Assumptions) -> Model:
             Item(f"milestone_{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers")
         )
     items = ms_items + b.items
+    for path, adj in a.adjust.items():
+        op, x = adj.op
+        try:
+            b.p.adjust(path, op, x, adj.source)
+        except AssumptionError as e:
+            raise AssumptionError(f"adjust.{e}") from None
     return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts)
