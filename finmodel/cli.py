@@ -263,6 +263,427 @@ def compare(
         typer.echo(f"wrote {written}")
 
 
+def _split(text: str, what: str) -> tuple[str, str]:
+    if "=" not in text:
+        _fail(f"{what}: expected PATH=VALUE, got {text!r}")
+    k, _, v = text.partition("=")
+    return k.strip(), v.strip()
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        _fail(f"{what}: expected a number, got {text!r}")
+    if x != x or x in (float("inf"), float("-inf")):
+        _fail(f"{what}: expected a finite number, got {text!r}")
+    return x
+
+
+def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
+    folder = workbook.parent if workbook is not None else OUTPUTS
+    folder.mkdir(exist_ok=True)
+    base = workbook.stem if workbook is not None else stem
+    return folder / f"{base}-{suffix}.png"
+
+
+@app.command()
+def sensitivity(
+    file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="Metric, e.g. funding_gap.2030, cash_out_month, "
+            "trough_unfunded_cash, burn.2025-2029 (default: the file's, else funding_gap).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="PATH or PATH=LOW:HIGH (repeatable). Default: the "
+            "file's sensitivity section, else every input group.",
+        ),
+    ] = None,
+    pct: Annotated[
+        float | None,
+        typer.Option("--pct", help="+/- change for PATH without LOW:HIGH (default 0.2)."),
+    ] = None,
+    grid_x: Annotated[
+        str | None,
+        typer.Option("--grid-x", help="PATH=VALUES for a two-way grid (VALUES: a:b:n or a,b,c)."),
+    ] = None,
+    grid_y: Annotated[
+        str | None, typer.Option("--grid-y", help="PATH=VALUES for the grid's columns.")
+    ] = None,
+    sobol_indices: Annotated[
+        bool,
+        typer.Option(
+            "--sobol", help="Also compute Sobol indices over the file's uncertainty section."
+        ),
+    ] = False,
+    base: Annotated[
+        int, typer.Option("--base", help="Sobol base sample size (power of 2).")
+    ] = 1024,
+    top: Annotated[int, typer.Option("--top", help="Tornado bars to print.")] = 15,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Workbook path (default outputs/<file>-sensitivity.xlsx)."
+        ),
+    ] = None,
+    no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
+) -> None:
+    """Tornado (which assumption moves the metric most), two-way grid, Sobol indices.
+
+    Example: finmodel sensitivity hsbc-2025-11 -m funding_gap.2030 --grid-x
+    revenue.users.paying_share=0.5:2:7 --grid-y revenue.segments.enterprise.market=0.7:1.3:7
+    """
+    from rich.table import Table
+
+    from finmodel.analysis import sensitivity as sens
+    from finmodel.analysis.metrics import format_metric, parse_metric
+    from finmodel.assumptions import load_with_meta
+    from finmodel.errors import FinmodelError
+    from finmodel.results import run_loaded
+
+    try:
+        loaded = load_with_meta(file)
+        res = run_loaded(loaded)
+        model, a = res.model, loaded.assumptions
+        cfg = a.sensitivity
+        met = parse_metric(metric or (cfg.metric if cfg else "funding_gap"), model)
+        p = pct if pct is not None else (float(cfg.pct) if cfg else 0.2)
+        if param:
+            specs = []
+            for text in param:
+                if "=" in text:
+                    path, rng = _split(text, "--param")
+                    lo, _, hi = rng.partition(":")
+                    specs.append(
+                        sens.TornadoSpec(path, _number(lo, "--param"), _number(hi, "--param"))
+                    )
+                else:
+                    specs.append(sens.TornadoSpec(text.strip(), pct=p))
+        elif cfg and cfg.parameters:
+            specs = [
+                sens.TornadoSpec(
+                    b.path,
+                    None if b.low is None else float(b.low),
+                    None if b.high is None else float(b.high),
+                    None if b.pct is None else float(b.pct),
+                    b.op,
+                )
+                for b in cfg.parameters
+            ]
+        else:
+            specs = sens.default_specs(model, p)
+        tor = sens.tornado(model, met, specs, default_pct=p)
+        grid_df = None
+        if grid_x or grid_y:
+            if not (grid_x and grid_y):
+                _fail("--grid-x and --grid-y: expected both")
+            gx, vx = _split(grid_x, "--grid-x")
+            gy, vy = _split(grid_y, "--grid-y")
+            grid_df = sens.grid(model, met, gx, sens.parse_values(vx), gy, sens.parse_values(vy))
+        elif cfg and cfg.grid:
+            g = cfg.grid
+            grid_df = sens.grid(
+                model,
+                parse_metric(g.metric, model) if g.metric else met,
+                g.x.path,
+                [float(v) for v in g.x.values],
+                g.y.path,
+                [float(v) for v in g.y.values],
+                g.x.op,
+                g.y.op,
+            )
+        sob = None
+        if sobol_indices:
+            from finmodel.analysis.sobol import sobol
+
+            if a.uncertainty is None:
+                _fail(f"{loaded.path}: --sobol: expected an 'uncertainty' section in the file")
+            sob = sobol(model, a.uncertainty, met, base)
+        manifest = {
+            "scenario": model.scenario,
+            "finmodel_version": res_version(),
+            "input_sha256": loaded.sha256,
+            "metric": met.label,
+        }
+        written: list[Path] = []
+        if not no_workbook:
+            from finmodel.export import analysis_sheets as sheets
+            from finmodel.export.workbook import write_workbook
+
+            stem = loaded.path.stem if loaded.path else "scenario"
+            extra = [sheets.tornado_sheet(tor, manifest)]
+            if grid_df is not None:
+                extra.append(sheets.grid_sheet(grid_df, manifest))
+            if sob is not None:
+                extra.append(
+                    sheets.sobol_sheet(
+                        sob.indices,
+                        sob.metric,
+                        sob.note,
+                        {**manifest, "evaluations": sob.evaluations},
+                    )
+                )
+            wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
+            written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
+    except FinmodelError as e:
+        _fail(str(e))
+    con = _console()
+    t = Table(
+        title=f"Tornado: {met.label} (base {format_metric(met, float(tor['base'][0]), model)})",
+        title_justify="left",
+    )
+    for c in ("parameter", "low", "high", "at low", "at high", "swing"):
+        t.add_column(c, justify="left" if c == "parameter" else "right")
+    head = tor.head(top)
+    nums = head[["low", "high", "metric_low", "metric_high", "swing"]].to_numpy(dtype=float)
+    for name, (lo, hi, at_lo, at_hi, swing) in zip(head["parameter"], nums, strict=True):
+        t.add_row(
+            str(name),
+            f"{lo:,.4g}",
+            f"{hi:,.4g}",
+            format_metric(met, at_lo, model),
+            format_metric(met, at_hi, model),
+            f"{swing:,.2f}",
+        )
+    con.print(t)
+    if len(tor) > top:
+        con.print(f"({len(tor) - top} more in the workbook)")
+    if grid_df is not None:
+        gt = Table(
+            title=f"Grid: {grid_df.attrs['metric']} (rows {grid_df.index.name}, "
+            f"columns {grid_df.columns.name})",
+            title_justify="left",
+        )
+        gt.add_column("")
+        for y in grid_df.columns:
+            gt.add_column(f"{y:.4g}", justify="right")
+        zmin, zmax = float(grid_df.min().min()), float(grid_df.max().max())
+        for x, row in grid_df.iterrows():
+            cells = []
+            for v in row.to_numpy():
+                shade = 0.0 if zmax == zmin or v != v else (v - zmin) / (zmax - zmin)
+                style = "green" if shade < 1 / 3 else "yellow" if shade < 2 / 3 else "red"
+                cells.append(f"[{style}]{format_metric(met, float(v), model)}[/{style}]")
+            gt.add_row(f"{x:.4g}", *cells)
+        con.print(gt)
+    if sob is not None:
+        st = Table(
+            title=f"Sobol indices: {sob.metric} ({sob.evaluations:,} evaluations)",
+            title_justify="left",
+        )
+        for c in ("parameter", "S1", "S1 conf", "ST", "ST conf"):
+            st.add_column(c, justify="left" if c == "parameter" else "right")
+        idx = sob.indices[["S1", "S1_conf", "ST", "ST_conf"]].to_numpy(dtype=float)
+        for name, vals in zip(sob.indices.index, idx, strict=True):
+            st.add_row(str(name), *[f"{v:.3f}" for v in vals])
+        con.print(st)
+        if sob.note:
+            con.print(sob.note)
+    for w in written:
+        typer.echo(f"wrote {w}")
+
+
+def res_version() -> str:
+    from finmodel import __version__
+
+    return __version__
+
+
+@app.command()
+def solve(
+    file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
+    target: Annotated[
+        str, typer.Option("--target", "-t", help="METRIC=VALUE, e.g. funding_gap.2030=0.")
+    ],
+    vary: Annotated[str, typer.Option("--vary", "-v", help="Parameter path to change.")],
+    bracket: Annotated[
+        str | None,
+        typer.Option(
+            "--bracket",
+            help="LOW:HIGH to search (default 0:4 for a factor, 0:4x base for a value).",
+        ),
+    ] = None,
+    op: Annotated[
+        str | None,
+        typer.Option(
+            "--op", help="set, scale or shift (default: set for one input, scale for several)."
+        ),
+    ] = None,
+) -> None:
+    """Goal seek: the value of one parameter at which a metric hits a target.
+
+    Example:
+    finmodel solve hsbc-2025-11 --target funding_gap.2030=0 --vary revenue.users.paying_share
+    """
+    from finmodel.analysis.solve import describe
+    from finmodel.analysis.solve import solve as goal_seek
+    from finmodel.assumptions import load_with_meta
+    from finmodel.engine.model import build
+    from finmodel.errors import FinmodelError
+
+    if op is not None and op not in ("set", "scale", "shift"):
+        _fail(f"--op: expected set, scale or shift, got {op!r}")
+    m_name, value = _split(target, "--target")
+    goal = _number(value, "--target")
+    br = None
+    if bracket is not None:
+        lo, _, hi = bracket.partition(":")
+        br = (_number(lo, "--bracket"), _number(hi, "--bracket"))
+    try:
+        model = build(load_with_meta(file).assumptions)
+        sol = goal_seek(model, m_name, goal, vary, br, op)
+    except FinmodelError as e:
+        _fail(str(e))
+    typer.echo(describe(sol, model))
+
+
+@app.command()
+def simulate(
+    file: Annotated[str, typer.Argument(help="Assumption file with an 'uncertainty' section.")],
+    n: Annotated[
+        int | None, typer.Option("-n", "--draws", help="Number of paths (default: the file's).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default: the file's).")
+    ] = None,
+    sampler: Annotated[str | None, typer.Option("--sampler", help="lhs or random.")] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            "--alpha",
+            help="Shortfall probability for the funding need at confidence (default 0.05).",
+        ),
+    ] = None,
+    chunk: Annotated[int, typer.Option("--chunk", help="Paths per evaluated chunk.")] = 20_000,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-montecarlo.xlsx)."),
+    ] = None,
+    no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Monte Carlo: distributions of every metric, the cash fan, and the funding need at a
+    confidence level as a dated raise schedule.
+
+    Example: finmodel simulate hsbc-2025-11 -n 100000 --seed 7 --alpha 0.05
+    """
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from finmodel.analysis.montecarlo import simulate as run_mc
+    from finmodel.assumptions import load_with_meta
+    from finmodel.errors import FinmodelError
+    from finmodel.results import run_loaded
+
+    if sampler is not None and sampler not in ("lhs", "random"):
+        _fail(f"--sampler: expected lhs or random, got {sampler!r}")
+    try:
+        loaded = load_with_meta(file)
+        if loaded.assumptions.uncertainty is None:
+            _fail(f"{loaded.path}: expected an 'uncertainty' section to simulate")
+        res = run_loaded(loaded)
+        with Progress(transient=True, disable=as_json) as bar:
+            task = bar.add_task("simulating", total=n or loaded.assumptions.uncertainty.draws)
+            mc = run_mc(
+                res.model,
+                loaded.assumptions.uncertainty,
+                n,
+                seed,
+                sampler,
+                alpha,
+                chunk,
+                progress=lambda done, total: bar.update(task, completed=done),
+                input_sha256=loaded.sha256,
+            )
+        written: list[Path] = []
+        if not no_workbook:
+            from finmodel.export import analysis_sheets as sheets
+            from finmodel.export.workbook import write_workbook
+
+            stem = loaded.path.stem if loaded.path else "scenario"
+            wbpath = write_workbook(
+                [res],
+                _out_path(out, f"{stem}-montecarlo.xlsx"),
+                [sheets.montecarlo_sheet(mc, res.model.timeline.labels)],
+            )
+            unit = f"{res.model.currency} {res.model.unit}"
+            written += [wbpath, sheets.fan_png(mc, _png_beside(wbpath, "fan", stem), unit)]
+    except FinmodelError as e:
+        _fail(str(e))
+    summary = mc.summary()
+    if as_json:
+        doc = {
+            "manifest": mc.manifest,
+            "metrics": {
+                k: {c: (None if v != v else float(v)) for c, v in row.items()}
+                for k, row in summary.iterrows()
+            },
+            "need_at_confidence": {
+                str(y): float(v) for y, v in mc.raise_schedule["raise_by_year_end"].items()
+            },
+            "p_cash_out_by_year_end": {
+                str(y): float(mc.p_cash_out.iloc[sl.stop - 1])
+                for y, sl in res.model.timeline.year_slices()
+            },
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    con = _console()
+    m = mc.manifest
+    con.print(
+        f"[bold]{res.model.scenario}[/bold]: {m['draws']:,} paths, seed {m['seed']}, "
+        f"{m['sampler']}, {m['seconds']} s"
+    )
+    t = Table(title="Metrics across paths", title_justify="left")
+    t.add_column("metric")
+    for c in ("mean", "p5", "p50", "p95", "never"):
+        t.add_column(c, justify="right")
+    from finmodel.analysis.metrics import format_metric, parse_metric
+
+    for name, row in summary.iterrows():
+        met = parse_metric(str(name), res.model)
+        mean = float(row["mean"])
+        shown_mean = (
+            f"{mean:.1f} mo"
+            if name == "cash_out_month" and mean == mean
+            else format_metric(met, mean, res.model)
+        )
+        t.add_row(
+            str(name),
+            shown_mean,
+            *[format_metric(met, float(row[c]), res.model) for c in ("p5", "p50", "p95")],
+            f"{row['share_never']:.0%}",
+        )
+    con.print(t)
+    rs = Table(
+        title=f"Raise schedule so that P(cash below the buffer) <= {m['alpha']:.0%}",
+        title_justify="left",
+    )
+    for c in ("year", "raised by year end", "new money in year", "P(cash out by year end)"):
+        rs.add_column(c, justify="right")
+    for (y, r), (_, sl) in zip(
+        mc.raise_schedule.iterrows(), res.model.timeline.year_slices(), strict=True
+    ):
+        rs.add_row(
+            str(y),
+            _fmt(float(r["raise_by_year_end"])),
+            _fmt(float(r["new_money_in_year"])),
+            f"{float(mc.p_cash_out.iloc[sl.stop - 1]):.1%}",
+        )
+    con.print(rs)
+    for w in written:
+        typer.echo(f"wrote {w}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -22,7 +22,8 @@ def test_every_target_within_tolerance(path: Path) -> None:
         )
 
 
-STRUCTURAL = {"years", "life_years"}  # contract terms and asset lives: shape, not figures
+# contract terms, asset lives and simulation settings: shape, not figures
+STRUCTURAL = {"years", "life_years", "draws", "seed", "alpha", "pct", "values", "rho"}
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -34,10 +35,13 @@ def test_every_shipped_number_cites_a_source(path: Path) -> None:
 
     def walk(node: object, where: str, key: object) -> None:
         if isinstance(node, dict):
-            if "value" in node:
-                if not node.get("source"):
+            if "value" in node or key in ("parameters", "correlations") or "dist" in node:
+                if "value" in node and not node.get("source"):
                     uncited.append(where)
-                return
+                if "dist" in node and not node.get("source"):
+                    uncited.append(where)
+                if "value" in node or "dist" in node:
+                    return
             for k, v in node.items():
                 walk(v, f"{where}.{k}", k)
         elif isinstance(node, list):

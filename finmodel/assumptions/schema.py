@@ -307,6 +307,104 @@ class Adjustment(Frozen):
         raise AssertionError("unreachable: validated to have one operation")
 
 
+class Distribution(Frozen):
+    """An uncertain parameter. ``apply``: how a draw changes the inputs under the path
+    (``set`` for one input, ``scale`` by default for several and for ``bernoulli``)."""
+
+    dist: Literal["normal", "lognormal", "triangular", "uniform", "pert", "bernoulli"]
+    mean: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    sd: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    median: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    sigma: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    low: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    mode: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    high: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    p: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    apply: Literal["set", "scale", "shift"] | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Distribution:
+        need = {
+            "normal": ("mean", "sd"),
+            "lognormal": ("median", "sigma"),
+            "triangular": ("low", "mode", "high"),
+            "uniform": ("low", "high"),
+            "pert": ("low", "mode", "high"),
+            "bernoulli": ("p",),
+        }[self.dist]
+        allowed = {*need, "dist", "apply", "source", "note"}
+        for k in need:
+            if getattr(self, k) is None:
+                raise ValueError(f"{k}: expected a value for a {self.dist} distribution, got none")
+        for k in ("mean", "sd", "median", "sigma", "low", "mode", "high", "p"):
+            if k not in allowed and getattr(self, k) is not None:
+                raise ValueError(f"{k}: expected only {', '.join(need)} for {self.dist}, got {k}")
+        if self.sd is not None and self.sd <= 0:
+            raise ValueError(f"sd: expected a standard deviation > 0, got {self.sd}")
+        if self.sigma is not None and self.sigma <= 0:
+            raise ValueError(f"sigma: expected sigma > 0, got {self.sigma}")
+        if self.median is not None and self.median <= 0:
+            raise ValueError(f"median: expected a median > 0 for a lognormal, got {self.median}")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"high: expected low < high, got low {self.low} and high {self.high}")
+        lo, mo, hi = self.low, self.mode, self.high
+        if mo is not None and lo is not None and hi is not None and not lo <= mo <= hi:
+            raise ValueError(f"mode: expected low <= mode <= high, got {mo}")
+        if self.p is not None and not 0 <= self.p <= 1:
+            raise ValueError(f"p: expected a probability in [0, 1], got {self.p}")
+        return self
+
+
+class Correlation(Frozen):
+    """The correlation of two uncertain parameters' normal scores (Gaussian copula)."""
+
+    a: str
+    b: str
+    rho: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
+    source: str | None = None
+
+
+class Uncertainty(Frozen):
+    draws: StrictInt = Field(10_000, gt=0)
+    seed: StrictInt = 0
+    sampler: Literal["lhs", "random"] = "lhs"
+    alpha: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.05, ge=0, le=1)
+    parameters: dict[str, Distribution]
+    correlations: list[Correlation] = []
+
+
+class SensitivityBar(Frozen):
+    path: str
+    low: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    high: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    pct: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    op: Literal["set", "scale", "shift"] | None = None
+    source: str | None = None
+
+
+class GridAxis(Frozen):
+    path: str
+    values: list[Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]] = Field(min_length=2)
+    op: Literal["set", "scale", "shift"] | None = None
+
+
+class Grid(Frozen):
+    x: GridAxis
+    y: GridAxis
+    metric: str | None = None
+
+
+class Sensitivity(Frozen):
+    """Tornado bars (and an optional two-way grid) for ``finmodel sensitivity``."""
+
+    metric: str = "funding_gap"
+    pct: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.2, gt=0)
+    parameters: list[SensitivityBar] = []
+    grid: Grid | None = None
+
+
 class Assumptions(Frozen):
     """A validated scenario. Build it with :func:`finmodel.load`."""
 
@@ -325,7 +423,8 @@ class Assumptions(Frozen):
     funding: Funding = Funding()
     adjust: dict[str, Adjustment] = {}
     valuation: dict[str, Any] | None = None
-    uncertainty: dict[str, Any] | None = None
+    uncertainty: Uncertainty | None = None
+    sensitivity: Sensitivity | None = None
     targets: list[Target] = []
     notes: str | list[str] | None = None
 

@@ -85,8 +85,12 @@ class _Scenario:
         return f"{self.name_prefix}{input_name}"
 
 
-def write_workbook(results: Sequence[Results], path: Path) -> Path:
-    """Write one scenario (a run) or several (a comparison) to ``path`` atomically."""
+def write_workbook(
+    results: Sequence[Results], path: Path, extra: Sequence[Callable[[Any], None]] = ()
+) -> Path:
+    """Write one scenario (a run) or several (a comparison) to ``path`` atomically.
+
+    ``extra`` are functions that add sheets (analyses) after the scenario's own."""
     from openpyxl import Workbook
 
     path = Path(path)
@@ -105,6 +109,8 @@ def write_workbook(results: Sequence[Results], path: Path) -> Path:
         _write_scenario(wb, s)
     if multi:
         _write_compare(wb["Compare"], scen)
+    for add in extra:
+        add(wb)
     _save_atomic(wb, path)
     return path
 

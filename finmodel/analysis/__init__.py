@@ -1,0 +1,1 @@
+"""Analyses over batches of scenarios: sensitivity, goal seek, Monte Carlo, Sobol indices."""

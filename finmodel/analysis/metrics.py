@@ -1,0 +1,140 @@
+"""Scalar metrics of a batch of projections: one value per scenario.
+
+A metric is named ``NAME`` or ``NAME.PERIOD``:
+
+* ``funding_gap.2030``: cumulative funding need at the end of 2030;
+* ``cash_out_month``: months from the start to the first month below the buffer (NaN: never);
+  ``runway_months`` is the same number; ``breakeven_year`` the first year with positive FCF;
+* ``trough_unfunded_cash``, ``peak_funding_need``, ``stranded_compute_total``,
+  ``commitments_total``;
+* any flow line item over a year or span (``burn.2025-2029``, ``revenue.2030``) and any
+  balance at a year's end (``cash_unfunded.2028``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from finmodel.engine.evaluate import full
+from finmodel.engine.model import Model
+from finmodel.errors import AssumptionError
+from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
+from finmodel.targets import BALANCE_METRICS, FLOW_METRICS, SCALAR_METRICS, parse_period
+
+FloatArray = NDArray[np.float64]
+MONTH_VALUED = ("cash_out_month", "runway_months")
+KNOWN = (*SCALAR_METRICS, "cash_out_month", *FLOW_METRICS, *BALANCE_METRICS)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A parsed metric name: ``name`` and an optional span of years."""
+
+    name: str
+    span: tuple[int, int] | None
+
+    @property
+    def label(self) -> str:
+        if self.span is None:
+            return self.name
+        lo, hi = self.span
+        return f"{self.name}.{lo}" if lo == hi else f"{self.name}.{lo}-{hi}"
+
+    @property
+    def higher_is_worse(self) -> bool:
+        return self.name in (
+            "funding_gap",
+            "peak_funding_need",
+            "stranded_compute_total",
+            "stranded_compute",
+            "burn",
+            "funding_need",
+            "funding_need_cumulative",
+        )
+
+
+def parse_metric(spec: str, model: Model) -> Metric:
+    """Parse and check ``NAME[.PERIOD]`` against the model's horizon.
+
+    >>> from finmodel.assumptions import load
+    >>> from finmodel.engine.model import build
+    >>> parse_metric("funding_gap.2030", build(load("hsbc-2025-11")))
+    Metric(name='funding_gap', span=(2030, 2030))
+    """
+    name, _, period = spec.partition(".")
+    if name not in KNOWN:
+        near = difflib.get_close_matches(name, KNOWN, n=3)
+        hint = f"; nearest: {', '.join(near)}" if near else ""
+        raise AssumptionError(f"metric {spec!r}: expected one of the known metrics{hint}")
+    try:
+        span = parse_period(period or None)
+    except ValueError as e:
+        raise AssumptionError(f"metric {spec!r}: {e}") from None
+    years = model.timeline.years
+    needs_period = name in FLOW_METRICS + BALANCE_METRICS and name != "stranded_compute"
+    if span is None and name in ("funding_gap",):
+        span = (years[-1], years[-1])
+    if span is not None and not (years[0] <= span[0] and span[1] <= years[-1]):
+        raise AssumptionError(
+            f"metric {spec!r}: expected years within the horizon {years[0]}..{years[-1]}"
+        )
+    if span is None and needs_period:
+        span = (years[0], years[-1])
+    return Metric(name, span)
+
+
+def evaluate_metric(
+    model: Model, items: dict[str, FloatArray], values: FloatArray, metric: Metric
+) -> FloatArray:
+    """The metric for every scenario of a batch: shape (S,); NaN where a date never comes."""
+    S = values.shape[0]
+    names = model.params.names()
+    tl = model.timeline
+    min_cash = values[:, names.index("funding_min_cash")]
+    u = full(items["cash_unfunded"], S)
+    n = metric.name
+    if n in MONTH_VALUED:
+        idx = cash_out_index(u, min_cash).astype(np.float64)
+        months: FloatArray = np.where(idx == NEVER, np.nan, idx)
+        return months
+    if n == "breakeven_year":
+        return breakeven_year(annual(full(items["free_cash_flow"], S), tl, "flow"), tl.years)
+    if n == "trough_unfunded_cash":
+        trough: FloatArray = u.min(axis=0)
+        return trough
+    if n == "peak_funding_need":
+        peak: FloatArray = full(items["funding_need_cumulative"], S)[-1].copy()
+        return peak
+    if n == "stranded_compute_total" or (n == "stranded_compute" and metric.span is None):
+        stranded: FloatArray = full(items["stranded_compute"], S).sum(axis=0)
+        return stranded
+    if n == "commitments_total":
+        cols = [names.index(x) for xs in model.commitment_amounts.values() for x in xs]
+        return values[:, cols].sum(axis=1) if cols else np.zeros(S)
+    assert metric.span is not None
+    lo, hi = metric.span
+    years = tl.years
+    item = "funding_need_cumulative" if n in ("funding_gap",) else n
+    kind = "balance" if n in BALANCE_METRICS else "flow"
+    yearly = annual(full(items[item], S), tl, kind)
+    if kind == "balance":
+        end: FloatArray = yearly[years.index(hi)].copy()
+        return end
+    out: FloatArray = yearly[years.index(lo) : years.index(hi) + 1].sum(axis=0)
+    return out
+
+
+def format_metric(metric: Metric, x: float, model: Model) -> str:
+    """A metric value as a person reads it: months as ``YYYY-MM``, NaN as ``never``."""
+    if math.isnan(x):
+        return "never"
+    if metric.name == "cash_out_month":
+        return model.timeline.labels[min(int(x), model.timeline.T - 1)]
+    if metric.name in ("runway_months", "breakeven_year"):
+        return f"{x:.0f}"
+    return f"{x:,.2f}"

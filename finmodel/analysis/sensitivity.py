@@ -1,0 +1,199 @@
+"""Tornado and two-way grids: one batch of scenarios, one vectorised pass.
+
+Each parameter is a parameter path (``revenue.annual.2027``, ``costs.compute.annual``). A path
+naming one input is moved by ``set`` (the values are inputs); a path naming several (a whole
+year path) is moved by ``scale`` (the values are factors), unless ``op`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from finmodel.analysis.metrics import Metric, evaluate_metric, parse_metric
+from finmodel.assumptions.params import apply, resolve
+from finmodel.engine.evaluate import evaluate_chunks
+from finmodel.engine.model import Model
+from finmodel.errors import AssumptionError
+
+FloatArray = NDArray[np.float64]
+CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class Move:
+    """How a parameter is moved: the inputs it names, the operation, the path."""
+
+    path: str
+    idx: list[int]
+    op: str
+
+
+def move(model: Model, path: str, op: str | None = None) -> Move:
+    """Resolve ``path``; the default operation is ``set`` for one input, ``scale`` for many."""
+    idx = resolve(model.params, path)
+    chosen = op or ("set" if len(idx) == 1 else "scale")
+    if chosen == "set" and len(idx) > 1:
+        raise AssumptionError(
+            f"{path}: names {len(idx)} inputs; expected 'scale' or 'shift' to move them together"
+        )
+    return Move(path, idx, chosen)
+
+
+def batch_metric(model: Model, values: FloatArray, metric: Metric) -> FloatArray:
+    """Evaluate ``values`` (S, K) in chunks and return the metric per scenario, (S,)."""
+    out = np.empty(values.shape[0])
+    for sl, items in evaluate_chunks(model, values, CHUNK):
+        out[sl] = evaluate_metric(model, items, values[sl], metric)
+    return out
+
+
+def base_value(model: Model, m: Move) -> float:
+    """The file's value of a move's input (one input) or 1.0 (a factor on many)."""
+    if m.op == "set":
+        return float(model.params.vector()[m.idx[0]])
+    return 1.0 if m.op == "scale" else 0.0
+
+
+@dataclass(frozen=True)
+class TornadoSpec:
+    """One bar of a tornado: a path and its low and high values (or +/- ``pct``)."""
+
+    path: str
+    low: float | None = None
+    high: float | None = None
+    pct: float | None = None
+    op: str | None = None
+
+
+def tornado(
+    model: Model, metric: str | Metric, specs: Sequence[TornadoSpec], default_pct: float = 0.2
+) -> pd.DataFrame:
+    """The metric at each parameter's low and high value, all else at base; sorted by swing.
+
+    Returns columns ``parameter, op, low, high, metric_low, metric_high, base, swing``.
+    A date that never comes (NaN) counts as one period past the horizon for the swing.
+    """
+    met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
+    base = model.params.vector()
+    rows: list[tuple[Move, float, float]] = []
+    for sp in specs:
+        if sp.low is None and sp.high is None:
+            mv = move(model, sp.path, sp.op)
+            pct = default_pct if sp.pct is None else sp.pct
+            if mv.op == "set":
+                b = base[mv.idx[0]]
+                lo, hi = b * (1 - pct), b * (1 + pct)
+            else:
+                lo, hi = (1 - pct, 1 + pct) if mv.op == "scale" else (-pct, pct)
+        elif sp.low is not None and sp.high is not None:
+            mv = move(model, sp.path, sp.op)
+            lo, hi = sp.low, sp.high
+        else:
+            raise AssumptionError(f"{sp.path}: expected both 'low' and 'high', or neither")
+        rows.append((mv, lo, hi))
+    values = np.repeat(base[None, :], 1 + 2 * len(rows), axis=0)
+    for i, (mv, lo, hi) in enumerate(rows):
+        apply(values[1 + 2 * i : 2 + 2 * i], mv.idx, mv.op, lo)
+        apply(values[2 + 2 * i : 3 + 2 * i], mv.idx, mv.op, hi)
+    y = batch_metric(model, values, met)
+    never = _never(model, met)
+    filled = np.where(np.isnan(y), never, y)
+    df = pd.DataFrame(
+        {
+            "parameter": [mv.path for mv, _, _ in rows],
+            "op": [mv.op for mv, _, _ in rows],
+            "low": [lo for _, lo, _ in rows],
+            "high": [hi for _, _, hi in rows],
+            "metric_low": y[1::2],
+            "metric_high": y[2::2],
+            "base": y[0],
+            "swing": np.abs(filled[2::2] - filled[1::2]),
+        }
+    )
+    df.attrs["metric"] = met.label
+    return df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _never(model: Model, met: Metric) -> float:
+    if met.name == "breakeven_year":
+        return float(model.timeline.years[-1] + 1)
+    return float(model.timeline.T)
+
+
+def grid(
+    model: Model,
+    metric: str | Metric,
+    x: str,
+    x_values: Sequence[float],
+    y: str,
+    y_values: Sequence[float],
+    x_op: str | None = None,
+    y_op: str | None = None,
+) -> pd.DataFrame:
+    """The metric over every pair of values of two parameters: rows x, columns y."""
+    met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
+    mx, my = move(model, x, x_op), move(model, y, y_op)
+    if set(mx.idx) & set(my.idx):
+        raise AssumptionError(f"{x} and {y}: expected two parameters that share no input")
+    xs = np.asarray(x_values, dtype=np.float64)
+    ys = np.asarray(y_values, dtype=np.float64)
+    values = np.repeat(model.params.vector()[None, :], xs.size * ys.size, axis=0)
+    apply(values, mx.idx, mx.op, np.repeat(xs, ys.size))
+    apply(values, my.idx, my.op, np.tile(ys, xs.size))
+    z = batch_metric(model, values, met).reshape(xs.size, ys.size)
+    df = pd.DataFrame(z, index=pd.Index(xs, name=x), columns=pd.Index(ys, name=y))
+    df.attrs["metric"] = met.label
+    return df
+
+
+def parse_values(text: str) -> list[float]:
+    """``0.5:1.5:11`` (start:stop:count, inclusive) or ``1,2,3``.
+
+    >>> parse_values("0:1:5")
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> parse_values("3, 1.5")
+    [3.0, 1.5]
+    """
+    try:
+        if ":" in text:
+            a, b, n = text.split(":")
+            count = int(n)
+            if count < 2:
+                raise ValueError
+            return [float(v) for v in np.linspace(float(a), float(b), count)]
+        out = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise AssumptionError(
+            f"expected values as START:STOP:COUNT (COUNT >= 2) or a comma list, got {text!r}"
+        ) from None
+    if not all(math.isfinite(v) for v in out):
+        raise AssumptionError(f"expected finite values, got {text!r}")
+    return out
+
+
+def default_specs(model: Model, pct: float) -> list[TornadoSpec]:
+    """Every group of inputs (a year path counts once), each scaled by 1 -/+ ``pct``.
+
+    Inputs at zero are left out (scaling them moves nothing); a date given as a decimal
+    year (an S-curve's midpoint) is shifted by -/+ 1 year instead.
+    """
+    base = model.params.vector()
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(model.params):
+        last = p.path.rsplit(".", 1)[-1]
+        key = p.path.rsplit(".", 1)[0] if last[:4].isdigit() else p.path
+        groups.setdefault(key, []).append(i)
+    params = list(model.params)
+    out = []
+    for k, idx in groups.items():
+        if params[idx[0]].unit == "decimal year":
+            out.append(TornadoSpec(k, -1.0, 1.0, op="shift"))
+        elif np.any(base[idx] != 0.0):
+            out.append(TornadoSpec(k, pct=pct, op="scale"))
+    return out

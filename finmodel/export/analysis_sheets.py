@@ -1,0 +1,277 @@
+"""Workbook sheets for analyses (Tornado, Grid, Sobol, Monte Carlo) and their PNG plots.
+
+These sheets hold the results of many engine runs (values, not formulas); each carries the
+run's manifest. The scenario's own sheets stay a live model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from finmodel.export.workbook import MONEY, RATE, _col, _header, _Styles, put_text
+
+SheetWriter = Callable[[Any], None]
+
+
+def _header_at(ws: Any, st: _Styles, values: list[str], row: int, col: int) -> None:
+    for j, v in enumerate(values, start=col):
+        c = put_text(ws, f"{_col(j)}{row}", v)
+        c.font, c.fill = st.head, st.head_fill
+
+
+def _manifest(ws: Any, st: _Styles, manifest: dict[str, Any], col: int) -> None:
+    put_text(ws, f"{_col(col)}1", "Manifest").font = st.bold
+    for i, (k, v) in enumerate(manifest.items(), start=2):
+        put_text(ws, f"{_col(col)}{i}", k)
+        c = ws.cell(row=i, column=col + 1)
+        if isinstance(v, bool) or v is None:
+            put_text(ws, f"{_col(col + 1)}{i}", str(v))
+        elif isinstance(v, int | float):
+            c.value = v
+        else:
+            put_text(ws, f"{_col(col + 1)}{i}", v)
+
+
+def tornado_sheet(df: pd.DataFrame, manifest: dict[str, Any]) -> SheetWriter:
+    def write(wb: Any) -> None:
+        from openpyxl.chart import BarChart, Reference
+
+        st = _Styles()
+        ws = wb.create_sheet("Tornado")
+        metric = df.attrs.get("metric", "metric")
+        _header(
+            ws,
+            st,
+            [
+                "Parameter",
+                "Operation",
+                "Low input",
+                "High input",
+                f"{metric} at low",
+                f"{metric} at high",
+                "Base",
+                "Swing",
+                "Low - base",
+                "High - base",
+            ],
+        )
+        nums = df[["low", "high", "metric_low", "metric_high", "base", "swing"]].to_numpy(float)
+        rows = zip(df["parameter"], df["op"], nums, strict=True)
+        for i, (name, op, line) in enumerate(rows, start=2):
+            put_text(ws, f"A{i}", name)
+            put_text(ws, f"B{i}", op)
+            for j, v in enumerate(line, start=3):
+                c = ws.cell(row=i, column=j, value=None if v != v else float(v))
+                c.number_format = MONEY
+            ws[f"I{i}"] = f'=IFERROR(E{i}-G{i},"")'
+            ws[f"J{i}"] = f'=IFERROR(F{i}-G{i},"")'
+        n = len(df)
+        chart = BarChart()
+        chart.type = "bar"
+        chart.grouping = "clustered"
+        chart.overlap = 100
+        chart.title = f"Tornado: {metric} (change from base)"
+        chart.add_data(
+            Reference(ws, min_col=9, max_col=10, min_row=1, max_row=n + 1), titles_from_data=True
+        )
+        chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+        chart.y_axis.number_format = "#,##0"
+        chart.x_axis.scaling.orientation = "maxMin"  # largest swing on top
+        chart.height, chart.width = max(7.5, 0.6 * n), 22
+        ws.add_chart(chart, f"A{n + 4}")
+        ws.column_dimensions["A"].width = 46
+        for c in "BCDEFGHIJ":
+            ws.column_dimensions[c].width = 14
+        _manifest(ws, st, manifest, 12)
+        ws.freeze_panes = "B2"
+
+    return write
+
+
+def grid_sheet(df: pd.DataFrame, manifest: dict[str, Any]) -> SheetWriter:
+    def write(wb: Any) -> None:
+        from openpyxl.formatting.rule import ColorScaleRule
+
+        st = _Styles()
+        ws = wb.create_sheet("Grid")
+        metric = df.attrs.get("metric", "metric")
+        put_text(
+            ws, "A1", f"{metric}: rows {df.index.name}, columns {df.columns.name}"
+        ).font = st.bold
+        put_text(ws, "A2", f"{df.index.name} \\ {df.columns.name}")
+        for j, y in enumerate(df.columns.to_numpy(dtype=float), start=2):
+            ws.cell(row=2, column=j, value=float(y)).font = st.bold
+        z = df.to_numpy(dtype=float)
+        for i, (x, line) in enumerate(zip(df.index.to_numpy(dtype=float), z, strict=True), start=3):
+            ws.cell(row=i, column=1, value=float(x)).font = st.bold
+            for j, v in enumerate(line, start=2):
+                c = ws.cell(row=i, column=j, value=None if v != v else float(v))
+                c.number_format = "#,##0.0"
+        last = f"{_col(len(df.columns) + 1)}{len(df) + 2}"
+        ws.conditional_formatting.add(
+            f"B3:{last}",
+            ColorScaleRule(
+                start_type="min",
+                start_color="63BE7B",
+                mid_type="percentile",
+                mid_value=50,
+                mid_color="FFEB84",
+                end_type="max",
+                end_color="F8696B",
+            ),
+        )
+        ws.freeze_panes = "B3"
+        ws.column_dimensions["A"].width = 16
+        _manifest(ws, st, manifest, len(df.columns) + 3)
+
+    return write
+
+
+def sobol_sheet(
+    indices: pd.DataFrame, metric: str, note: str | None, manifest: dict[str, Any]
+) -> SheetWriter:
+    def write(wb: Any) -> None:
+        st = _Styles()
+        ws = wb.create_sheet("Sobol")
+        _header(ws, st, ["Parameter", "First order S1", "S1 95% conf", "Total ST", "ST 95% conf"])
+        vals = indices[["S1", "S1_conf", "ST", "ST_conf"]].to_numpy(dtype=float)
+        for i, (name, line) in enumerate(zip(indices.index, vals, strict=True), start=2):
+            put_text(ws, f"A{i}", name)
+            for j, v in enumerate(line, start=2):
+                ws.cell(row=i, column=j, value=float(v)).number_format = "0.000"
+        r = len(indices) + 3
+        put_text(ws, f"A{r}", f"Metric: {metric}")
+        if note:
+            put_text(ws, f"A{r + 1}", note)
+        ws.column_dimensions["A"].width = 46
+        _manifest(ws, st, manifest, 8)
+
+    return write
+
+
+def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
+    def write(wb: Any) -> None:
+        from openpyxl.chart import LineChart, Reference
+
+        st = _Styles()
+        ws = wb.create_sheet("Monte Carlo")
+        cols = ["Month", *mc.fan.columns, "P(cash out by month)", "Need at confidence"]
+        _header(ws, st, cols)
+        for i, m in enumerate(labels, start=2):
+            put_text(ws, f"A{i}", m)
+            for j, c in enumerate(mc.fan.columns, start=2):
+                ws.cell(row=i, column=j, value=float(mc.fan.at[m, c])).number_format = MONEY
+            k = len(mc.fan.columns) + 2
+            ws.cell(row=i, column=k, value=float(mc.p_cash_out[m])).number_format = RATE
+            ws.cell(
+                row=i, column=k + 1, value=float(mc.need_at_confidence[m])
+            ).number_format = MONEY
+        n = len(labels)
+        fan = LineChart()
+        fan.title = "Cash with no new money: percentiles across paths"
+        fan.add_data(
+            Reference(ws, min_col=2, max_col=1 + len(mc.fan.columns), min_row=1, max_row=n + 1),
+            titles_from_data=True,
+        )
+        fan.set_categories(Reference(ws, min_col=1, min_row=2, max_row=n + 1))
+        fan.x_axis.tickLblPos = "low"
+        fan.y_axis.number_format = "#,##0"
+        fan.height, fan.width = 9, 24
+        ws.add_chart(fan, "J2")
+        # below the chart, right of the monthly table (columns J onward)
+        left, row = 10, 22
+        alpha = mc.manifest.get("alpha", 0.05)
+        put_text(
+            ws, f"{_col(left)}{row}", f"Raise schedule: P(cash below the buffer) <= {alpha:.0%}"
+        ).font = st.bold
+        _header_at(ws, st, ["Year", "Raised by year end", "New money in year"], row + 1, left)
+        sched = mc.raise_schedule
+        vals = sched[["raise_by_year_end", "new_money_in_year"]].to_numpy(dtype=float)
+        for i, (y, (by_end, new)) in enumerate(zip(sched.index, vals, strict=True), start=row + 2):
+            ws.cell(row=i, column=left, value=int(y))
+            ws.cell(row=i, column=left + 1, value=float(by_end)).number_format = MONEY
+            ws.cell(row=i, column=left + 2, value=float(new)).number_format = MONEY
+        summary = mc.summary()
+        r0 = row + 3 + len(sched)
+        _header_at(ws, st, ["Metric", *summary.columns], r0, left)
+        table = summary.to_numpy(dtype=float)
+        for i, (name, line) in enumerate(zip(summary.index, table, strict=True), start=r0 + 1):
+            put_text(ws, f"{_col(left)}{i}", name)
+            for j, v in enumerate(line, start=left + 1):
+                c = ws.cell(row=i, column=j, value=None if v != v else float(v))
+                c.number_format = "#,##0.00"
+        ws.column_dimensions[_col(left)].width = 24
+        ws.column_dimensions["A"].width = 10
+        _manifest(ws, st, mc.manifest, 24)
+        ws.freeze_panes = "B2"
+
+    return write
+
+
+def tornado_png(df: pd.DataFrame, path: Path) -> Path:
+    """A tornado chart: bars from the base to the metric at low and high, largest on top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = df.iloc[::-1]
+    base = float(df["base"].iloc[0])
+    fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
+    y = range(len(d))
+    ax.barh(y, d["metric_low"] - base, left=base, color="#4472C4", label="low input")
+    ax.barh(y, d["metric_high"] - base, left=base, color="#ED7D31", label="high input")
+    ax.axvline(base, color="black", linewidth=0.8)
+    ax.set_yticks(list(y), d["parameter"], fontsize=8)
+    ax.set_xlabel(df.attrs.get("metric", "metric"))
+    ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fan_png(mc: Any, path: Path, unit: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = mc.fan
+    x = range(len(f))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.fill_between(x, f["p5"], f["p95"], color="#4472C4", alpha=0.2, label="5-95%")
+    ax.fill_between(x, f["p25"], f["p75"], color="#4472C4", alpha=0.4, label="25-75%")
+    ax.plot(x, f["p50"], color="#1F3864", label="median")
+    ax.axhline(0, color="black", linewidth=0.6)
+    ticks = list(range(0, len(f), 12))
+    ax.set_xticks(ticks, [f.index[i] for i in ticks])
+    ax.set_ylabel(unit)
+    m = mc.manifest
+    ax.set_title(f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import os
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, metadata={"Software": None})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
