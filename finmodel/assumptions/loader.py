@@ -303,20 +303,52 @@ def validate(doc: Document) -> Assumptions:
 
 
 def _check_paths(doc: Document, a: Assumptions) -> None:
-    """Every ``adjust:`` path must name inputs of the scenario (located error otherwise)."""
-    if not a.adjust:
+    """Parameter paths in ``adjust``, ``sensitivity`` and ``uncertainty`` must name inputs of
+    the scenario, and the correlation matrix must be valid (located errors otherwise)."""
+    if not (a.adjust or a.sensitivity or a.uncertainty):
         return
-    from finmodel.engine.model import build  # the engine knows the inputs a file defines
+    # the engine knows which inputs a file defines
+    from finmodel.analysis.montecarlo import spec_from
+    from finmodel.analysis.sensitivity import move
+    from finmodel.engine.model import build
+
+    def located(loc: Loc, text: str) -> AssumptionError:
+        f, line = doc.where(loc)
+        return AssumptionError(f"{f}:{line}: {text}")
 
     try:
-        build(a)
+        model = build(a)
     except AssumptionError as e:
         text = str(e)
         for key in a.adjust:
             if text.startswith(f"adjust.{key}: "):
-                f, line = doc.where(("adjust", key))
-                raise AssumptionError(f"{f}:{line}: {text}") from None
+                raise located(("adjust", key), text) from None
         raise
+    s = a.sensitivity
+    if s is not None:
+        bars = [
+            (("sensitivity", "parameters", i), b.path, b.op) for i, b in enumerate(s.parameters)
+        ]
+        if s.grid is not None:
+            bars += [
+                (("sensitivity", "grid", ax), getattr(s.grid, ax).path, getattr(s.grid, ax).op)
+                for ax in ("x", "y")
+            ]
+        for loc, path, op in bars:
+            try:
+                move(model, path, op)
+            except AssumptionError as e:
+                raise located(loc, f"{_dotted(loc)}.path: {e}") from None
+    u = a.uncertainty
+    if u is not None:
+        try:
+            spec_from(model, u)
+        except AssumptionError as e:
+            text = str(e)
+            for key in u.parameters:
+                if text.startswith(f"uncertainty.parameters.{key}"):
+                    raise located(("uncertainty", "parameters", key), text) from None
+            raise located(("uncertainty", "correlations"), text) from None
 
 
 def _message(doc: Document, err: Any) -> str:

@@ -1,0 +1,166 @@
+"""CLI: sensitivity, solve, simulate (output, files written, bad options exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from finmodel.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path):  # type: ignore[no-untyped-def]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    yield tmp_path
+    os.chdir(cwd)
+
+
+def test_sensitivity_writes_tornado_grid_sobol(in_tmp: Path) -> None:
+    r = runner.invoke(app, ["sensitivity", "hsbc-2025-11", "--sobol", "--base", "256"])
+    assert r.exit_code == 0, r.output
+    assert "Tornado: funding_gap.2030 (base 211.91)" in r.output
+    assert "Grid: funding_gap.2030" in r.output  # the file's grid section
+    assert "Sobol indices" in r.output and "assume independent inputs" in r.output
+    wb = load_workbook(in_tmp / "outputs" / "hsbc-2025-11-sensitivity.xlsx")
+    assert {"Tornado", "Grid", "Sobol", "Calc"} <= set(wb.sheetnames)
+    assert len(wb["Tornado"]._charts) == 1
+    assert wb["Grid"].conditional_formatting
+    png = in_tmp / "outputs" / "hsbc-2025-11-sensitivity-tornado.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sensitivity_params_and_grid_options(in_tmp: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "sensitivity",
+            "openai-plan-2025q3",
+            "-m",
+            "trough_unfunded_cash",
+            "--no-workbook",
+            "-p",
+            "opening.cash=0:20",
+            "-p",
+            "revenue.scale",
+            "--grid-x",
+            "opening.cash=0,10,20",
+            "--grid-y",
+            "revenue.scale=0.8:1.2:3",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "opening.cash" in r.output and "revenue.scale" in r.output
+    assert not (in_tmp / "outputs").exists()
+
+
+def test_solve(in_tmp: Path) -> None:
+    r = runner.invoke(
+        app,
+        [
+            "solve",
+            "hsbc-2025-11",
+            "--target",
+            "funding_gap.2030=100",
+            "--vary",
+            "revenue.segments.enterprise.market",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "revenue.segments.enterprise.market (scale) = 1.33759" in r.output
+    assert "brentq iterations" in r.output
+
+
+def test_simulate_json_is_reproducible(in_tmp: Path) -> None:
+    args = ["simulate", "hsbc-2025-11", "-n", "2000", "--seed", "3", "--json", "--no-workbook"]
+    a = json.loads(runner.invoke(app, args).stdout)
+    b = json.loads(runner.invoke(app, args).stdout)
+    a["manifest"].pop("seconds")
+    b["manifest"].pop("seconds")
+    assert a == b
+    assert a["manifest"]["draws"] == 2000 and a["manifest"]["seed"] == 3
+    assert a["manifest"]["parameters"].startswith("revenue.users.paying_share.2030")
+    need = list(a["need_at_confidence"].values())
+    assert need == sorted(need) and need[-1] > 211.9  # 95% confidence needs more than the base
+
+
+def test_simulate_writes_workbook_and_fan(in_tmp: Path) -> None:
+    r = runner.invoke(app, ["simulate", "openai-plan-2025q3", "-n", "1000", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert "Raise schedule so that P(cash below the buffer) <= 5%" in r.output
+    wb = load_workbook(in_tmp / "outputs" / "openai-plan-2025q3-montecarlo.xlsx")
+    ws = wb["Monte Carlo"]
+    assert ws["A2"].value == "2025-01" and ws["A73"].value == "2030-12"
+    assert len(ws._charts) == 1
+    manifest = {
+        ws.cell(row=i, column=24).value: ws.cell(row=i, column=25).value for i in range(2, 15)
+    }
+    assert manifest["seed"] == 1 and manifest["draws"] == 1000 and manifest["sampler"] == "lhs"
+    assert (in_tmp / "outputs" / "openai-plan-2025q3-montecarlo-fan.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "hsbc-2025-11", "--sampler", "sobol"], "--sampler: expected lhs or random"),
+        (["simulate", "hsbc-2025-11", "-n", "0"], "-n: expected at least 1 draw"),
+        (["simulate", "hsbc-2025-11", "--alpha", "2"], "--alpha: expected a probability in [0, 1]"),
+        (["simulate", "plain.yaml"], "expected an 'uncertainty' section"),
+        (
+            ["solve", "bear", "--target", "funding_gap.2030", "--vary", "revenue.scale"],
+            "--target: expected PATH=VALUE",
+        ),
+        (
+            ["solve", "bear", "--target", "funding_gap.2030=x", "--vary", "revenue.scale"],
+            "--target: expected a number",
+        ),
+        (
+            ["solve", "bear", "--target", "funding_gap.2030=0", "--vary", "revenue.scal"],
+            "nearest: revenue.scale",
+        ),
+        (
+            [
+                "solve",
+                "bear",
+                "--target",
+                "funding_gap.2030=0",
+                "--vary",
+                "revenue.scale",
+                "--op",
+                "x",
+            ],
+            "--op: expected set, scale or shift",
+        ),
+        (["sensitivity", "bear", "--grid-x", "revenue.scale=1:2:3"], "expected both"),
+        (
+            [
+                "sensitivity",
+                "bear",
+                "--grid-x",
+                "revenue.scale=1:2",
+                "--grid-y",
+                "opening.cash=1,2",
+            ],
+            "expected values as START:STOP:COUNT",
+        ),
+        (["sensitivity", "bear", "-m", "nonsense"], "expected one of the known metrics"),
+        (["sensitivity", "plain.yaml", "--sobol"], "expected an 'uncertainty' section"),
+    ],
+)
+def test_bad_options_exit_2(in_tmp: Path, args: list[str], message: str) -> None:
+    (in_tmp / "plain.yaml").write_text(
+        "name: Plain\ncompany: P\nstart: 2026-01\nend: 2026-12\nopening: {cash: 1}\n"
+        "revenue: {annual: {2026: 1}}\n"
+    )
+    r = runner.invoke(app, [*args, "--no-workbook"] if args[0] != "solve" else args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
+    assert not (in_tmp / "outputs").exists()
