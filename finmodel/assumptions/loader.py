@@ -326,7 +326,7 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
         raise
     s = a.sensitivity
     if s is not None:
-        bars = [
+        bars: list[tuple[Loc, str, str | None]] = [
             (("sensitivity", "parameters", i), b.path, b.op) for i, b in enumerate(s.parameters)
         ]
         if s.grid is not None:
