@@ -563,7 +563,7 @@ def simulate(
             help="Shortfall probability for the funding need at confidence (default 0.05).",
         ),
     ] = None,
-    chunk: Annotated[int, typer.Option("--chunk", help="Paths per evaluated chunk.")] = 20_000,
+    chunk: Annotated[int, typer.Option("--chunk", help="Paths per evaluated chunk.")] = 5_000,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-montecarlo.xlsx)."),

@@ -131,7 +131,7 @@ def simulate(
     seed: int | None = None,
     sampler: str | None = None,
     alpha: float | None = None,
-    chunk: int = 20_000,
+    chunk: int = 5_000,
     progress: Callable[[int, int], None] | None = None,
     input_sha256: str | None = None,
 ) -> MonteCarlo:

@@ -22,7 +22,7 @@ from finmodel.engine.model import Model
 from finmodel.errors import AssumptionError
 
 FloatArray = NDArray[np.float64]
-CHUNK = 20_000
+CHUNK = 5_000
 
 
 @dataclass(frozen=True)
