@@ -45,14 +45,20 @@ def batched_vs_loop(scenario: str, S: int) -> None:
     batched = best_of(lambda: evaluate(model, values))
     looped = best_of(lambda: [evaluate(model, values[s : s + 1]) for s in range(S)], repeat=1)
     print(f"1. {scenario}: {S:,} scenarios, every one of {base.size} inputs varied")
-    print(f"   batched {batched * 1e3:,.1f} ms | loop of single runs {looped * 1e3:,.1f} ms "
-          f"| loop / batched = {looped / batched:,.1f}x")
+    print(
+        f"   batched {batched * 1e3:,.1f} ms | loop of single runs {looped * 1e3:,.1f} ms "
+        f"| loop / batched = {looped / batched:,.1f}x"
+    )
 
 
 def child(part: str, paths: int) -> dict[str, float]:
     """Run one measured part in a fresh process; return its time and peak memory."""
-    out = subprocess.run([sys.executable, __file__, "--part", part, "--paths", str(paths)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--part", part, "--paths", str(paths)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -68,8 +74,12 @@ def part_mc(paths: int) -> dict[str, float]:
     t0 = time.perf_counter()
     mc = simulate(model, a.uncertainty, n=paths, seed=1)
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "items": len(model.items), "T": model.timeline.T,
-            "p95_gap": float(mc.raise_schedule["raise_by_year_end"].iloc[-1])}
+    return {
+        "seconds": seconds,
+        "items": len(model.items),
+        "T": model.timeline.T,
+        "p95_gap": float(mc.raise_schedule["raise_by_year_end"].iloc[-1]),
+    }
 
 
 def part_floor(paths: int, T: int = 72, items: int = 55) -> dict[str, float]:
@@ -89,8 +99,16 @@ def grid_101() -> None:
 
     model = build(finmodel.load("hsbc-2025-11"))
     xs, ys = np.linspace(0.05, 0.20, 101), np.linspace(0.25, 0.49, 101)
-    t = best_of(lambda: grid(model, "funding_gap.2030", "revenue.users.paying_share.2030", xs,
-                             "revenue.segments.enterprise.share", ys))
+    t = best_of(
+        lambda: grid(
+            model,
+            "funding_gap.2030",
+            "revenue.users.paying_share.2030",
+            xs,
+            "revenue.segments.enterprise.share",
+            ys,
+        )
+    )
     print(f"3. hsbc-2025-11: 101 x 101 grid of funding_gap.2030 (10,201 scenarios) in {t:.3f} s")
 
 
@@ -107,11 +125,15 @@ def main() -> None:
     batched_vs_loop("openai-plan-2025q3", 1000)
     mc = child("mc", args.paths)
     floor = child("floor", args.paths)
-    print(f"2. openai-plan-2025q3 Monte Carlo, {args.paths:,} paths x {mc['T']:.0f} months "
-          f"(3 uncertain inputs, correlated, LHS)")
-    print(f"   simulate {mc['seconds']:.2f} s, peak memory {mc['max_rss_mb']:,.0f} MB | floor: "
-          f"{mc['items']:.0f} elementwise ops on ({mc['T']:.0f}, {args.paths:,}) arrays "
-          f"{floor['seconds']:.2f} s | simulate / floor = {mc['seconds'] / floor['seconds']:.1f}x")
+    print(
+        f"2. openai-plan-2025q3 Monte Carlo, {args.paths:,} paths x {mc['T']:.0f} months "
+        f"(3 uncertain inputs, correlated, LHS)"
+    )
+    print(
+        f"   simulate {mc['seconds']:.2f} s, peak memory {mc['max_rss_mb']:,.0f} MB | floor: "
+        f"{mc['items']:.0f} elementwise ops on ({mc['T']:.0f}, {args.paths:,}) arrays "
+        f"{floor['seconds']:.2f} s | simulate / floor = {mc['seconds'] / floor['seconds']:.1f}x"
+    )
     grid_101()
 
 

@@ -94,17 +94,37 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="PATH=VALUE: set the inputs under a parameter path."),
+    ] = None,
+    scale: Annotated[
+        list[str] | None, typer.Option("--scale", help="PATH=FACTOR: scale them.")
+    ] = None,
+    shift: Annotated[
+        list[str] | None, typer.Option("--shift", help="PATH=AMOUNT: shift them.")
+    ] = None,
 ) -> None:
     """Project one scenario, print its summary and targets, write its workbook.
+
+    --set, --scale and --shift change inputs by parameter path (repeatable), e.g.
+    finmodel run bear --scale revenue.annual=1.2 --set funding.min_cash=10
 
     Example: finmodel run assumptions/hsbc-2025-11.yaml --out hsbc.xlsx
     """
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
-    from finmodel.results import run_loaded
+    from finmodel.results import run_loaded, with_adjustments
 
     try:
         loaded = load_with_meta(file or DEFAULT_SCENARIO)
+        changes: dict[str, dict[str, float]] = {}
+        for op, given in (("set", set_), ("scale", scale), ("shift", shift)):
+            for text in given or []:
+                path, value = _split(text, f"--{op}")
+                changes[path] = {op: _number(value, f"--{op}")}
+        if changes:
+            loaded = with_adjustments(loaded, changes)
         res = run_loaded(loaded)
         written = None
         if not no_workbook:

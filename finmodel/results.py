@@ -223,18 +223,46 @@ def _num(x: object) -> float:
     return float(x)  # type: ignore[arg-type]
 
 
-def run(source: str | Path | Assumptions) -> Results:
+def run(
+    source: str | Path | Assumptions, adjust: dict[str, dict[str, float]] | None = None
+) -> Results:
     """Project one scenario (a file path, a shipped scenario's name, or loaded assumptions).
+
+    ``adjust`` changes inputs by parameter path, as a file's ``adjust:`` section does:
+    ``{"revenue.annual": {"scale": 0.8}, "funding.min_cash": {"set": 10}}``.
 
     >>> res = run("openai-plan-2025q3")
     >>> res.metrics["breakeven_year"]
     2030
+    >>> half = run("openai-plan-2025q3", adjust={"revenue.scale": {"scale": 0.5}})
+    >>> half.metrics["breakeven_year"] is None, round(half.metrics["peak_funding_need"])
+    (True, 136)
     """
     if isinstance(source, Assumptions):
         loaded = Loaded(source, None, None, ())
     else:
         loaded = load_with_meta(source)
+    if adjust:
+        loaded = with_adjustments(loaded, adjust)
     return run_loaded(loaded)
+
+
+def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loaded:
+    """The same scenario with more ``adjust`` entries (validated; paths checked on build)."""
+    from finmodel.assumptions.schema import Adjustment
+    from finmodel.errors import AssumptionError
+
+    merged = dict(loaded.assumptions.adjust)
+    for path, change in adjust.items():
+        try:
+            merged[path] = Adjustment.model_validate(change)
+        except ValueError as e:
+            raise AssumptionError(
+                f"adjust {path}: expected one of set, scale or shift ({e})"
+            ) from None
+    a = loaded.assumptions.model_copy(update={"adjust": merged})
+    build(a)  # unknown paths fail here, listing the nearest
+    return Loaded(a, loaded.path, loaded.sha256, loaded.files)
 
 
 def run_loaded(loaded: Loaded) -> Results:

@@ -146,3 +146,20 @@ def test_installed_console_script(tmp_path: Path) -> None:
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr and "bad.yaml:" in p.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+def test_run_with_parameter_path_changes(in_tmp: Path) -> None:
+    base = json.loads(runner.invoke(app, ["run", "bear", "--json", "--no-workbook"]).stdout)
+    r = runner.invoke(
+        app, ["run", "bear", "--json", "--no-workbook", "--set", "funding.min_cash=10"]
+    )
+    moved = json.loads(r.stdout)
+    # a 10 buffer adds exactly 10 to the need once cash is short for good (the revolver is
+    # already fully drawn by then in the bear case)
+    assert moved["metrics"]["peak_funding_need"] == pytest.approx(
+        base["metrics"]["peak_funding_need"] + 10, abs=1e-9
+    )
+    r = runner.invoke(app, ["run", "bear", "--scale", "revenue.anual=2", "--no-workbook"])
+    assert r.exit_code == 2 and "nearest: revenue.annual" in r.output
+    r = runner.invoke(app, ["run", "bear", "--shift", "opening.cash", "--no-workbook"])
+    assert r.exit_code == 2 and "--shift: expected PATH=VALUE" in r.output
