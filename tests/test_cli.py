@@ -149,13 +149,11 @@ def test_installed_console_script(tmp_path: Path) -> None:
 
 
 def test_run_with_parameter_path_changes(in_tmp: Path) -> None:
-    base = json.loads(runner.invoke(app, ["run", "bear", "--json", "--no-workbook"]).stdout)
-    r = runner.invoke(
-        app, ["run", "bear", "--json", "--no-workbook", "--set", "funding.min_cash=10"]
-    )
-    moved = json.loads(r.stdout)
-    # a 10 buffer adds exactly 10 to the need once cash is short for good (the revolver is
-    # already fully drawn by then in the bear case)
+    args = ["run", "hsbc-2025-11", "--json", "--no-workbook"]
+    base = json.loads(runner.invoke(app, args).stdout)
+    moved = json.loads(runner.invoke(app, [*args, "--set", "funding.min_cash=10"]).stdout)
+    # HSBC's facility charges no interest, so a 10 buffer adds exactly 10 to the need once
+    # cash is short for good (as the shipped hsbc-2025-11-buffer file does)
     assert moved["metrics"]["peak_funding_need"] == pytest.approx(
         base["metrics"]["peak_funding_need"] + 10, abs=1e-9
     )
