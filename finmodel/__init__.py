@@ -4,26 +4,73 @@
 >>> res = finmodel.run("hsbc-2025-11")
 >>> res.metrics["cash_out_month"], round(res.metric_value("funding_gap", 2030))
 ('2027-05', 212)
+
+The public names load on first use (so ``finmodel --help`` does not import numpy).
 """
 
+from __future__ import annotations
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("finmodel")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
-from finmodel.assumptions import Assumptions, load
-from finmodel.errors import AssumptionError, FinmodelError, IdentityError
-from finmodel.results import Results, run
+if TYPE_CHECKING:
+    from finmodel.analysis.montecarlo import MonteCarlo, simulate
+    from finmodel.analysis.sensitivity import TornadoSpec, grid, tornado
+    from finmodel.analysis.sobol import sobol
+    from finmodel.analysis.solve import solve
+    from finmodel.assumptions import Assumptions, load
+    from finmodel.errors import AssumptionError, FinmodelError, IdentityError
+    from finmodel.results import Results, run
+
+_WHERE = {
+    "AssumptionError": "finmodel.errors",
+    "Assumptions": "finmodel.assumptions",
+    "FinmodelError": "finmodel.errors",
+    "IdentityError": "finmodel.errors",
+    "MonteCarlo": "finmodel.analysis.montecarlo",
+    "Results": "finmodel.results",
+    "TornadoSpec": "finmodel.analysis.sensitivity",
+    "grid": "finmodel.analysis.sensitivity",
+    "load": "finmodel.assumptions",
+    "run": "finmodel.results",
+    "simulate": "finmodel.analysis.montecarlo",
+    "sobol": "finmodel.analysis.sobol",
+    "solve": "finmodel.analysis.solve",
+    "tornado": "finmodel.analysis.sensitivity",
+}
 
 __all__ = [
     "AssumptionError",
     "Assumptions",
     "FinmodelError",
     "IdentityError",
+    "MonteCarlo",
     "Results",
+    "TornadoSpec",
     "__version__",
+    "grid",
     "load",
     "run",
+    "simulate",
+    "sobol",
+    "solve",
+    "tornado",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'finmodel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

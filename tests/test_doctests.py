@@ -32,3 +32,14 @@ def test_there_are_examples() -> None:
         for t in finder.find(importlib.import_module(n))
     )
     assert total >= 8
+
+
+def test_public_api_is_complete_and_lazy() -> None:
+    import subprocess
+    import sys
+
+    for name in finmodel.__all__:
+        assert getattr(finmodel, name) is not None
+    code = "import sys, finmodel.cli; print('numpy' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]  # `finmodel --help` stays instant

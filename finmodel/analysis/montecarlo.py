@@ -31,7 +31,7 @@ from finmodel.analysis.sensitivity import Move, move
 from finmodel.assumptions.params import apply
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, full
-from finmodel.engine.model import Model
+from finmodel.engine.model import Model, ModelLike, as_model
 from finmodel.errors import AssumptionError
 
 FloatArray = NDArray[np.float64]
@@ -125,8 +125,8 @@ SCALARS = (
 
 
 def simulate(
-    model: Model,
-    u: Uncertainty,
+    model: ModelLike,
+    u: Uncertainty | None = None,
     n: int | None = None,
     seed: int | None = None,
     sampler: str | None = None,
@@ -135,7 +135,18 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     input_sha256: str | None = None,
 ) -> MonteCarlo:
-    """Run the Monte Carlo of ``model`` under ``u`` (options override the file's values)."""
+    """Run the Monte Carlo of ``model`` under ``u`` (default: the file's ``uncertainty``
+    section); the other options override the section's values.
+
+    >>> mc = simulate("hsbc-2025-11", n=500, seed=1)
+    >>> mc.manifest["draws"], mc.need_at_confidence.is_monotonic_increasing
+    (500, True)
+    """
+    model = as_model(model)
+    if u is None:
+        u = model.assumptions.uncertainty if model.assumptions is not None else None
+        if u is None:
+            raise AssumptionError(f"{model.scenario}: expected an 'uncertainty' section")
     n = u.draws if n is None else n
     seed = u.seed if seed is None else seed
     sampler = u.sampler if sampler is None else sampler

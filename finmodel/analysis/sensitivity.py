@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from finmodel.analysis.metrics import Metric, evaluate_metric, parse_metric
 from finmodel.assumptions.params import apply, resolve
 from finmodel.engine.evaluate import evaluate_chunks
-from finmodel.engine.model import Model
+from finmodel.engine.model import Model, ModelLike, as_model
 from finmodel.errors import AssumptionError
 
 FloatArray = NDArray[np.float64]
@@ -72,13 +72,14 @@ class TornadoSpec:
 
 
 def tornado(
-    model: Model, metric: str | Metric, specs: Sequence[TornadoSpec], default_pct: float = 0.2
+    model: ModelLike, metric: str | Metric, specs: Sequence[TornadoSpec], default_pct: float = 0.2
 ) -> pd.DataFrame:
     """The metric at each parameter's low and high value, all else at base; sorted by swing.
 
     Returns columns ``parameter, op, low, high, metric_low, metric_high, base, swing``.
     A date that never comes (NaN) counts as one period past the horizon for the swing.
     """
+    model = as_model(model)
     met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
     base = model.params.vector()
     rows: list[tuple[Move, float, float]] = []
@@ -127,7 +128,7 @@ def _never(model: Model, met: Metric) -> float:
 
 
 def grid(
-    model: Model,
+    model: ModelLike,
     metric: str | Metric,
     x: str,
     x_values: Sequence[float],
@@ -137,6 +138,7 @@ def grid(
     y_op: str | None = None,
 ) -> pd.DataFrame:
     """The metric over every pair of values of two parameters: rows x, columns y."""
+    model = as_model(model)
     met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
     mx, my = move(model, x, x_op), move(model, y, y_op)
     if set(mx.idx) & set(my.idx):

@@ -17,7 +17,7 @@ from finmodel.analysis.metrics import Metric, parse_metric
 from finmodel.analysis.montecarlo import inputs_for, spec_from
 from finmodel.analysis.sensitivity import _never, batch_metric
 from finmodel.assumptions.schema import Uncertainty
-from finmodel.engine.model import Model
+from finmodel.engine.model import ModelLike, as_model
 from finmodel.errors import AssumptionError
 
 
@@ -30,12 +30,21 @@ class SobolResult:
 
 
 def sobol(
-    model: Model, u: Uncertainty, metric: str | Metric, n_base: int = 1024, seed: int | None = None
+    model: ModelLike,
+    u: Uncertainty | None,
+    metric: str | Metric,
+    n_base: int = 1024,
+    seed: int | None = None,
 ) -> SobolResult:
     """Sobol indices of ``metric`` over the uncertain parameters of ``u``.
 
     ``n_base`` (a power of 2) gives n_base x (P + 2) evaluations, all in one batched pass.
     """
+    model = as_model(model)
+    if u is None:
+        u = model.assumptions.uncertainty if model.assumptions is not None else None
+        if u is None:
+            raise AssumptionError(f"{model.scenario}: expected an 'uncertainty' section")
     from SALib.analyze import sobol as analyze
     from SALib.sample import sobol as sample
 

@@ -18,7 +18,7 @@ from finmodel.analysis.metrics import Metric, evaluate_metric, format_metric, pa
 from finmodel.analysis.sensitivity import Move, base_value, batch_metric, move
 from finmodel.assumptions.params import apply
 from finmodel.engine.evaluate import evaluate
-from finmodel.engine.model import Model
+from finmodel.engine.model import Model, ModelLike, as_model
 from finmodel.errors import AssumptionError
 
 SCAN = 129
@@ -48,7 +48,7 @@ def _one(model: Model, mv: Move, met: Metric, x: float) -> float:
 
 
 def solve(
-    model: Model,
+    model: ModelLike,
     metric: str,
     target: float,
     vary: str,
@@ -57,6 +57,7 @@ def solve(
     xtol: float = 1e-10,
 ) -> Solution:
     """Find the value of ``vary`` in ``bracket`` at which ``metric`` equals ``target``."""
+    model = as_model(model)
     met = parse_metric(metric, model)
     mv = move(model, vary, op)
     b0 = base_value(model, mv)

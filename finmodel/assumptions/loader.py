@@ -12,6 +12,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class Loaded:
     files: tuple[Path, ...]
 
 
-def load(path: str | Path) -> Assumptions:
+def load(path: str | PathLike[str]) -> Assumptions:
     """Load and validate an assumption file (following ``extends:``).
 
     >>> a = load(shipped_path("openai-plan-2025q3"))
@@ -64,7 +65,7 @@ def load(path: str | Path) -> Assumptions:
     return load_with_meta(path).assumptions
 
 
-def load_with_meta(path: str | Path) -> Loaded:
+def load_with_meta(path: str | PathLike[str]) -> Loaded:
     """Like :func:`load`, plus the input hash (SHA-256 over every file read, in order)."""
     p = resolve(path)
     doc = read_document(p)
@@ -95,7 +96,7 @@ def shipped_names() -> list[str]:
     return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 
 
-def resolve(path: str | Path) -> Path:
+def resolve(path: str | PathLike[str]) -> Path:
     """An existing file path, or a shipped scenario's name; else a clear error."""
     p = Path(path)
     if p.is_file():

@@ -12,6 +12,7 @@ cash are signed. Money is in the scenario's unit per month.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Literal
 
 import numpy as np
@@ -76,6 +77,7 @@ class Model:
     unit: str = "billion"
     currency: str = "USD"
     commitment_amounts: dict[str, list[str]] = field(default_factory=dict)
+    assumptions: Assumptions | None = None
 
     def item(self, id: str) -> Item:
         for it in self.items:
@@ -455,4 +457,19 @@ def build(a: Assumptions) -> Model:
             b.p.adjust(path, op, x, adj.source)
         except AssumptionError as e:
             raise AssumptionError(f"adjust.{e}") from None
-    return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts)
+    return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts, a)
+
+
+ModelLike = Model | Assumptions | str | PathLike[str]
+"""A built model, validated assumptions, an assumption file or a shipped scenario's name."""
+
+
+def as_model(source: ModelLike) -> Model:
+    """Build a model from any of :data:`ModelLike`."""
+    if isinstance(source, Model):
+        return source
+    if isinstance(source, Assumptions):
+        return build(source)
+    from finmodel.assumptions.loader import load
+
+    return build(load(source))
