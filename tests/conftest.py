@@ -27,6 +27,15 @@ def write_yaml(tmp_path: Path) -> Callable[[str, str], Path]:
     return _write
 
 
+@pytest.fixture
+def in_tmp(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run the test from an empty folder (the CLI writes outputs/ below the working folder)."""
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    yield tmp_path
+    os.chdir(cwd)
+
+
 @pytest.fixture(scope="session")
 def libreoffice() -> str:
     """The soffice binary; under CI=true its absence is a failure, never a skip."""

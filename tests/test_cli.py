@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,14 +15,6 @@ import finmodel
 from finmodel.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path):  # type: ignore[no-untyped-def]
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    yield tmp_path
-    os.chdir(cwd)
 
 
 def test_run_default_prints_summary_targets_and_writes_workbook(in_tmp: Path) -> None:

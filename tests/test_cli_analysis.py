@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ from typer.testing import CliRunner
 from finmodel.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path):  # type: ignore[no-untyped-def]
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    yield tmp_path
-    os.chdir(cwd)
 
 
 def test_sensitivity_writes_tornado_grid_sobol(in_tmp: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from finmodel.export.workbook import MONEY, RATE, _col, _header, _Styles, put_text
+from finmodel.export.workbook import MONEY, RATE, _col, _header, _Styles, put_text, write_atomic
 
 SheetWriter = Callable[[Any], None]
 
@@ -258,20 +258,12 @@ def fan_png(mc: Any, path: Path, unit: str) -> Path:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    import os
-    import tempfile
-
     import matplotlib.pyplot as plt
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, metadata={"Software": None})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        write_atomic(
+            path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+        )
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return path

@@ -94,8 +94,6 @@ def write_workbook(
     from openpyxl import Workbook
 
     path = Path(path)
-    if not path.parent.is_dir():
-        raise ExportError(f"{path}: the folder {path.parent} does not exist")
     wb = Workbook()
     wb.remove(wb.active)
     multi = len(results) > 1
@@ -111,25 +109,29 @@ def write_workbook(
         _write_compare(wb["Compare"], scen)
     for add in extra:
         add(wb)
-    _save_atomic(wb, path)
+    write_atomic(path, wb.save)
     return path
 
 
-def _save_atomic(wb: Any, path: Path) -> None:
+def write_atomic(path: Path, save: Callable[[str], object]) -> None:
+    """Call ``save(tmp)`` on a temporary file beside ``path``, then move it into place.
+
+    An interrupted or failed write leaves the old file (or none), never a partial one.
+    """
+    if not path.parent.is_dir():
+        raise ExportError(f"{path}: the folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        wb.save(tmp)
+        save(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except OSError as e:
+        raise ExportError(f"{path}: cannot write the file ({e.strerror or e})") from None
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise ExportError(f"{path}: cannot write the workbook ({e.strerror or e})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _Styles:
