@@ -164,6 +164,12 @@ def _print_run(res: Results) -> None:
         ("Compute commitments (contract value)", _fmt(m["commitments_total"])),
         ("Stranded compute (paid, not needed)", _fmt(m["stranded_compute_total"])),
     ]
+    if a.valuation is not None:
+        val = res.valuation()
+        rows.append(
+            ("Equity value (DCF at " + a.valuation.date + ")", _fmt(val["dcf"].equity_value))
+        )
+        rows.append(("Dilution to existing holders by the horizon", f"{val['dilution']:.1%}"))
     for k, v in rows:
         t.add_row(k, v)
     con.print(t)
@@ -702,6 +708,178 @@ def simulate(
     con.print(rs)
     for w in written:
         typer.echo(f"wrote {w}")
+
+
+@app.command()
+def value(
+    file: Annotated[str, typer.Argument(help="Assumption file with a 'valuation' section.")],
+    implied: Annotated[
+        float | None,
+        typer.Option("--implied", help="Reverse DCF: the equity value to explain (with --vary)."),
+    ] = None,
+    vary: Annotated[
+        str | None,
+        typer.Option(
+            "--vary", help="Parameter path the reverse DCF solves for, e.g. revenue.scale."
+        ),
+    ] = None,
+    bracket: Annotated[str | None, typer.Option("--bracket", help="LOW:HIGH for --vary.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-valuation.xlsx)."),
+    ] = None,
+    no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """DCF, funding rounds with the cap table and investor returns, commitments as
+    obligations, and a reverse DCF.
+
+    Example: finmodel value openai-plan-2026q1 --implied 730 --vary revenue.scale
+    """
+    from rich.table import Table
+
+    from finmodel import valuation as val
+    from finmodel.assumptions import load_with_meta
+    from finmodel.errors import FinmodelError
+    from finmodel.results import run_loaded
+
+    if (implied is None) != (vary is None):
+        _fail("--implied and --vary: expected both (the value to explain and what to solve for)")
+    try:
+        loaded = load_with_meta(file)
+        if loaded.assumptions.valuation is None:
+            _fail(f"{loaded.path}: expected a 'valuation' section to value")
+        res = run_loaded(loaded)
+        v = res.valuation()
+        rate = val.fcf_irr(res)
+        sol = None
+        if implied is not None and vary is not None:
+            from finmodel.analysis.solve import solve as goal_seek
+
+            br = None
+            if bracket is not None:
+                lo, _, hi = bracket.partition(":")
+                br = (_number(lo, "--bracket"), _number(hi, "--bracket"))
+            sol = goal_seek(res.model, "equity_value", implied, vary, br)
+        written = None
+        if not no_workbook:
+            from finmodel.export.valuation_sheets import cap_table_sheet
+            from finmodel.export.workbook import write_workbook
+
+            stem = loaded.path.stem if loaded.path else "scenario"
+            written = write_workbook(
+                [res], _out_path(out, f"{stem}-valuation.xlsx"), [cap_table_sheet(v)]
+            )
+    except FinmodelError as e:
+        _fail(str(e))
+    d = v["dcf"]
+    if as_json:
+        doc = {
+            "scenario": res.name,
+            "input_sha256": loaded.sha256,
+            **res.to_json()["valuation"],
+            "fcf_irr": {
+                "value": rate.value,
+                "roots": rate.roots,
+                "reason": rate.reason,
+                "sign_pattern": rate.pattern,
+            },
+        }
+        if sol is not None:
+            doc["reverse_dcf"] = {
+                "path": sol.path,
+                "op": sol.op,
+                "value": sol.value,
+                "equity_value": sol.achieved,
+                "target": sol.target,
+            }
+        typer.echo(json.dumps(doc, indent=2, default=float))
+        return
+    con = _console()
+    a = res.assumptions
+    assert a.valuation is not None
+    unit = f"{a.currency} {a.unit}"
+    con.print(
+        f"[bold]{res.name}[/bold]: valued at the end of {a.valuation.date}, "
+        f"{a.valuation.discount_rate.value:.1%} a year ({unit})"
+    )
+    t = Table(title="DCF", show_header=False, title_justify="left")
+    t.add_column("item")
+    t.add_column("value", justify="right")
+    for k, x in (
+        ("PV of free cash flow", d.pv_free_cash_flow),
+        ("Terminal value", d.terminal_value),
+        ("PV of terminal value", d.pv_terminal_value),
+        ("Enterprise value", d.enterprise_value),
+        ("+ cash at the valuation date", d.cash),
+        ("- debt", d.debt),
+        ("Equity value", d.equity_value),
+    ):
+        t.add_row(k, _fmt(x))
+    t.add_row("Terminal value share of EV", f"{d.terminal_share:.0%}")
+    for k, x in d.multiples.items():
+        t.add_row(k.replace("_", " "), f"{x:,.1f}x")
+    t.add_row("IRR of FCF (terminal value in the last year)", str(rate))
+    con.print(t)
+    for w in d.warnings:
+        con.print(f"[yellow]warning:[/yellow] {w}")
+    ct = v["cap_table"]
+    c = Table(
+        title=f"Cap table (dilution to existing holders by the horizon: {v['dilution']:.1%})",
+        title_justify="left",
+    )
+    c.add_column("holder")
+    for col in ct.columns:
+        c.add_column(str(col), justify="right")
+    for h, row in ct.iterrows():
+        c.add_row(str(h), *[f"{x:.2%}" for x in row.to_numpy(dtype=float)])
+    con.print(c)
+    if v["returns"] is not None and len(v["returns"]):
+        ex = a.valuation.exit
+        assert ex is not None
+        rt = Table(
+            title=f"Investor returns at an exit of {ex.value.value:,.0f} in {ex.date}",
+            title_justify="left",
+        )
+        for col in ("round", "month", "amount", "post-money", "stake at exit", "multiple", "IRR"):
+            rt.add_column(col, justify="left" if col in ("round", "month") else "right")
+        for _, r in v["returns"].iterrows():
+            irr_text = "n/a" if r["irr"] is None or r["irr"] != r["irr"] else f"{r['irr']:.1%}"
+            rt.add_row(
+                str(r["round"]),
+                str(r["month"]),
+                _fmt(float(r["amount"])),
+                _fmt(float(r["post_money"])),
+                f"{float(r['stake_at_exit']):.2%}",
+                f"{float(r['multiple']):.2f}x",
+                irr_text,
+            )
+        con.print(rt)
+    com = v["commitments"]
+    if len(com):
+        ot = Table(
+            title=f"Take-or-pay commitments at {a.valuation.discount_rate.value:.0%}: "
+            f"coverage {com.attrs['coverage']:.2f} (PV of FCF before commitments "
+            f"{com.attrs['pv_fcf_before_commitments']:,.1f})",
+            title_justify="left",
+        )
+        for col in ("counterparty", "contract value", "present value", "share"):
+            ot.add_column(col, justify="left" if col == "counterparty" else "right")
+        for _, r in com.iterrows():
+            ot.add_row(
+                str(r["counterparty"]),
+                _fmt(float(r["contract_value"])),
+                _fmt(float(r["present_value"])),
+                f"{float(r['share_of_pv']):.0%}",
+            )
+        con.print(ot)
+    if sol is not None:
+        con.print(
+            f"Reverse DCF: {sol.path} ({sol.op}) = {sol.value:.6g} gives an equity value "
+            f"of {sol.achieved:,.1f} (target {sol.target:,.1f})"
+        )
+    if written:
+        typer.echo(f"wrote {written}")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from finmodel.assumptions.schema import Assumptions
 from finmodel.engine.checks import check
 from finmodel.engine.evaluate import evaluate
 from finmodel.engine.model import Model, build
+from finmodel.errors import AssumptionError
 from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
 from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
 
@@ -188,11 +189,45 @@ class Results:
             return _num(a.at[metric, hi])
         return math.fsum(_num(a.at[metric, y]) for y in range(lo, hi + 1))
 
+    def valuation(self) -> dict[str, Any]:
+        """DCF, rounds (priced inflows and the raise policy's), cap table, investor returns
+        and commitments as obligations; pandas objects where tabular. Needs ``valuation:``."""
+        from finmodel import valuation as val
+
+        v = self.assumptions.valuation
+        if v is None:
+            raise AssumptionError(f"{self.name}: expected a 'valuation' section")
+        rounds = val.priced_rounds(self) + (val.policy_rounds(self) if v.raise_policy else [])
+        rounds.sort(key=lambda r: r.month)
+        table = val.cap_table(self, rounds)
+        return {
+            "dcf": val.dcf(self),
+            "rounds": pd.DataFrame(
+                [
+                    {
+                        "round": r.name,
+                        "month": r.month,
+                        "amount": r.amount,
+                        "pre_money": r.pre_money,
+                        "post_money": r.post_money,
+                        "from_policy": r.policy,
+                    }
+                    for r in rounds
+                ],
+                columns=["round", "month", "amount", "pre_money", "post_money", "from_policy"],
+            ),
+            "round_list": rounds,
+            "cap_table": table,
+            "dilution": val.dilution(rounds),
+            "returns": val.investor_returns(self, rounds) if v.exit is not None else None,
+            "commitments": val.commitments_pv(self),
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The JSON document of ``finmodel run --json``."""
         a = self.annual
         m = self.metrics
-        return {
+        out: dict[str, Any] = {
             "scenario": self.name,
             "finmodel_version": __version__,
             "input_sha256": self.input_sha256,
@@ -209,6 +244,27 @@ class Results:
                 }
                 for r in self.target_results()
             ],
+        }
+        if self.assumptions.valuation is not None:
+            out["valuation"] = self._valuation_json()
+        return out
+
+    def _valuation_json(self) -> dict[str, Any]:
+        v = self.valuation()
+        d = v["dcf"]
+        com = v["commitments"]
+        ret = v["returns"]
+        return {
+            **{k: x for k, x in d.as_dict().items()},
+            "dilution_by_horizon": v["dilution"],
+            "rounds": v["rounds"].to_dict(orient="records"),
+            "cap_table": {
+                h: {c: float(x) for c, x in row.items()} for h, row in v["cap_table"].iterrows()
+            },
+            "investor_returns": None if ret is None else ret.to_dict(orient="records"),
+            "commitments": com.to_dict(orient="records"),
+            "commitment_coverage": com.attrs["coverage"],
+            "pv_fcf_before_commitments": com.attrs["pv_fcf_before_commitments"],
         }
 
     def to_excel(self, path: str | Path) -> Path:
@@ -250,7 +306,6 @@ def run(
 def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loaded:
     """The same scenario with more ``adjust`` entries (validated; paths checked on build)."""
     from finmodel.assumptions.schema import Adjustment
-    from finmodel.errors import AssumptionError
 
     merged = dict(loaded.assumptions.adjust)
     for path, change in adjust.items():

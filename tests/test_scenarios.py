@@ -23,7 +23,18 @@ def test_every_target_within_tolerance(path: Path) -> None:
 
 
 # contract terms, asset lives and simulation settings: shape, not figures
-STRUCTURAL = {"years", "life_years", "draws", "seed", "alpha", "pct", "values", "rho"}
+STRUCTURAL = {
+    "years",
+    "life_years",
+    "draws",
+    "seed",
+    "alpha",
+    "pct",
+    "values",
+    "rho",
+    "runway_below_months",
+    "cover_months",
+}
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -35,15 +46,20 @@ def test_every_shipped_number_cites_a_source(path: Path) -> None:
 
     def walk(node: object, where: str, key: object) -> None:
         if isinstance(node, dict):
-            if "value" in node or key in ("parameters", "correlations") or "dist" in node:
-                if "value" in node and not node.get("source"):
+            cited = bool(node.get("source"))
+            number = isinstance(node.get("value"), int | float) and not isinstance(
+                node.get("value"), bool
+            )
+            if number or "dist" in node:
+                if not cited:
                     uncited.append(where)
-                if "dist" in node and not node.get("source"):
-                    uncited.append(where)
-                if "value" in node or "dist" in node:
-                    return
+                return
             for k, v in node.items():
-                walk(v, f"{where}.{k}", k)
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    if not cited and k not in STRUCTURAL:
+                        uncited.append(f"{where}.{k}")
+                else:
+                    walk(v, f"{where}.{k}", k)
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, f"{where}[{i}]", key)

@@ -44,7 +44,7 @@ def test_structure_names_and_formulas(tmp_path: Path) -> None:
     res = finmodel.run("openai-plan-2025q3")
     path = res.to_excel(tmp_path / "base.xlsx")
     wb = load_workbook(path)
-    assert wb.sheetnames == SHEETS
+    assert wb.sheetnames == [*SHEETS, "Valuation", "Cap table"]  # the base case has a valuation
     names = wb.defined_names
     for n in (
         "opening_cash",
@@ -163,6 +163,28 @@ def test_every_line_item_matches_the_engine(recalculated: dict, stem: str) -> No
         assert row[6] is True
     checks = {r[0]: r[1] for r in wb["Checks"].iter_rows(min_row=2, values_only=True) if r[0]}
     assert checks["ALL CHECKS"] is True and all(v is True for v in checks.values())
+    if res.assumptions.valuation is not None:
+        from finmodel.valuation import dcf
+
+        d = dcf(res)
+        sheet = {r[0]: r[1] for r in wb["Valuation"].iter_rows(min_row=3, values_only=True) if r[0]}
+        for k in (
+            "pv_free_cash_flow",
+            "terminal_value",
+            "pv_terminal_value",
+            "enterprise_value",
+            "cash",
+            "debt",
+            "equity_value",
+            "terminal_share",
+        ):
+            assert sheet[k] == pytest.approx(getattr(d, k), rel=RTOL, abs=1e-9), k
+        for k in ("ev_to_next_12m_revenue", "ev_to_final_12m_revenue"):
+            assert sheet[k] == pytest.approx(d.multiples[k], rel=RTOL), k
+        assert sheet["warning"] in ("", None) or d.terminal_share > 0.75
+        table = list(wb["Cap table"].iter_rows(values_only=True))
+        totals = next(r for r in table if r[0] == "Total")
+        assert all(t == pytest.approx(1.0, abs=1e-12) for t in totals[1:] if t is not None)
 
 
 @pytest.mark.libreoffice

@@ -223,16 +223,40 @@ class Inflow(Frozen):
     date: Month | None = None
     milestone: str | None = None
     per_unit: Num | None = None
+    pre_money: Num | None = None
+    investors: Annotated[list[Investor], BeforeValidator(_investors)] = []
     source: str | None = None
     note: str | None = None
 
     @model_validator(mode="after")
     def _kind(self) -> Inflow:
+        if self.pre_money is not None and self.pre_money.value <= 0:
+            raise ValueError(f"pre_money: expected a valuation > 0, got {self.pre_money.value}")
+        if self.investors and self.pre_money is None:
+            raise ValueError("investors: expected a 'pre_money' to price the round")
+        if self.investors:
+            total = sum(i.amount.value for i in self.investors)
+            if abs(total - self.amount.value) > 1e-9 * max(1.0, abs(self.amount.value)):
+                raise ValueError(
+                    f"investors: expected amounts summing to the round's {self.amount.value:g}, "
+                    f"got {total:g}"
+                )
         if (self.date is None) == (self.milestone is None):
             raise ValueError("expected exactly one of 'date' or 'milestone'")
         if self.milestone is not None and self.per_unit is None:
             raise ValueError("expected 'per_unit' with 'milestone'")
         return self
+
+
+class Investor(Frozen):
+    name: str
+    amount: Num
+
+
+def _investors(v: Any) -> Any:
+    if isinstance(v, dict):
+        return [{"name": k, "amount": x} for k, x in v.items()]
+    return v
 
 
 class Facility(Frozen):
@@ -405,6 +429,95 @@ class Sensitivity(Frozen):
     grid: Grid | None = None
 
 
+class Terminal(Frozen):
+    """Terminal value at the horizon: perpetual growth of FCF, or a multiple of the last
+    twelve months' revenue or EBITDA."""
+
+    method: Literal["growth", "multiple"]
+    growth: Num | None = None
+    multiple: Num | None = None
+    of: Literal["revenue", "ebitda"] = "revenue"
+
+    @model_validator(mode="after")
+    def _fields(self) -> Terminal:
+        if self.method == "growth" and self.growth is None:
+            raise ValueError("growth: expected a perpetual growth rate for method 'growth'")
+        if self.method == "multiple" and self.multiple is None:
+            raise ValueError("multiple: expected an exit multiple for method 'multiple'")
+        return self
+
+
+class Holder(Frozen):
+    name: str
+    stake: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(ge=0, le=1)
+    source: str | None = None
+    note: str | None = None
+
+
+class RaisePolicy(Frozen):
+    """Turn the funding-need schedule into dated rounds: raise when the runway (on the path
+    with the rounds raised so far) falls below ``runway_below_months``, enough to cover the
+    need ``cover_months`` ahead, within ``min_round``..``max_round``; priced at
+    ``revenue_multiple`` x the next twelve months' revenue, or from ``pre_money`` by year."""
+
+    runway_below_months: StrictInt = Field(12, ge=0)
+    cover_months: StrictInt = Field(18, ge=1)
+    min_round: Num | None = None
+    max_round: Num | None = None
+    revenue_multiple: Num | None = None
+    pre_money: YearPath | None = None
+    investor: str = "New investors"
+
+    @model_validator(mode="after")
+    def _pricing(self) -> RaisePolicy:
+        if (self.revenue_multiple is None) == (self.pre_money is None):
+            raise ValueError(
+                "expected exactly one of 'revenue_multiple' or 'pre_money' to price rounds"
+            )
+        if (
+            self.min_round is not None
+            and self.max_round is not None
+            and self.min_round.value > self.max_round.value
+        ):
+            raise ValueError("max_round: expected max_round >= min_round")
+        return self
+
+
+class Exit(Frozen):
+    date: Month
+    value: Num
+
+
+class Valuation(Frozen):
+    """DCF inputs, the cap table at the valuation date, a raise policy and an exit."""
+
+    date: Month
+    discount_rate: Num
+    mid_period: bool = True
+    terminal: Terminal
+    holders: list[Holder] = []
+    raise_policy: RaisePolicy | None = None
+    exit: Exit | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Valuation:
+        r = self.discount_rate.value
+        if r <= -1:
+            raise ValueError(f"discount_rate: expected a rate > -1, got {r}")
+        t = self.terminal
+        if t.method == "growth" and t.growth is not None and t.growth.value >= r:
+            raise ValueError(
+                f"terminal.growth: expected a growth rate below the discount rate {r:g} "
+                f"(Gordon growth diverges for g >= r), got {t.growth.value:g}"
+            )
+        if self.holders:
+            total = sum(h.stake for h in self.holders)
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"holders: expected stakes summing to 1, got {total:.6g}")
+            _unique([h.name for h in self.holders], "valuation.holders", "name")
+        return self
+
+
 class Assumptions(Frozen):
     """A validated scenario. Build it with :func:`finmodel.load`."""
 
@@ -422,7 +535,7 @@ class Assumptions(Frozen):
     milestones: dict[str, PointPath] = {}
     funding: Funding = Funding()
     adjust: dict[str, Adjustment] = {}
-    valuation: dict[str, Any] | None = None
+    valuation: Valuation | None = None
     uncertainty: Uncertainty | None = None
     sensitivity: Sensitivity | None = None
     targets: list[Target] = []
@@ -456,6 +569,18 @@ class Assumptions(Frozen):
                 raise ValueError(
                     f"targets[{n}].period: expected years within the horizon {lo}..{hi}, "
                     f"got {t.period}"
+                )
+        v = self.valuation
+        if v is not None:
+            vd = month_index(*parse_month(v.date))
+            if not first - 1 <= vd <= last - 1:
+                raise ValueError(
+                    f"valuation.date: expected a month from the one before the start to the one "
+                    f"before the end ({self.start}..{self.end}), got {v.date}"
+                )
+            if v.exit is not None and not vd < month_index(*parse_month(v.exit.date)):
+                raise ValueError(
+                    f"valuation.exit.date: expected a month after {v.date}, got {v.exit.date}"
                 )
         for i in self.funding.inflows:
             if i.date is not None and not first <= month_index(*parse_month(i.date)) <= last:

@@ -325,6 +325,7 @@ _FN: Mapping[str, tuple[Callable[..., FloatArray], Callable[[Sequence[str]], str
     "max": (lambda *xs: _reduce(np.maximum, xs), lambda a: f"MAX({','.join(a)})"),
     "min": (lambda *xs: _reduce(np.minimum, xs), lambda a: f"MIN({','.join(a)})"),
     "exp": (np.exp, lambda a: f"EXP({a[0]})"),
+    "pow": (np.power, lambda a: f"POWER({a[0]},{a[1]})"),
     "floor": (_floor, lambda a: f"INT({a[0]}+1E-9)"),
     "gt": (_gt, lambda a: f"IF({a[0]}>{a[1]},1,0)"),
     "lt": (_lt, lambda a: f"IF({a[0]}<{a[1]},1,0)"),
@@ -342,7 +343,8 @@ def _reduce(
 
 @dataclass(frozen=True, eq=False)
 class Fn(Expr):
-    """A function: ``max``, ``min``, ``exp``, ``floor`` (Excel INT), ``gt``/``lt`` (1 or 0)."""
+    """A function: ``max``, ``min``, ``exp``, ``pow`` (Excel POWER), ``floor`` (Excel INT),
+    ``gt``/``lt`` (1 or 0)."""
 
     fn: str
     args: tuple[Expr, ...]

@@ -440,6 +440,9 @@ def build(a: Assumptions) -> Model:
     )
     b.add("cash", "Cash if the need is raised just in time", unfunded + need_cum, "balance")
 
+    if a.valuation is not None:
+        _valuation_items(b, a, fcf, revenue, ebitda)
+
     # milestones are drivers; place them before their first use
     ms_items = []
     for name, pts in a.milestones.items():
@@ -458,6 +461,58 @@ def build(a: Assumptions) -> Model:
         except AssumptionError as e:
             raise AssumptionError(f"adjust.{e}") from None
     return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts, a)
+
+
+def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda: Ref) -> None:
+    """DCF as line items, so the sheet and the engine share them (docs/methodology.md):
+
+    discount factor ``(1 + r)^-tau_t`` for months after the valuation date (tau in years to
+    mid-month, or month end without mid-period); terminal value at the last month from the
+    last twelve months; their present values sum to the enterprise value.
+    """
+    v = a.valuation
+    assert v is not None
+    tl = b.tl
+    b.section = "Valuation"
+    r = b.scalar("valuation.discount_rate", v.discount_rate, "rate per year")
+    d = tl.index_of(v.date)  # valuation at the end of month d (may be -1: before the start)
+    t = np.arange(tl.T, dtype=np.float64)
+    after = (t > d).astype(np.float64)
+    tau = np.where(t > d, (t - d - (0.5 if v.mid_period else 0.0)) / 12.0, 0.0)
+    df = b.add(
+        "discount_factor",
+        "Discount factor to the valuation date",
+        Series(after) * Fn("pow", (1.0 + r, -Series(tau))),
+        "level",
+    )
+    b.add("pv_free_cash_flow", "Present value of free cash flow", fcf * df)
+    ltm_fcf = b.add(
+        "ltm_free_cash_flow",
+        "Free cash flow, last twelve months",
+        CumSum("free_cash_flow", 12),
+        "balance",
+    )
+    ltm_rev = b.add("ltm_revenue", "Revenue, last twelve months", CumSum("revenue", 12), "balance")
+    ltm_ebitda = b.add("ltm_ebitda", "EBITDA, last twelve months", CumSum("ebitda", 12), "balance")
+    end = Series((t == tl.T - 1).astype(np.float64))
+    term = v.terminal
+    if term.method == "growth":
+        assert term.growth is not None
+        g = b.scalar("valuation.terminal.growth", term.growth, "rate per year")
+        tv: Expr = ltm_fcf * (1.0 + g) / (r - g)
+        label = "Terminal value: next year's FCF / (r - g)"
+    else:
+        assert term.multiple is not None
+        m = b.scalar("valuation.terminal.multiple", term.multiple, "multiple")
+        tv = m * (ltm_rev if term.of == "revenue" else ltm_ebitda)
+        label = f"Terminal value: multiple x last twelve months' {term.of}"
+    b.add("terminal_value", label, end * tv, "balance")
+    tau_end = float(tl.T - 1 - d) / 12.0
+    b.add(
+        "pv_terminal_value",
+        "Present value of the terminal value",
+        Ref("terminal_value") * Fn("pow", (1.0 + r, Const(-tau_end))),
+    )
 
 
 ModelLike = Model | Assumptions | str | PathLike[str]

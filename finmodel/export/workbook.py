@@ -170,6 +170,11 @@ def _write_scenario(wb: Any, s: _Scenario) -> None:
     _funding(wb[s.sheet("Funding")], s, st)
     _targets(wb[s.sheet("Targets")], s, st)
     _checks(wb[s.sheet("Checks")], s, st)
+    if s.res.assumptions.valuation is not None:
+        from finmodel.export.valuation_sheets import fill
+
+        _valuation(wb.create_sheet(s.sheet("Valuation")), s, st)
+        fill(wb.create_sheet(s.sheet("Cap table")), s.res.valuation())
 
 
 def _inputs(ws: Any, wb: Any, s: _Scenario, st: _Styles) -> None:
@@ -513,6 +518,93 @@ def _checks(ws: Any, s: _Scenario, st: _Styles) -> None:
     ws.column_dimensions["A"].width = 40
     ws.column_dimensions["B"].width = 16
     ws.freeze_panes = "C2"
+
+
+def _valuation(ws: Any, s: _Scenario, st: _Styles) -> None:
+    """The DCF by formula: sums of the Calc sheet's present-value rows, cash and debt at the
+    valuation date, equity value, the terminal value's share and implied multiples."""
+    v = s.res.assumptions.valuation
+    assert v is not None
+    model = s.res.model
+    T = model.timeline.T
+    d = model.timeline.index_of(v.date)
+    calc = s.q("Calc")
+
+    def row_sum(item: str, lo: int = 0, hi: int = T - 1) -> str:
+        return f"SUM({calc}!{s.cell(item, lo)}:{s.cell(item, hi)})"
+
+    put_text(ws, "A1", f"DCF of {s.res.name}, valued at the end of {v.date}").font = st.bold
+    debt = s.name("opening_debt")
+    if d >= 0 and "facility_balance" in s.rows:
+        debt += f"+{calc}!{s.cell('facility_balance', d)}"
+    cash = s.name("opening_cash") if d < 0 else f"{calc}!{s.cell('cash_unfunded', d)}"
+    first = 3  # rows below the header; each item's cell is B<first + position>
+    names = [
+        "discount_rate",
+        "pv_free_cash_flow",
+        "terminal_value",
+        "pv_terminal_value",
+        "enterprise_value",
+        "cash",
+        "debt",
+        "equity_value",
+        "terminal_share",
+        "ev_to_next_12m_revenue",
+        "ev_to_final_12m_revenue",
+        "warning",
+    ]
+    at = {n: f"B{first + k}" for k, n in enumerate(names)}
+    ntm = row_sum("revenue", d + 1, min(T - 1, d + 12))
+    rows = [
+        (f"={s.name('valuation_discount_rate')}", RATE, "annual discount rate (Inputs)"),
+        (f"={row_sum('pv_free_cash_flow')}", MONEY, "sum of the Calc row pv_free_cash_flow"),
+        (f"={calc}!{s.cell('terminal_value', T - 1)}", MONEY, "at the end of the horizon (Calc)"),
+        (f"={row_sum('pv_terminal_value')}", MONEY, "discounted to the valuation date (Calc)"),
+        (
+            f"={at['pv_free_cash_flow']}+{at['pv_terminal_value']}",
+            MONEY,
+            "PV of free cash flow + PV of terminal value",
+        ),
+        (f"={cash}", MONEY, "cash at the valuation date (no new money)"),
+        (f"={debt}", MONEY, "opening debt + facilities drawn at the valuation date"),
+        (
+            f"={at['enterprise_value']}+{at['cash']}-{at['debt']}",
+            MONEY,
+            "enterprise value + cash - debt",
+        ),
+        (
+            f'=IFERROR({at["pv_terminal_value"]}/{at["enterprise_value"]},"n/a")',
+            RATE,
+            "PV of terminal value / enterprise value",
+        ),
+        (
+            f'=IFERROR({at["enterprise_value"]}/{ntm},"n/a")',
+            '0.0"x"',
+            "EV / revenue of the 12 months after the valuation date",
+        ),
+        (
+            f'=IFERROR({at["enterprise_value"]}/{calc}!{s.cell("ltm_revenue", T - 1)},"n/a")',
+            '0.0"x"',
+            "EV / revenue of the horizon's last 12 months",
+        ),
+        (
+            f"=IF(AND(ISNUMBER({at['terminal_share']}),{at['terminal_share']}>0.75),"
+            '"terminal value above 75% of EV","")',
+            "@",
+            "a valuation that rests on years beyond the horizon",
+        ),
+    ]
+    _header(ws, st, ["Item", "Value", "Meaning"], row=first - 1)
+    for k, (name, (f, fmt, meaning)) in enumerate(zip(names, rows, strict=True)):
+        r = first + k
+        put_text(ws, f"A{r}", name)
+        ws.cell(row=r, column=2, value=f).number_format = fmt
+        put_text(ws, f"C{r}", meaning)
+        key = name if name == "equity_value" else f"valuation_{name}"
+        s.summary[key] = f"{s.q('Valuation')}!$B${r}"
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 18
+    ws.column_dimensions["C"].width = 60
 
 
 def _write_compare(ws: Any, scen: list[_Scenario]) -> None:

@@ -1,0 +1,202 @@
+"""Valuation and financing against closed forms, numpy-financial and published figures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy_financial as npf
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import finmodel
+from finmodel import valuation as val
+from finmodel.errors import AssumptionError
+
+FLAT = """
+name: Flat
+company: F
+start: 2026-01
+end: 2027-12
+opening: {{cash: 5, debt: 2}}
+revenue: {{annual: {{2026: 12}}}}
+valuation:
+  date: 2025-12
+  discount_rate: 0.1
+  mid_period: {mid}
+  terminal: {terminal}
+"""
+
+
+def test_gordon_growth_closed_form(write_yaml: Callable[..., Path]) -> None:
+    """FCF of 1 a month for 24 months, valued at the start: PV = sum q^k with q = 1.1^(-1/12)
+    (month-end), TV = 12 x 1.02 / (0.10 - 0.02) = 153 discounted two years."""
+    p = write_yaml(FLAT.format(mid="false", terminal="{method: growth, growth: 0.02}"))
+    d = val.dcf(finmodel.run(p))
+    q = 1.1 ** (-1 / 12)
+    pv = q * (1 - q**24) / (1 - q)
+    assert d.pv_free_cash_flow == pytest.approx(pv, rel=1e-12)
+    assert d.terminal_value == pytest.approx(153.0, rel=1e-12)
+    assert d.pv_terminal_value == pytest.approx(153.0 / 1.1**2, rel=1e-12)
+    # numpy-financial at the equivalent monthly rate, flows at month ends, TV with the last
+    monthly = 1.1 ** (1 / 12) - 1
+    flows = [0.0] + [1.0] * 23 + [1.0 + 153.0]
+    assert d.enterprise_value == pytest.approx(npf.npv(monthly, flows), rel=1e-12)
+    assert d.equity_value == pytest.approx(d.enterprise_value + 5 - 2, rel=1e-12)
+    assert d.terminal_share > 0.75 and "above 75%" in d.warnings[0]
+
+
+def test_mid_period_and_exit_multiple(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml(FLAT.format(mid="true", terminal="{method: multiple, multiple: 5, of: revenue}"))
+    d = val.dcf(finmodel.run(p))
+    pv = sum(1.1 ** (-(k - 0.5) / 12) for k in range(1, 25))
+    assert d.pv_free_cash_flow == pytest.approx(pv, rel=1e-12)
+    assert d.terminal_value == pytest.approx(60.0)  # 5 x 12 of revenue
+    assert d.multiples["ev_to_next_12m_revenue"] == pytest.approx(d.enterprise_value / 12)
+
+
+def test_growth_at_or_above_the_rate_is_refused(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml(FLAT.format(mid="true", terminal="{method: growth, growth: 0.1}"))
+    with pytest.raises(AssumptionError, match="Gordon growth diverges for g >= r"):
+        finmodel.load(p)
+
+
+def test_irr_roots_and_diagnostics() -> None:
+    r = val.irr([-100, 60, 60])
+    assert r.value == pytest.approx(npf.irr([-100, 60, 60]), rel=1e-10)
+    assert val.npv(r.value, [-100, 60, 60]) == pytest.approx(0, abs=1e-9)
+    two = val.irr([-100, 230, -132])  # (1.1)(1.2) roots: 10% and 20%
+    assert two.roots == pytest.approx([0.1, 0.2])
+    assert two.value == pytest.approx(0.1) and "2 roots" in two.reason
+    assert "other roots 20.0000%" in str(two)
+    none = val.irr([-100, -50])
+    assert none.value is None and "no sign change" in str(none) and "flows - -" in str(none)
+    none2 = val.irr([100, -300, 250])  # discriminant < 0: no real root
+    assert none2.value is None and "+ - +" in str(none2)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(10, 1000), min_size=1, max_size=6),
+    st.lists(st.integers(30, 700), min_size=6, max_size=6),
+)
+def test_xirr_plugged_back(inflows: list[float], gaps: list[int]) -> None:
+    flows = [-float(sum(inflows)) * 0.8, *inflows]
+    d0 = date(2026, 1, 15)
+    dates = [d0]
+    for g in gaps[: len(inflows)]:
+        dates.append(dates[-1] + timedelta(days=g))
+    r = val.xirr(flows, dates)
+    assert r.value is not None and len(r.roots) == 1
+    t = np.array([(d - d0).days / 365 for d in dates])
+    assert np.sum(np.array(flows) / (1 + r.value) ** t) == pytest.approx(0, abs=1e-7 * sum(inflows))
+
+
+def test_xirr_known_value() -> None:
+    assert val.xirr([-1000, 1100], [date(2025, 1, 1), date(2026, 1, 1)]).value == pytest.approx(0.1)
+
+
+def test_feb_2026_round_reproduces_softbank_at_13_percent() -> None:
+    """110 at 730 pre-money: SoftBank 11% x 730/840 + 30/840 = 13.1% (FACTS: ~13% after)."""
+    v = finmodel.run("openai-plan-2026q1").valuation()
+    table = v["cap_table"]
+    after = table.iloc[:, -1]
+    assert after["SoftBank"] == pytest.approx(0.11 * 730 / 840 + 30 / 840, rel=1e-12)
+    assert after["SoftBank"] == pytest.approx(0.13, abs=0.005)
+    assert after["Microsoft"] == pytest.approx(0.27 * 730 / 840, rel=1e-12)
+    assert v["rounds"].loc[0, ["amount", "pre_money", "post_money"]].tolist() == [110, 730, 840]
+    assert v["dilution"] == pytest.approx(1 - 730 / 840)
+
+
+def test_policy_rounds_keep_cash_at_or_above_the_buffer() -> None:
+    res = finmodel.run("nvidia-pullback", adjust={"funding.min_cash": {"set": 5}})
+    rounds = val.policy_rounds(res)
+    assert rounds, "the pullback has a gap, so the policy must raise"
+    tl = res.model.timeline
+    raised = np.zeros(tl.T)
+    for r in rounds:
+        raised[tl.index_of(r.month) :] += r.amount
+        assert r.amount >= 10  # the file's minimum round
+    assert np.all(res.series("cash_unfunded") + raised >= 5 - 1e-9)
+    # priced at 24x the next twelve months' revenue
+    first = rounds[0]
+    t = tl.index_of(first.month)
+    assert first.pre_money == pytest.approx(24 * res.series("revenue")[t + 1 : t + 13].sum())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.1, 100), st.floats(1, 2000)), min_size=1, max_size=5))
+def test_ownership_always_sums_to_one(rounds_in: list[tuple[float, float]]) -> None:
+    res = finmodel.run("openai-plan-2025q3")
+    rounds = [
+        val.Round(f"R{i}", f"2026-{i + 1:02d}", a, pre, ((f"Investor {i % 2}", a),), False)
+        for i, (a, pre) in enumerate(rounds_in)
+    ]
+    table = val.cap_table(res, rounds)
+    np.testing.assert_allclose(table.sum(axis=0).to_numpy(), 1.0, atol=1e-12)
+
+
+def test_investor_returns_closed_form() -> None:
+    res = finmodel.run("openai-plan-2025q3")
+    r = val.Round("Seed", "2028-12", 10.0, 90.0, (("Seed fund", 10.0),), False)
+    ret = val.investor_returns(res, [r]).iloc[0]
+    assert ret["stake_at_exit"] == pytest.approx(0.1)
+    assert ret["proceeds"] == pytest.approx(100.0)  # 10% of the 1,000 exit
+    years = (date(2030, 12, 1) - date(2028, 12, 1)).days / 365
+    assert ret["irr"] == pytest.approx(10 ** (1 / years) - 1, rel=1e-9)
+
+
+def test_reverse_dcf_plugged_back() -> None:
+    sol = finmodel.solve("openai-plan-2026q1", "equity_value", 730.0, "revenue.scale", (0.5, 3))
+    res = finmodel.run("openai-plan-2026q1", adjust={"revenue.scale": {"set": sol.value}})
+    assert val.dcf(res).equity_value == pytest.approx(730.0, abs=1e-6)
+    rate = finmodel.solve(
+        "openai-plan-2026q1", "equity_value", 730.0, "valuation.discount_rate", (0.01, 0.5)
+    )
+    res = finmodel.run(
+        "openai-plan-2026q1", adjust={"valuation.discount_rate": {"set": rate.value}}
+    )
+    assert val.dcf(res).equity_value == pytest.approx(730.0, abs=1e-6)
+
+
+def test_commitments_present_value_closed_form(write_yaml: Callable[..., Path]) -> None:
+    """A flat 120 over 10 years from the valuation date: an annuity of 1 a month."""
+    p = write_yaml("""
+        name: Obligations
+        company: O
+        start: 2026-01
+        end: 2027-12
+        opening: {cash: 50}
+        revenue: {annual: {2026: 24}}
+        commitments: [{counterparty: Cloud, amount: 120, start: 2026-01, years: 10}]
+        valuation:
+          date: 2025-12
+          discount_rate: 0.1
+          mid_period: false
+          terminal: {method: multiple, multiple: 1}
+    """)
+    com = val.commitments_pv(finmodel.run(p))
+    q = 1.1 ** (-1 / 12)
+    assert com.loc[0, "present_value"] == pytest.approx(q * (1 - q**120) / (1 - q), rel=1e-12)
+    assert com.loc[0, "contract_value"] == pytest.approx(120)
+    # FCF before commitments = revenue 2 a month for 24 months (no other costs)
+    before = 2 * q * (1 - q**24) / (1 - q)
+    assert com.attrs["pv_fcf_before_commitments"] == pytest.approx(before, rel=1e-12)
+    assert com.attrs["coverage"] == pytest.approx(before / com.loc[0, "present_value"])
+
+
+def test_equity_value_metric_matches_dcf() -> None:
+    from finmodel.analysis.metrics import evaluate_metric, parse_metric
+    from finmodel.engine.evaluate import evaluate
+    from finmodel.engine.model import build
+
+    model = build(finmodel.load("hsbc-2025-11"))
+    v = model.params.vector()[None, :]
+    items = evaluate(model, v)
+    got = evaluate_metric(model, items, v, parse_metric("equity_value", model))[0]
+    assert got == pytest.approx(val.dcf(finmodel.run("hsbc-2025-11")).equity_value, rel=1e-12)
+    assert not math.isnan(got)
