@@ -155,3 +155,66 @@ def test_bad_options_exit_2(in_tmp: Path, args: list[str], message: str) -> None
     assert message in r.output
     assert "Traceback" not in r.output
     assert not (in_tmp / "outputs").exists()
+
+
+def test_value_command(in_tmp: Path) -> None:
+    r = runner.invoke(
+        app, ["value", "openai-plan-2026q1", "--implied", "730", "--vary", "revenue.scale"]
+    )
+    assert r.exit_code == 0, r.output
+    for text in (
+        "Enterprise value",
+        "Equity value",
+        "Cap table (dilution to existing holders by the horizon: 13.1%)",
+        "13.13%",
+        "Investor returns at an exit of 1,000 in 2030-12",
+        "Take-or-pay commitments at 12%",
+        "Reverse DCF: revenue.scale (set) =",
+        "the only root",
+    ):
+        assert text in r.output, text
+    wb = load_workbook(in_tmp / "outputs" / "openai-plan-2026q1-valuation.xlsx")
+    assert {"Valuation", "Cap table"} <= set(wb.sheetnames)
+    assert wb["Valuation"]["B7"].value.startswith("=")  # enterprise value by formula
+
+
+def test_value_json_and_run_summary(in_tmp: Path) -> None:
+    doc = json.loads(
+        runner.invoke(app, ["value", "hsbc-2025-11", "--json", "--no-workbook"]).stdout
+    )
+    for k in (
+        "enterprise_value",
+        "equity_value",
+        "pv_free_cash_flow",
+        "pv_terminal_value",
+        "terminal_value",
+        "terminal_share",
+        "multiples",
+        "dilution_by_horizon",
+        "rounds",
+        "cap_table",
+        "investor_returns",
+        "commitments",
+        "commitment_coverage",
+        "fcf_irr",
+    ):
+        assert k in doc, k
+    assert all(
+        abs(sum(col) - 1) < 1e-12
+        for col in zip(*[list(v.values()) for v in doc["cap_table"].values()], strict=True)
+    )
+    assert doc["rounds"] and all(r["from_policy"] for r in doc["rounds"])  # HSBC's gap -> rounds
+    r = runner.invoke(app, ["run", "openai-plan-2026q1", "--no-workbook"])
+    assert "Equity value (DCF at 2025-12)" in r.output
+    assert "Dilution to existing holders by the horizon" in r.output and "13.1%" in r.output
+
+
+def test_value_needs_a_valuation_section(in_tmp: Path) -> None:
+    (in_tmp / "plain.yaml").write_text(
+        "name: Plain\ncompany: P\nstart: 2026-01\nend: 2026-12\nopening: {cash: 1}\n"
+        "revenue: {annual: {2026: 1}}\n"
+    )
+    r = runner.invoke(app, ["value", "plain.yaml"])
+    assert r.exit_code == 2 and "expected a 'valuation' section" in r.output
+    r = runner.invoke(app, ["value", "bear", "--implied", "730"])
+    assert r.exit_code == 2 and "expected both" in r.output
