@@ -823,16 +823,16 @@ def value(
     con.print(t)
     for w in d.warnings:
         con.print(f"[yellow]warning:[/yellow] {w}")
-    ct = v["cap_table"]
+    ct = v["cap_table"].T  # one row per round, one column per holder
     c = Table(
         title=f"Cap table (dilution to existing holders by the horizon: {v['dilution']:.1%})",
         title_justify="left",
     )
-    c.add_column("holder")
-    for col in ct.columns:
-        c.add_column(str(col), justify="right")
-    for h, row in ct.iterrows():
-        c.add_row(str(h), *[f"{x:.2%}" for x in row.to_numpy(dtype=float)])
+    c.add_column("ownership")
+    for h in ct.columns:
+        c.add_column(str(h), justify="right")
+    for when, row in ct.iterrows():
+        c.add_row(str(when), *[f"{x:.2%}" for x in row.to_numpy(dtype=float)])
     con.print(c)
     if v["returns"] is not None and len(v["returns"]):
         ex = a.valuation.exit
