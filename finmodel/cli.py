@@ -518,6 +518,10 @@ def sensitivity(
         typer.echo(f"wrote {w}")
 
 
+def _pct(x: float) -> str:
+    return "" if x != x else f"{x:.0%}"
+
+
 def res_version() -> str:
     from finmodel import __version__
 
@@ -880,6 +884,175 @@ def value(
         )
     if written:
         typer.echo(f"wrote {written}")
+
+
+@app.command()
+def network(
+    scenario: Annotated[str, typer.Argument(help="The modelled company's assumption file.")],
+    network_file: Annotated[
+        Path, typer.Option("--network", help="Network file (parties, obligations, loans).")
+    ],
+    shortfall: Annotated[
+        float | None,
+        typer.Option(
+            "--shortfall",
+            help="Fraction of its "
+            "obligations the company cannot pay each year (default: its unfunded "
+            "need that year).",
+        ),
+    ] = None,
+    draws: Annotated[
+        int,
+        typer.Option(
+            "--draws", help="Also the distribution over this many Monte Carlo paths (0: none)."
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Workbook path (default outputs/<scenario>-network.xlsx)."
+        ),
+    ] = None,
+    no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Who is exposed to the company, and the shortfall cascade through the network
+    (Eisenberg-Noe clearing, year by year).
+
+    Example: finmodel network nvidia-pullback --network assumptions/network-2025.yaml
+    """
+    from rich.table import Table
+
+    from finmodel import network as net_mod
+    from finmodel.assumptions import load_with_meta
+    from finmodel.errors import FinmodelError
+    from finmodel.results import run_loaded
+
+    if draws < 0:
+        _fail(f"--draws: expected 0 or more, got {draws}")
+    try:
+        loaded = load_with_meta(scenario)
+        res = run_loaded(loaded)
+        net, net_hash = net_mod.load_network(network_file)
+        g = net_mod.build_graph(res, net)
+        exp = net_mod.exposures(g)
+        cas = net_mod.cascade(g, net_mod.scenario_shortfall(res, g, shortfall))
+        rep = net_mod.report(g, cas)
+        mc = net_mod.monte_carlo_shortfalls(res, g, draws) if draws else None
+        manifest = {
+            "scenario": res.name,
+            "network": net.name,
+            "scenario_sha256": loaded.sha256 or "",
+            "network_sha256": net_hash,
+            "shortfall": "unfunded need"
+            if shortfall is None
+            else f"{shortfall:.0%} of obligations",
+            "draws": str(draws),
+            "finmodel_version": res_version(),
+        }
+        written: list[Path] = []
+        if not no_workbook:
+            from finmodel.export.network_sheet import exposures_sheet
+            from finmodel.export.workbook import write_workbook
+
+            stem = loaded.path.stem if loaded.path else "scenario"
+            wbpath = write_workbook(
+                [res],
+                _out_path(out, f"{stem}-network.xlsx"),
+                [exposures_sheet(g, exp, rep, mc, manifest)],
+            )
+            written += [wbpath, net_mod.network_png(g, rep, _png_beside(wbpath, "network", stem))]
+    except FinmodelError as e:
+        _fail(str(e))
+    if as_json:
+        doc = {
+            "manifest": manifest,
+            "total_loss": rep["total_loss"],
+            "exposures": exp.replace({float("nan"): None}).to_dict(orient="index"),
+            "parties": rep["parties"].replace({float("nan"): None}).to_dict(orient="index"),
+            "loans": rep["loans"].to_dict(orient="records"),
+            "company_shortfall_by_year": dict(
+                zip(map(str, g.years), map(float, cas.company_shortfall[0]), strict=True)
+            ),
+        }
+        if mc is not None:
+            doc["monte_carlo"] = mc.to_dict(orient="index")
+        typer.echo(
+            json.dumps(doc, indent=2, default=lambda x: x.item() if hasattr(x, "item") else str(x))
+        )
+        return
+    con = _console()
+    con.print(
+        f"[bold]{res.name}[/bold] in [bold]{net.name}[/bold]: the company cannot pay "
+        f"{float(cas.company_shortfall.sum()):,.1f} ({manifest['shortfall']})"
+    )
+    t = Table(title="Exposure to the company over the horizon", title_justify="left")
+    for c in (
+        "party",
+        "receives",
+        "per year",
+        "backlog",
+        "share of revenue",
+        "invests",
+        "round trip",
+    ):
+        t.add_column(c, justify="left" if c == "party" else "right")
+    for p, r in exp.iterrows():
+        if r["receives_from_company"] == 0 and r["invests_in_company"] == 0:
+            continue
+        t.add_row(
+            str(p),
+            _fmt(float(r["receives_from_company"])),
+            _fmt(float(r["per_year"])),
+            _fmt(float(r["backlog"])),
+            _pct(float(r["share_of_revenue"])),
+            _fmt(float(r["invests_in_company"])),
+            _pct(float(r["round_trip_share"])),
+        )
+    con.print(t)
+    ct = Table(title=f"Cascade: total loss {rep['total_loss']:,.1f}", title_justify="left")
+    for c in ("party", "owed", "paid", "shortfall received", "meets obligations", "first default"):
+        ct.add_column(c, justify="left" if c == "party" else "right")
+    for p, r in rep["parties"].iterrows():
+        ct.add_row(
+            str(p),
+            _fmt(float(r["owed"])),
+            _fmt(float(r["paid"])),
+            _fmt(float(r["shortfall_received"])),
+            "yes" if r["meets_own_obligations"] else "[red]NO[/red]",
+            str(r["first_default"] or ""),
+        )
+    con.print(ct)
+    if len(rep["loans"]):
+        lt = Table(title="Secured loans", title_justify="left")
+        for c in ("lender", "borrower", "amount", "secured on", "service lost", "impaired"):
+            lt.add_column(c, justify="right" if c in ("amount", "service lost") else "left")
+        for r in rep["loans"].to_dict(orient="records"):
+            lt.add_row(
+                r["lender"],
+                r["borrower"],
+                _fmt(float(r["amount"])),
+                str(r["secured_on"]),
+                _fmt(float(r["service_lost"])),
+                "[red]yes[/red]" if r["impaired"] else "no",
+            )
+        con.print(lt)
+    if mc is not None:
+        mt = Table(
+            title=f"Shortfall received over {draws:,} Monte Carlo paths", title_justify="left"
+        )
+        for c in ("party", "mean", "p5", "p50", "p95", "P(any)", "P(default)"):
+            mt.add_column(c, justify="left" if c == "party" else "right")
+        for p, r in mc.iterrows():
+            mt.add_row(
+                str(p),
+                *[_fmt(float(r[k])) for k in ("mean", "p5", "p50", "p95")],
+                f"{r['p_any_shortfall']:.0%}",
+                f"{r['p_default']:.0%}",
+            )
+        con.print(mt)
+    for w in written:
+        typer.echo(f"wrote {w}")
 
 
 def main() -> None:

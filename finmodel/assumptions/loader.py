@@ -294,12 +294,13 @@ def _is_year(k: int) -> bool:
     return 1000 <= k <= 9999
 
 
-def validate(doc: Document) -> Assumptions:
-    """Validate a merged document; every pydantic error becomes a located line."""
+def validate(doc: Document, schema: type[Any] = Assumptions) -> Any:
+    """Validate a merged document against ``schema``; every pydantic error becomes a
+    located line."""
     try:
-        return Assumptions.model_validate(doc.data)
+        return schema.model_validate(doc.data)
     except ValidationError as e:
-        msgs = [_message(doc, err) for err in e.errors(include_url=False)]
+        msgs = [_message(doc, err, schema) for err in e.errors(include_url=False)]
         raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
 
 
@@ -352,7 +353,7 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
             raise located(("uncertainty", "correlations"), text) from None
 
 
-def _message(doc: Document, err: Any) -> str:
+def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
     loc: Loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
     kind = err["type"]
     got = err.get("input")
@@ -365,7 +366,7 @@ def _message(doc: Document, err: Any) -> str:
     if loc and loc[-1] == "value" and loc not in doc.lines:
         loc = loc[:-1]  # a plain number: the user wrote no 'value' key
     if kind == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
+        allowed = _fields_at(loc[:-1], schema)
         near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         expected = f"a known key{hint}; allowed here: {', '.join(allowed)}"
@@ -410,9 +411,9 @@ def _short(v: Any) -> str:
     return r if len(r) <= 60 else r[:57] + "..."
 
 
-def _fields_at(loc: Loc) -> list[str]:
+def _fields_at(loc: Loc, schema: type[Any] = Assumptions) -> list[str]:
     """Field names allowed at ``loc`` of the schema (for unknown-key messages)."""
-    model: Any = Assumptions
+    model: Any = schema
     for k in loc:
         model = _unwrap(model)
         if isinstance(model, type) and issubclass(model, BaseModel):

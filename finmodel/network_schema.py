@@ -1,0 +1,91 @@
+"""The network file: parties, how the scenario's counterparties map to them, and the
+obligations, investments and secured loans between them (money in the file's unit)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
+
+from finmodel.assumptions.schema import Frozen, Month, Num, YearPath, _finite, slug
+
+
+class Party(Frozen):
+    """A party and what it can pay with: cash and liquid assets at the start, and cash flow
+    from the rest of its business each year (both in the file's unit; absent means none)."""
+
+    name: str
+    liquid_assets: Num | None = None
+    other_cash_flow: Num | None = None
+    revenue: Num | None = None
+    debt: Num | None = None
+    note: str | None = None
+
+
+class Obligation(Frozen):
+    """Payments owed by one party to another, by year (e.g. Oracle's chip purchases)."""
+
+    payer: str
+    payee: str
+    annual: YearPath
+    source: str | None = None
+    note: str | None = None
+
+
+class Loan(Frozen):
+    """A loan: the borrower pays ``amount`` back as an annuity at ``rate`` over ``years``
+    from ``start``; ``secured_on`` names the party whose contract payments secure it."""
+
+    lender: str
+    borrower: str
+    amount: Num
+    rate: Num
+    years: StrictInt = Field(gt=0)
+    start: Month
+    secured_on: str | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class Network(Frozen):
+    name: str
+    company: str
+    unit: str = "billion"
+    parties: list[Party]
+    counterparties: dict[str, str] = Field(default_factory=dict)
+    investors: dict[str, str] = Field(default_factory=dict)
+    obligations: list[Obligation] = Field(default_factory=list)
+    loans: list[Loan] = Field(default_factory=list)
+    notes: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _names(self) -> Network:
+        names = [p.name for p in self.parties]
+        seen: set[str] = set()
+        for i, n in enumerate(names):
+            if n in seen:
+                raise ValueError(f"parties[{i}].name: expected unique names, got {n!r} twice")
+            seen.add(n)
+        if self.company not in seen:
+            raise ValueError(f"company: expected one of the parties, got {self.company!r}")
+        refs = [(f"counterparties.{k}", v) for k, v in self.counterparties.items()]
+        refs += [(f"investors.{k}", v) for k, v in self.investors.items()]
+        for i, o in enumerate(self.obligations):
+            refs += [(f"obligations[{i}].payer", o.payer), (f"obligations[{i}].payee", o.payee)]
+        for i, ln in enumerate(self.loans):
+            refs += [(f"loans[{i}].lender", ln.lender), (f"loans[{i}].borrower", ln.borrower)]
+            if ln.secured_on is not None:
+                refs.append((f"loans[{i}].secured_on", ln.secured_on))
+        for where, name in refs:
+            if name not in seen:
+                raise ValueError(
+                    f"{where}: expected one of the parties ({', '.join(names)}), got {name!r}"
+                )
+        for i, o in enumerate(self.obligations):
+            if o.payer == o.payee:
+                raise ValueError(f"obligations[{i}].payee: expected another party than the payer")
+        return self
+
+
+Rate = Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
+__all__ = ["Loan", "Network", "Obligation", "Party", "slug"]
