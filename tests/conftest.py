@@ -12,7 +12,6 @@ import pytest
 from finmodel.export.recalc import soffice
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = sorted((ROOT / "assumptions").glob("*.yaml"))
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from finmodel.engine.evaluate import evaluate
 from finmodel.export.recalc import recalculate
 from finmodel.export.workbook import write_workbook
 
-SHIPPED = sorted((Path(__file__).resolve().parent.parent / "assumptions").glob("*.yaml"))
+ALL_SHIPPED = sorted((Path(__file__).resolve().parent.parent / "assumptions").glob("*.yaml"))
+SHIPPED = [p for p in ALL_SHIPPED if not p.name.startswith("network-")]
 SHEETS = ["Summary", "Inputs", "Calc", "Annual", "Funding", "Targets", "Checks"]
 RTOL = 1e-9
 

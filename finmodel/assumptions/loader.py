@@ -92,8 +92,15 @@ def shipped_path(name: str) -> Path:
     return shipped_dir() / f"{stem}.yaml"
 
 
+NETWORK_PREFIX = "network-"
+"""Shipped files named network-*.yaml describe networks of parties, not scenarios."""
+
+
 def shipped_names() -> list[str]:
-    return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
+    """Names of the shipped scenarios (network files excluded)."""
+    return sorted(
+        p.stem for p in shipped_dir().glob("*.yaml") if not p.name.startswith(NETWORK_PREFIX)
+    )
 
 
 def resolve(path: str | PathLike[str]) -> Path:
