@@ -961,7 +961,7 @@ def network(
                 _out_path(out, f"{stem}-network.xlsx"),
                 [exposures_sheet(g, exp, rep, mc, manifest)],
             )
-            written += [wbpath, net_mod.network_png(g, rep, _png_beside(wbpath, "network", stem))]
+            written += [wbpath, net_mod.network_png(g, rep, _png_beside(wbpath, "graph", stem))]
     except FinmodelError as e:
         _fail(str(e))
     if as_json:
