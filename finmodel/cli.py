@@ -1020,7 +1020,7 @@ def network(
             _fmt(float(r["paid"])),
             _fmt(float(r["shortfall_received"])),
             "yes" if r["meets_own_obligations"] else "[red]NO[/red]",
-            str(r["first_default"] or ""),
+            r["first_default"] if isinstance(r["first_default"], str) else "",
         )
     con.print(ct)
     if len(rep["loans"]):
