@@ -373,11 +373,73 @@ def fmin(*xs: Expr | float) -> Expr:
     return Fn("min", tuple(lift(x) for x in xs))
 
 
+@dataclass(frozen=True, eq=False)
+class Sum(Expr):
+    """A flat sum of many terms, added left to right (no deep expression tree, so a model
+    with a thousand commitments does not exhaust Python's recursion limit). In the sheet,
+    line items on consecutive rows become ``SUM(C10:C40,C42:C50)``."""
+
+    terms: tuple[Expr, ...]
+
+    def whole(self, env: Env, T: int) -> FloatArray:
+        out = self.terms[0].whole(env, T)
+        for x in self.terms[1:]:
+            out = out + x.whole(env, T)
+        return out
+
+    def month(self, env: Env, t: int) -> FloatArray:
+        out = self.terms[0].month(env, t)
+        for x in self.terms[1:]:
+            out = out + x.month(env, t)
+        return out
+
+    def excel(self, sh: Sheet, t: int) -> str:
+        if all(isinstance(x, Ref) for x in self.terms):
+            cells = [sh.cell(x.item, t) for x in self.terms if isinstance(x, Ref)]
+            return f"SUM({','.join(_ranges(cells))})"
+        return "(" + "+".join(x.excel(sh, t) for x in self.terms) + ")"
+
+    def refs(self) -> list[tuple[str, int]]:
+        return [r for x in self.terms for r in x.refs()]
+
+    def inputs(self) -> list[str]:
+        return [n for x in self.terms for n in x.inputs()]
+
+
+def _ranges(cells: list[str]) -> list[str]:
+    """Merge cells of one column on consecutive rows into ranges, keeping their order.
+
+    >>> _ranges(["C10", "C11", "C12", "C14", "C15", "D3"])
+    ['C10:C12', 'C14:C15', 'D3']
+    """
+    import re
+
+    out: list[list[tuple[str, int]]] = []
+    for c in cells:
+        m = re.fullmatch(r"([A-Z]+)(\d+)", c)
+        if m is None:
+            out.append([(c, -1)])
+            continue
+        col, row = m.group(1), int(m.group(2))
+        last = out[-1][-1] if out else None
+        if last is not None and last[1] >= 0 and last[0] == col and last[1] + 1 == row:
+            out[-1].append((col, row))
+        else:
+            out.append([(col, row)])
+    res = []
+    for run in out:
+        (c0, r0), (c1, r1) = run[0], run[-1]
+        if r0 < 0:
+            res.append(c0)
+        else:
+            res.append(f"{c0}{r0}" if len(run) == 1 else f"{c0}{r0}:{c1}{r1}")
+    return res
+
+
 def total(xs: Sequence[Expr]) -> Expr:
-    """Sum of expressions (0 for none)."""
+    """Sum of expressions (0 for none, the term itself for one)."""
     if not xs:
         return Const(0.0)
-    out = xs[0]
-    for x in xs[1:]:
-        out = out + x
-    return out
+    if len(xs) == 1:
+        return xs[0]
+    return Sum(tuple(xs))
