@@ -671,7 +671,7 @@ def simulate(
     m = mc.manifest
     con.print(
         f"[bold]{res.model.scenario}[/bold]: {m['draws']:,} paths, seed {m['seed']}, "
-        f"{m['sampler']}, {m['seconds']} s"
+        f"{m['sampler']}, {mc.seconds} s"
     )
     t = Table(title="Metrics across paths", title_justify="left")
     t.add_column("metric")
@@ -1056,7 +1056,14 @@ def network(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM ends the run like Ctrl-C: temporary files are
+    removed and no output is left half-written."""
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

@@ -99,6 +99,7 @@ class MonteCarlo:
     need_at_confidence: pd.Series  # by month
     raise_schedule: pd.DataFrame  # by year: raise by year end, new money that year
     manifest: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # run time; not in the manifest, so outputs are reproducible
 
     def summary(self) -> pd.DataFrame:
         """Distribution of every scalar metric: mean, sd and percentiles (NaN paths excluded),
@@ -205,7 +206,6 @@ def simulate(
         "parameters": ", ".join(spec.names),
         "correlated": spec.correlated,
         "paths_stored_as": np.dtype(dtype).name,
-        "seconds": round(time.perf_counter() - t0, 3),
     }
     return MonteCarlo(
         pd.DataFrame(x, columns=spec.names),
@@ -215,4 +215,5 @@ def simulate(
         need_conf,
         sched,
         manifest,
+        round(time.perf_counter() - t0, 3),
     )

@@ -26,6 +26,13 @@ Key = str | int
 Loc = tuple[Key, ...]
 LIST_ID_FIELDS = ("name", "counterparty")
 MAX_EXTENDS_DEPTH = 16
+MAX_BYTES = 5_000_000
+"""An assumption file larger than this is refused before it is parsed."""
+MAX_VALUES = 200_000
+"""At most this many values once YAML aliases are expanded (a "billion laughs" bomb
+expands a few hundred bytes into billions of values)."""
+MAX_DEPTH = 64
+"""At most this many levels of nesting (real files use fewer than ten)."""
 
 
 @dataclass
@@ -154,6 +161,11 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
 def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
     name = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise AssumptionError(
+                f"{name}: expected an assumption file of at most {MAX_BYTES:,} bytes, got {size:,}"
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise AssumptionError(
@@ -163,9 +175,15 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         raise AssumptionError(f"{name}: cannot read the file ({e.strerror})") from None
     loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise AssumptionError(
+                f"{name}: expected at most {MAX_DEPTH} levels of nesting, got far more"
+            ) from None
         if node is None:
             raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
+        _check_size(node, name)
         lines: dict[Loc, tuple[str, int]] = {(): (name, node.start_mark.line + 1)}
         _walk(loader, node, (), lines, name)
         data = loader.construct_document(node)
@@ -183,6 +201,44 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
             f"got {type(data).__name__}"
         )
     return data, lines
+
+
+def _check_size(root: yaml.Node, name: str) -> None:
+    """Refuse alias bombs and deep nesting before anything walks the tree.
+
+    Counts the values the document would have with every alias expanded (shared nodes
+    counted once per use, memoised per node) and its depth, without recursion.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        kids: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            kids = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        if not done:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+            continue
+        size[key] = 1 + sum(size[id(k)] for k in kids)
+        depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+        if size[key] > MAX_VALUES:
+            line = node.start_mark.line + 1
+            raise AssumptionError(
+                f"{name}:{line}: expected at most {MAX_VALUES:,} values once aliases are "
+                f"expanded, got more (an alias bomb?)"
+            )
+        if depth[key] > MAX_DEPTH:
+            raise AssumptionError(
+                f"{name}:{node.start_mark.line + 1}: expected at most {MAX_DEPTH} levels of "
+                "nesting, got more"
+            )
 
 
 def _walk(

@@ -33,9 +33,24 @@ class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_MONTHS = 1200
+"""The longest horizon: 100 years of months."""
+
+MAX_MAGNITUDE = 1e15
+"""Numbers in a file are at most this large in absolute value (in the file's unit)."""
+
+
 def _finite(v: float) -> float:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_MAGNITUDE:
+        digits = len(str(abs(v)))
+        raise ValueError(
+            f"expected a number of magnitude at most {MAX_MAGNITUDE:g}, "
+            f"got a {digits}-digit integer"
+        )
     if not math.isfinite(v):
         raise ValueError(f"expected a finite number, got {v}")
+    if abs(v) > MAX_MAGNITUDE:
+        raise ValueError(f"expected a number of magnitude at most {MAX_MAGNITUDE:g}, got {v:g}")
     return float(v)
 
 
@@ -163,7 +178,7 @@ class Capex(Frozen):
     """Capital expenditure (an annual flow), depreciated straight-line over ``life_years``."""
 
     annual: YearPath
-    life_years: StrictInt = Field(gt=0)
+    life_years: StrictInt = Field(gt=0, le=100)
 
 
 class Costs(Frozen):
@@ -189,7 +204,7 @@ class Commitment(Frozen):
     counterparty: str
     amount: Num | None = None
     start: Month
-    years: StrictInt = Field(default=1, gt=0)
+    years: StrictInt = Field(default=1, gt=0, le=100)
     profile: Literal["flat", "ramp", "explicit"] = "flat"
     payments: YearPath | None = None
     take_or_pay: bool = True
@@ -391,7 +406,7 @@ class Correlation(Frozen):
 
 
 class Uncertainty(Frozen):
-    draws: StrictInt = Field(10_000, gt=0)
+    draws: StrictInt = Field(10_000, gt=0, le=100_000_000)
     seed: StrictInt = 0
     sampler: Literal["lhs", "random"] = "lhs"
     alpha: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.05, ge=0, le=1)
@@ -460,8 +475,8 @@ class RaisePolicy(Frozen):
     need ``cover_months`` ahead, within ``min_round``..``max_round``; priced at
     ``revenue_multiple`` x the next twelve months' revenue, or from ``pre_money`` by year."""
 
-    runway_below_months: StrictInt = Field(12, ge=0)
-    cover_months: StrictInt = Field(18, ge=1)
+    runway_below_months: StrictInt = Field(12, ge=0, le=1200)
+    cover_months: StrictInt = Field(18, ge=1, le=1200)
     min_round: Num | None = None
     max_round: Num | None = None
     revenue_multiple: Num | None = None

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from finmodel.engine.model import Model
-from finmodel.errors import IdentityError
+from finmodel.errors import AssumptionError, IdentityError
 from finmodel.funding import annual, funding_need
 
 FloatArray = NDArray[np.float64]
@@ -26,6 +26,15 @@ RTOL = 1e-9
 
 def check(model: Model, items: dict[str, FloatArray], inputs: FloatArray) -> None:
     """Run every identity on a projection ``items`` ((T, S) arrays) made from ``inputs`` (S, K)."""
+    for it in model.items:
+        bad = ~np.isfinite(items[it.id])
+        if bad.any():
+            t = int(np.nonzero(bad)[0][0])
+            raise AssumptionError(
+                f"scenario '{model.scenario}': line item '{it.id}' is not a finite number in "
+                f"{model.timeline.labels[t]}: the inputs overflow (a growth rate or a value "
+                "is too large for the horizon)"
+            )
     names = model.params.names()
     col = {n: inputs[:, k] for k, n in enumerate(names)}
     opening = col["opening_cash"][None, :]

@@ -231,12 +231,16 @@ def build(a: Assumptions) -> Model:
     else:
         k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
         # growth scaled: R_t = R_{t-1} * (1 + k (B_t / B_{t-1} - 1)), R before start = scale * B_0
+        # where B_{t-1} = 0 there is no growth to scale: R_t restarts at scale * B_t
         b0 = Ref("revenue_base")
-        ratio = b0 / Prev("revenue_base", b0)
+        prev_b = Prev("revenue_base", b0)
+        has = Fn("gt", (prev_b, Const(0.0)))
+        ratio = b0 / (prev_b + (1.0 - has))
         revenue = b.add(
             "revenue",
             "Revenue",
-            Prev("revenue", b0 * scale) * (1.0 + k_g * (ratio - 1.0)),
+            has * Prev("revenue", b0 * scale) * (1.0 + k_g * (ratio - 1.0))
+            + (1.0 - has) * scale * b0,
         )
 
     # ---- costs

@@ -37,17 +37,21 @@ def _col(i: int) -> str:
 
 
 def safe_text(s: object) -> str:
-    """Text from a file, made safe for a cell: control characters removed."""
+    """Text from a file, made safe for a cell: control characters removed (tabs and newlines
+    are kept), at most 32,767 characters (Excel's limit for a cell)."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return str(ILLEGAL_CHARACTERS_RE.sub("", str(s)))
+    return str(ILLEGAL_CHARACTERS_RE.sub("", str(s)))[:32767]
 
 
 def put_text(ws: Any, ref: str, s: object) -> Any:
     """Write ``s`` as a text cell even if it starts with ``=`` (never a formula)."""
     c = ws[ref]
-    c.value = safe_text(s)
+    text = safe_text(s)
+    c.value = text
     c.data_type = "s"
+    if text[:1] in ("=", "+", "-", "@"):
+        c.number_format = "@"  # stays text even when someone edits the cell
     return c
 
 
@@ -109,8 +113,38 @@ def write_workbook(
         _write_compare(wb["Compare"], scen)
     for add in extra:
         add(wb)
-    write_atomic(path, wb.save)
+    data = reproducible_bytes(wb)
+    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return path
+
+
+FIXED_TIME = "2000-01-01T00:00:00Z"
+
+
+def reproducible_bytes(wb: Any) -> bytes:
+    """The workbook as bytes that depend only on its content: document timestamps fixed and
+    every zip entry dated 1980-01-01, in the order openpyxl wrote them."""
+    import io
+    import re
+    import zipfile
+
+    buf = io.BytesIO()
+    wb.save(buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + FIXED_TIME.encode() + rb"\g<2>",
+                    data,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, data)
+    return out.getvalue()
 
 
 def write_atomic(path: Path, save: Callable[[str], object]) -> None:
