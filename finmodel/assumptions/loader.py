@@ -173,7 +173,10 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         ) from None
     except OSError as e:
         raise AssumptionError(f"{name}: cannot read the file ({e.strerror})") from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters here
+    except yaml.YAMLError as e:
+        raise AssumptionError(f"{name}: invalid YAML: {e}") from None
     try:
         try:
             node = loader.get_single_node()

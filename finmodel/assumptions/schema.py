@@ -84,7 +84,14 @@ def _check_month(v: Any) -> str:
 
 Month = Annotated[str, BeforeValidator(_check_month)]
 
-YearPath = dict[int, Num]
+
+def _nonempty(v: dict[Any, Any]) -> dict[Any, Any]:
+    if not v:
+        raise ValueError("expected at least one year with a value, got an empty mapping")
+    return v
+
+
+YearPath = Annotated[dict[int, Num], AfterValidator(_nonempty)]
 """Values by calendar year: ``{2026: 10, 2030: 20}`` (interpolated, held outside)."""
 
 
@@ -96,6 +103,8 @@ def _point_key(k: Any) -> str:
 
 def _point_keys(v: Any) -> Any:
     if isinstance(v, dict):
+        if not v:
+            raise ValueError("expected at least one month with a value, got an empty mapping")
         return {_point_key(k): x for k, x in v.items()}
     return v
 
@@ -563,6 +572,11 @@ class Assumptions(Frozen):
         if last < first:
             raise ValueError(
                 f"end: expected a month not before start ({self.start}), got {self.end}"
+            )
+        if last - first >= MAX_MONTHS:
+            raise ValueError(
+                f"end: expected a horizon of at most {MAX_MONTHS // 12} years, got "
+                f"{(last - first + 1) / 12:g} years"
             )
         lo, hi = first // 12, last // 12
         for where, path in _year_paths(self):

@@ -154,7 +154,10 @@ def write_atomic(path: Path, save: Callable[[str], object]) -> None:
     """
     if not path.parent.is_dir():
         raise ExportError(f"{path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise ExportError(f"{path}: cannot write the file ({e.strerror or e})") from None
     os.close(fd)
     try:
         save(tmp)
