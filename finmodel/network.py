@@ -359,7 +359,7 @@ def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import networkx as nx
 
-    from finmodel.export.workbook import write_atomic
+    from finmodel.export.analysis_sheets import save_png
 
     G = nx.DiGraph()
     tot = g.L.sum(axis=0)
@@ -402,10 +402,4 @@ def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
     ax.axis("off")
     fig.tight_layout()
-    try:
-        write_atomic(
-            path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-        )
-    finally:
-        plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=100)

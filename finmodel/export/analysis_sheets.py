@@ -231,7 +231,7 @@ def tornado_png(df: pd.DataFrame, path: Path) -> Path:
     ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def fan_png(mc: Any, path: Path, unit: str) -> Path:
@@ -254,15 +254,17 @@ def fan_png(mc: Any, path: Path, unit: str) -> Path:
     ax.set_title(f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}")
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_png(fig: Any, path: Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure atomically, without metadata that changes between runs, and
+    close it."""
     import matplotlib.pyplot as plt
 
     try:
         write_atomic(
-            path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+            path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
         )
     finally:
         plt.close(fig)
