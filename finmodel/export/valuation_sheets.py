@@ -69,7 +69,11 @@ def fill(ws: Any, v: dict[str, Any]) -> None:
                     put_text(ws, f"{_col(j)}{i}", x)
                 else:
                     c = ws.cell(row=i, column=j, value=None if x is None else float(x))
-                    c.number_format = RATE if k in ("stake_at_exit", "irr") else MONEY
+                    c.number_format = (
+                        RATE
+                        if k in ("stake_at_exit", "irr")
+                        else ('0.00"x"' if k == "multiple" else MONEY)
+                    )
         row += len(ret) + 3
     com = v["commitments"]
     put_text(

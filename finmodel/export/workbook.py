@@ -113,9 +113,24 @@ def write_workbook(
         _write_compare(wb["Compare"], scen)
     for add in extra:
         add(wb)
+    for ws in wb.worksheets:
+        _print_setup(ws)
     data = reproducible_bytes(wb)
     write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
     return path
+
+
+ONE_PAGE = ("Summary", "Funding", "Valuation")
+
+
+def _print_setup(ws: Any) -> None:
+    """Landscape, one page wide (Summary, Funding and Valuation on one page), header row
+    repeated on every printed page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if ws.title.endswith(ONE_PAGE) else 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
 
 
 FIXED_TIME = "2000-01-01T00:00:00Z"
@@ -194,12 +209,7 @@ def _header(ws: Any, st: _Styles, values: Sequence[object], row: int = 1) -> Non
 def _write_scenario(wb: Any, s: _Scenario) -> None:
     st = _Styles()
     for name in ("Summary", "Inputs", "Calc", "Annual", "Funding", "Targets", "Checks"):
-        ws = wb.create_sheet(s.sheet(name))
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 1 if name in ("Summary", "Funding") else 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_title_rows = "1:1"
+        wb.create_sheet(s.sheet(name))
     _inputs(wb[s.sheet("Inputs")], wb, s, st)
     _calc(wb[s.sheet("Calc")], s, st)
     _annual(wb[s.sheet("Annual")], s, st)
