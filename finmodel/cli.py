@@ -781,7 +781,7 @@ def value(
         doc = {
             "scenario": res.name,
             "input_sha256": loaded.sha256,
-            **res.to_json()["valuation"],
+            **res.valuation_json(),
             "fcf_irr": {
                 "value": rate.value,
                 "roots": rate.roots,

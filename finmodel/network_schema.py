@@ -3,11 +3,9 @@ obligations, investments and secured loans between them (money in the file's uni
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field, StrictInt, model_validator
 
-from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
-
-from finmodel.assumptions.schema import Frozen, Month, Num, YearPath, _finite, slug
+from finmodel.assumptions.schema import Frozen, Month, Num, YearPath, slug
 
 
 class Party(Frozen):
@@ -87,5 +85,4 @@ class Network(Frozen):
         return self
 
 
-Rate = Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
 __all__ = ["Loan", "Network", "Obligation", "Party", "slug"]

@@ -191,7 +191,12 @@ class Results:
 
     def valuation(self) -> dict[str, Any]:
         """DCF, rounds (priced inflows and the raise policy's), cap table, investor returns
-        and commitments as obligations; pandas objects where tabular. Needs ``valuation:``."""
+        and commitments as obligations; pandas objects where tabular. Needs ``valuation:``.
+        Computed once per result."""
+        return self._valuation
+
+    @cached_property
+    def _valuation(self) -> dict[str, Any]:
         from finmodel import valuation as val
 
         v = self.assumptions.valuation
@@ -246,10 +251,11 @@ class Results:
             ],
         }
         if self.assumptions.valuation is not None:
-            out["valuation"] = self._valuation_json()
+            out["valuation"] = self.valuation_json()
         return out
 
-    def _valuation_json(self) -> dict[str, Any]:
+    def valuation_json(self) -> dict[str, Any]:
+        """The ``valuation`` object of the JSON outputs."""
         v = self.valuation()
         d = v["dcf"]
         com = v["commitments"]

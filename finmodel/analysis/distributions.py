@@ -17,7 +17,6 @@ from scipy.stats import qmc
 from finmodel.errors import AssumptionError
 
 FloatArray = NDArray[np.float64]
-DISTS = ("normal", "lognormal", "triangular", "uniform", "pert", "bernoulli")
 
 
 @dataclass(frozen=True)

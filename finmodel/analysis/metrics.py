@@ -47,18 +47,6 @@ class Metric:
         lo, hi = self.span
         return f"{self.name}.{lo}" if lo == hi else f"{self.name}.{lo}-{hi}"
 
-    @property
-    def higher_is_worse(self) -> bool:
-        return self.name in (
-            "funding_gap",
-            "peak_funding_need",
-            "stranded_compute_total",
-            "stranded_compute",
-            "burn",
-            "funding_need",
-            "funding_need_cumulative",
-        )
-
 
 def parse_metric(spec: str, model: Model) -> Metric:
     """Parse and check ``NAME[.PERIOD]`` against the model's horizon.

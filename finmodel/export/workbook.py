@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 MONEY = "#,##0.000;[Red]-#,##0.000"
 RATE = "0.0%"
-COUNT = "#,##0"
 TOL = "1E-6"
 
 
