@@ -3,7 +3,7 @@
 >>> import finmodel
 >>> res = finmodel.run("hsbc-2025-11")
 >>> res.metrics["cash_out_month"], round(res.metric_value("funding_gap", 2030))
-('2027-05', 212)
+('2027-05', 214)
 
 The public names load on first use (so ``finmodel --help`` does not import numpy).
 """

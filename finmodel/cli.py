@@ -104,6 +104,15 @@ def run(
     shift: Annotated[
         list[str] | None, typer.Option("--shift", help="PATH=AMOUNT: shift them.")
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM",
+            help="Count runway from the end of this month (default: the file's opening.as_of, "
+            "else the opening balance date, the month before the start).",
+        ),
+    ] = None,
 ) -> None:
     """Project one scenario, print its summary and targets, write its workbook.
 
@@ -114,7 +123,7 @@ def run(
     """
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
-    from finmodel.results import run_loaded, with_adjustments
+    from finmodel.results import run_loaded, with_adjustments, with_as_of
 
     try:
         loaded = load_with_meta(file or DEFAULT_SCENARIO)
@@ -125,6 +134,8 @@ def run(
                 changes[path] = {op: _number(value, f"--{op}")}
         if changes:
             loaded = with_adjustments(loaded, changes)
+        if as_of is not None:
+            loaded = with_as_of(loaded, as_of)
         res = run_loaded(loaded)
         written = None
         if not no_workbook:
@@ -154,6 +165,7 @@ def _print_run(res: Results) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     runway = "beyond the horizon" if m["runway_months"] is None else f"{m['runway_months']} months"
+    runway += f" (from the end of {m['as_of']})"
     rows = [
         ("Cash-out month (cash below the buffer, no new money)", _fmt(m["cash_out_month"])),
         ("Runway", runway),

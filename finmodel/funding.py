@@ -4,8 +4,10 @@ Definitions (DESIGN.md; docs/methodology.md gives them with the equations):
 
 * unfunded cash ``U_t``: cash with no new money raised (line item ``cash_unfunded``);
 * cumulative funding need ``N_t = max(0, max_{s<=t} (min_cash - U_s))``;
-* cash-out month: the first month with ``U_t < min_cash``; runway: the number of whole
-  months before it (0 when the first month is already below the buffer);
+* cash-out month: the first month after the as-of month with ``U_t < min_cash``; runway:
+  the number of whole months from the as-of month to it (the as-of month defaults to the
+  opening balance date, the month before the start; runway is then 0 when the first month
+  is already below the buffer);
 * funding gap through year Y: ``N`` at the last month of Y;
 * breakeven year: the first year whose free cash flow is positive.
 
@@ -24,27 +26,39 @@ IntArray = NDArray[np.int64]
 NEVER = -1
 
 
-def cash_out_index(unfunded: FloatArray, min_cash: FloatArray, tol: float = 1e-9) -> IntArray:
-    """Index of the first month with ``U_t < min_cash - tol`` per scenario; ``NEVER`` (-1) if none.
+def cash_out_index(
+    unfunded: FloatArray, min_cash: FloatArray, tol: float = 1e-9, after: int = -1
+) -> IntArray:
+    """Index of the first month ``t > after`` with ``U_t < min_cash - tol`` per scenario;
+    ``NEVER`` (-1) if none.
 
     ``tol`` (money units) ignores rounding residues where a facility holds cash at the buffer.
+    ``after`` is the as-of month (index from the start; -1, the default, is the opening
+    balance date, the month before the start): months up to it are not looked at.
 
-    >>> cash_out_index(np.array([[5.0], [2.0], [-1.0]]), np.array([3.0]))
-    array([1])
+    >>> u = np.array([[5.0], [2.0], [-1.0], [4.0], [-2.0]])
+    >>> cash_out_index(u, np.array([3.0])), cash_out_index(u, np.array([0.0]), after=2)
+    (array([1]), array([4]))
     """
-    below = unfunded < min_cash[None, :] - tol
-    idx = np.argmax(below, axis=0).astype(np.int64)
+    below = unfunded[after + 1 :] < min_cash[None, :] - tol
+    if below.shape[0] == 0:
+        return np.full(unfunded.shape[1], NEVER, dtype=np.int64)
+    idx = np.argmax(below, axis=0).astype(np.int64) + after + 1
     return np.where(below.any(axis=0), idx, NEVER)
 
 
-def runway_months(unfunded: FloatArray, min_cash: FloatArray, as_of: int = 0) -> FloatArray:
-    """Whole months from month ``as_of`` until the cash-out month; NaN if never in the horizon.
+def runway_months(unfunded: FloatArray, min_cash: FloatArray, as_of: int = -1) -> FloatArray:
+    """Whole months after the as-of month before the cash-out month; NaN if never.
 
-    >>> runway_months(np.array([[5.0], [2.0], [-1.0]]), np.array([0.0]))
-    array([2.])
+    ``runway = cash_out_index(after=as_of) - as_of - 1``: with the default ``as_of = -1``
+    (the opening balance date) it is the number of months from the start.
+
+    >>> u = np.array([[5.0], [2.0], [-1.0], [4.0], [-2.0]])
+    >>> runway_months(u, np.array([0.0])), runway_months(u, np.array([0.0]), as_of=2)
+    (array([2.]), array([1.]))
     """
-    idx = cash_out_index(unfunded[as_of:], min_cash)
-    return np.where(idx == NEVER, np.nan, idx.astype(np.float64))
+    idx = cash_out_index(unfunded, min_cash, after=as_of)
+    return np.where(idx == NEVER, np.nan, (idx - as_of - 1).astype(np.float64))
 
 
 def annual(values: FloatArray, tl: Timeline, kind: str) -> FloatArray:

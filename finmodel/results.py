@@ -21,6 +21,7 @@ from finmodel.engine.model import Model, build
 from finmodel.errors import AssumptionError
 from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
 from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
+from finmodel.timeline import month_index, month_label, parse_month
 
 FloatArray = NDArray[np.float64]
 
@@ -94,14 +95,16 @@ class Results:
         tl = self.model.timeline
         u = self.items["cash_unfunded"]
         min_cash = self.model.params["funding_min_cash"].value
-        idx = int(cash_out_index(u, np.array([min_cash]))[0])
+        as_of = self.model.as_of
+        idx = int(cash_out_index(u, np.array([min_cash]), after=as_of)[0])
         be = float(breakeven_year(self.annual.loc[["free_cash_flow"]].to_numpy().T, tl.years)[0])
         amounts = [
             self.model.params[n].value for ns in self.model.commitment_amounts.values() for n in ns
         ]
         return {
             "cash_out_month": None if idx == NEVER else tl.labels[idx],
-            "runway_months": None if idx == NEVER else idx,
+            "runway_months": None if idx == NEVER else idx - as_of - 1,
+            "as_of": month_label(tl.first + as_of),
             "breakeven_year": None if math.isnan(be) else int(be),
             "trough_unfunded_cash": float(u.min()),
             "trough_month": tl.labels[int(np.argmin(u[:, 0]))],
@@ -286,19 +289,23 @@ def _num(x: object) -> float:
 
 
 def run(
-    source: str | Path | Assumptions, adjust: dict[str, dict[str, float]] | None = None
+    source: str | Path | Assumptions,
+    adjust: dict[str, dict[str, float]] | None = None,
+    as_of: str | None = None,
 ) -> Results:
     """Project one scenario (a file path, a shipped scenario's name, or loaded assumptions).
 
     ``adjust`` changes inputs by parameter path, as a file's ``adjust:`` section does:
     ``{"revenue.annual": {"scale": 0.8}, "funding.min_cash": {"set": 10}}``.
+    ``as_of`` (``YYYY-MM``) counts runway from the end of that month instead of the file's
+    ``opening.as_of`` (default: the opening balance date, the month before the start).
 
     >>> res = run("openai-plan-2025q3")
     >>> res.metrics["breakeven_year"]
     2030
     >>> half = run("openai-plan-2025q3", adjust={"revenue.scale": {"scale": 0.5}})
     >>> half.metrics["breakeven_year"] is None, round(half.metrics["peak_funding_need"])
-    (True, 136)
+    (True, 137)
     """
     if isinstance(source, Assumptions):
         loaded = Loaded(source, None, None, ())
@@ -306,7 +313,28 @@ def run(
         loaded = load_with_meta(source)
     if adjust:
         loaded = with_adjustments(loaded, adjust)
+    if as_of is not None:
+        loaded = with_as_of(loaded, as_of)
     return run_loaded(loaded)
+
+
+def with_as_of(loaded: Loaded, as_of: str) -> Loaded:
+    """The same scenario with runway counted from the end of month ``as_of`` (``YYYY-MM``)."""
+    a = loaded.assumptions
+    try:
+        m = month_index(*parse_month(as_of))
+    except ValueError as e:
+        raise AssumptionError(f"as-of month: {e}") from None
+    first, last = month_index(*parse_month(a.start)), month_index(*parse_month(a.end))
+    if not first - 1 <= m <= last:
+        raise AssumptionError(
+            f"as-of month: expected a month from {month_label(first - 1)} (the opening balance "
+            f"date) to {a.end}, got {as_of}"
+        )
+    opening = a.opening.model_copy(update={"as_of": as_of})
+    return Loaded(
+        a.model_copy(update={"opening": opening}), loaded.path, loaded.sha256, loaded.files
+    )
 
 
 def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loaded:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+import finmodel
 from finmodel.cli import app
 
 runner = CliRunner()
@@ -17,7 +19,8 @@ runner = CliRunner()
 def test_sensitivity_writes_tornado_grid_sobol(in_tmp: Path) -> None:
     r = runner.invoke(app, ["sensitivity", "hsbc-2025-11", "--sobol", "--base", "256"])
     assert r.exit_code == 0, r.output
-    assert "Tornado: funding_gap.2030 (base 211.91)" in r.output
+    base = finmodel.run("hsbc-2025-11").metric_value("funding_gap", 2030)
+    assert f"Tornado: funding_gap.2030 (base {base:,.2f})" in r.output
     assert "Grid: funding_gap.2030" in r.output  # the file's grid section
     assert "Sobol indices" in r.output and "assume independent inputs" in r.output
     wb = load_workbook(in_tmp / "outputs" / "hsbc-2025-11-sensitivity.xlsx")
@@ -65,7 +68,13 @@ def test_solve(in_tmp: Path) -> None:
         ],
     )
     assert r.exit_code == 0, r.output
-    assert "revenue.segments.enterprise.market (scale) = 1.33759" in r.output
+    # plug the answer back in: the scaled market must give the target gap
+    m = re.search(r"revenue\.segments\.enterprise\.market \(scale\) = ([0-9.]+)", r.output)
+    assert m, r.output
+    scaled = finmodel.run(
+        "hsbc-2025-11", adjust={"revenue.segments.enterprise.market": {"scale": float(m[1])}}
+    )
+    assert scaled.metric_value("funding_gap", 2030) == pytest.approx(100, abs=1e-6)
     assert "brentq iterations" in r.output
 
 

@@ -22,12 +22,13 @@ end: 2027-12
 opening: {cash: 5}
 revenue:
   annual: {2026: 12, 2027: 48}
+  spread: flat
 costs:
   cost_of_revenue: {share_of_revenue: {2026: 0.25}}
   compute: {annual: {2026: 6, 2027: 6}}
-  staff: {annual: {2026: 2.4, 2027: 3.6}}
+  staff: {annual: {2026: 2.4, 2027: 3.6}, spread: flat}
   stock_comp: {annual: {2026: 1.2}}
-  capex: {annual: {2026: 12, 2027: 0}, life_years: 1}
+  capex: {annual: {2026: 12, 2027: 0}, life_years: 1, spread: flat}
   tax_rate: 0.2
 commitments:
   - {counterparty: Cloud, amount: 18, start: 2027-01, years: 1, profile: flat}
@@ -39,7 +40,8 @@ funding:
 
 
 def test_small_company_by_hand(write_yaml: Callable[..., Path]) -> None:
-    """Every figure of 2027 (and the 2026 carry-ins) worked out on paper.
+    """Every figure of 2027 (and the 2026 carry-ins) worked out on paper (paths spread flat,
+    so every month is a twelfth of its year; smooth spreading has its own tests).
 
     2026: revenue 12, cost of revenue 3, compute 6, staff 2.4, SBC 1.2, capex 12 (1 a month,
     one-year life: depreciation m/12 in month m, 78/12 = 6.5 in the year).
@@ -237,6 +239,7 @@ def test_explicit_payments_spread_over_the_contract_months(write_yaml: Callable[
             start: 2026-07
             profile: explicit
             payments: {2026: 12, 2027: 6, 2035: 100}
+            spread: flat
             take_or_pay: false
     """)
     res = finmodel.run(p)
@@ -259,12 +262,37 @@ def test_growth_method_compounds_each_january(write_yaml: Callable[..., Path]) -
         end: 2028-12
         opening: {cash: 1}
         revenue:
-          growth: {base: 12, rates: {2027: 0.5, 2028: 0.2}}
+          growth: {base: 12, rates: {2027: 0.5, 2028: 0.2}, spread: flat}
     """)
     a = finmodel.run(p).annual
     assert a.loc["revenue", 2026] == pytest.approx(12)
     assert a.loc["revenue", 2027] == pytest.approx(npf.fv(0.5, 1, 0, -12))
     assert a.loc["revenue", 2028] == pytest.approx(12 * 1.5 * 1.2)
+
+
+def test_growth_method_compounds_monthly_by_default(write_yaml: Callable[..., Path]) -> None:
+    """At a constant rate g from a first-month run-rate B, month m earns
+    B (1 + g)^(m/12) / 12, so a year earns the geometric sum
+    B / 12 * ((1 + g) - 1) / ((1 + g)^(1/12) - 1) and each year 1 + g times the last."""
+    p = write_yaml("""
+        name: Growth
+        company: G
+        start: 2026-01
+        end: 2028-12
+        opening: {cash: 1}
+        revenue:
+          growth: {base: 12, rates: {2026: 0.5}}
+    """)
+    res = finmodel.run(p)
+    g, base = 0.5, 12.0
+    first = base / 12 * g / ((1 + g) ** (1 / 12) - 1)
+    a = res.annual
+    assert a.loc["revenue", 2026] == pytest.approx(first, rel=1e-12)
+    assert a.loc["revenue", 2027] == pytest.approx(first * 1.5, rel=1e-12)
+    assert a.loc["revenue", 2028] == pytest.approx(first * 1.5**2, rel=1e-12)
+    months = res.series("revenue")
+    assert months[0] == pytest.approx(1.0, rel=1e-15)  # the base run-rate / 12
+    assert np.diff(np.log(months)) == pytest.approx(np.full(35, math.log(1.5) / 12), rel=1e-12)
 
 
 def test_users_times_paying_share_times_price_plus_segments(
@@ -314,10 +342,33 @@ def test_growth_scale_halves_each_years_growth(write_yaml: Callable[..., Path]) 
         start: 2026-01
         end: 2028-12
         opening: {cash: 1}
-        revenue: {annual: {2026: 10, 2027: 30, 2028: 60}, growth_scale: 0.5}
+        revenue: {annual: {2026: 10, 2027: 30, 2028: 60}, growth_scale: 0.5, spread: flat}
     """)
     a = finmodel.run(p).annual
     assert a.loc["revenue"].tolist() == pytest.approx([10, 10 * 2, 10 * 2 * 1.5])
+
+
+def test_growth_scale_works_month_over_the_same_month(write_yaml: Callable[..., Path]) -> None:
+    """Smooth plan B: R_t = B_t for the first twelve months, then
+    R_t = R_{t-12} (1 + k (B_t / B_{t-12} - 1)). The second year's total is therefore exactly
+    sum(B_{t-12} + k (B_t - B_{t-12})) = 10 + 0.5 (30 - 10) = 20, whatever the shape."""
+    p = write_yaml("""
+        name: Half
+        company: H
+        start: 2026-01
+        end: 2028-12
+        opening: {cash: 1}
+        revenue: {annual: {2026: 10, 2027: 30, 2028: 60}, growth_scale: 0.5}
+    """)
+    res = finmodel.run(p)
+    b, r = res.series("revenue_base"), res.series("revenue")
+    hand = b.copy()
+    for t in range(12, 36):
+        hand[t] = hand[t - 12] * (1 + 0.5 * (b[t] / b[t - 12] - 1))
+    assert r == pytest.approx(hand, rel=1e-13)
+    assert res.annual.loc["revenue", 2026] == pytest.approx(10, rel=1e-13)
+    assert res.annual.loc["revenue", 2027] == pytest.approx(20, rel=1e-13)
+    assert not np.allclose(b[:12], b[0])  # the plan's months really are smooth
 
 
 def test_tax_losses_carried_forward_from_the_opening_balance(
@@ -402,3 +453,52 @@ def test_annual_rollup_kinds(write_yaml: Callable[..., Path]) -> None:
     assert a.loc["revenue", 2027] == pytest.approx(math.fsum(m.loc["2027-01":"2027-12", "revenue"]))
     assert a.loc["cash", 2026] == m.loc["2026-12", "cash"]
     assert a.loc["below_buffer", 2026] == int(m.loc["2026-01":"2026-12", "below_buffer"].sum())
+
+
+def test_explicit_payments_spread_smoothly_from_the_start_month(
+    write_yaml: Callable[..., Path],
+) -> None:
+    """A contract from July 2026: 6 paid over the six months of 2026, 24 over 2027, 0 after;
+    every year keeps its payment exactly and every paid month is positive."""
+    p = write_yaml("""
+        name: Explicit
+        company: E
+        start: 2026-01
+        end: 2028-12
+        opening: {cash: 100}
+        revenue: {annual: {2026: 0}}
+        commitments:
+          - counterparty: C
+            start: 2026-07
+            profile: explicit
+            payments: {2026: 6, 2027: 24}
+    """)
+    c = finmodel.run(p).series("commit_c")
+    assert c[:6].tolist() == [0.0] * 6 and c[24:].tolist() == [0.0] * 12
+    assert math.fsum(c[6:12]) == pytest.approx(6, rel=1e-12)
+    assert math.fsum(c[12:24]) == pytest.approx(24, rel=1e-12)
+    assert np.all(c[6:24] > 0) and np.all(np.diff(c[6:24]) > 0)  # rising, no January step
+
+
+def test_runway_counts_from_the_as_of_month(write_yaml: Callable[..., Path]) -> None:
+    """Cash 10, burn 1 a month from January 2026: below the zero buffer in November 2026
+    (U = -1 at its end). From the opening balance (end of 2025) the runway is 10 months; as
+    of the end of June 2026 it is 4 (July to October); as of the end of November 2026 the
+    next month is already short, so 0."""
+    p = write_yaml("""
+        name: Runway
+        company: R
+        start: 2026-01
+        end: 2027-12
+        opening: {cash: 10}
+        revenue: {annual: {2026: 0}}
+        costs: {staff: {annual: {2026: 12}}}
+    """)
+    m = finmodel.run(p).metrics
+    assert (m["cash_out_month"], m["runway_months"], m["as_of"]) == ("2026-11", 10, "2025-12")
+    m = finmodel.run(p, as_of="2026-06").metrics
+    assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 4)
+    m = finmodel.run(p, as_of="2026-11").metrics
+    assert (m["cash_out_month"], m["runway_months"]) == ("2026-12", 0)
+    with pytest.raises(finmodel.AssumptionError, match=r"as-of month: expected a month from"):
+        finmodel.run(p, as_of="2025-10")

@@ -121,11 +121,16 @@ def test_bear_strands_compute() -> None:
     bear = finmodel.run("bear")
     assert bear.metrics["stranded_compute_total"] > 100
     assert bear.metrics["breakeven_year"] is None
+    # each year's growth is half the plan's, month over the same month a year earlier: the
+    # second year is exactly 13 + (30 - 13) / 2 = 21.5; later years follow the product of
+    # the halved yearly growth rates (62.665 by 2030) up to the monthly shape of the plan
+    assert bear.annual.loc["revenue", 2026] == pytest.approx(21.5, rel=1e-12)
     assert bear.annual.loc["revenue", 2030] == pytest.approx(
         13
         * (1 + (30 / 13 - 1) / 2)
         * 1.5
         * (1 + (100 / 60 - 1) / 2)
         * 1.225
-        * (1 + (200 / 145 - 1) / 2)
+        * (1 + (200 / 145 - 1) / 2),
+        rel=0.01,
     )

@@ -3,8 +3,10 @@
 A metric is named ``NAME`` or ``NAME.PERIOD``:
 
 * ``funding_gap.2030``: cumulative funding need at the end of 2030;
-* ``cash_out_month``: months from the start to the first month below the buffer (NaN: never);
-  ``runway_months`` is the same number; ``breakeven_year`` the first year with positive FCF;
+* ``cash_out_month``: months from the start to the first month after the as-of month below
+  the buffer (NaN: never); ``runway_months``: whole months from the as-of month to it (the
+  same number when runway counts from the opening balance date, the default);
+  ``breakeven_year`` the first year with positive FCF;
 * ``trough_unfunded_cash``, ``peak_funding_need``, ``stranded_compute_total``,
   ``commitments_total``; with a ``valuation`` section, ``enterprise_value`` and
   ``equity_value`` (the DCF; a reverse DCF is a goal seek on them);
@@ -89,8 +91,10 @@ def evaluate_metric(
     u = full(items["cash_unfunded"], S)
     n = metric.name
     if n in MONTH_VALUED:
-        idx = cash_out_index(u, min_cash).astype(np.float64)
-        months: FloatArray = np.where(idx == NEVER, np.nan, idx)
+        a = model.as_of
+        idx = cash_out_index(u, min_cash, after=a).astype(np.float64)
+        counted = idx if n == "cash_out_month" else idx - a - 1
+        months: FloatArray = np.where(idx == NEVER, np.nan, counted)
         return months
     if n == "breakeven_year":
         return breakeven_year(annual(full(items["free_cash_flow"], S), tl, "flow"), tl.years)

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from finmodel.targets import TARGET_METRICS, parse_period
-from finmodel.timeline import month_index, parse_month
+from finmodel.timeline import month_index, month_label, parse_month, parse_period_key
 
 UNIT_MULTIPLIER = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 
@@ -35,6 +35,10 @@ class Frozen(BaseModel):
 
 MAX_MONTHS = 1200
 """The longest horizon: 100 years of months."""
+
+PATH_MARGIN = 10
+"""Periods of a path may lie up to this many years outside the horizon: earlier or later
+periods shape the months inside it (a year of actuals before the start, say)."""
 
 MAX_MAGNITUDE = 1e15
 """Numbers in a file are at most this large in absolute value (in the file's unit)."""
@@ -91,8 +95,39 @@ def _nonempty(v: dict[Any, Any]) -> dict[Any, Any]:
     return v
 
 
-YearPath = Annotated[dict[int, Num], AfterValidator(_nonempty)]
-"""Values by calendar year: ``{2026: 10, 2030: 20}`` (interpolated, held outside)."""
+def _period_keys(v: Any) -> Any:
+    if not isinstance(v, dict):
+        return v
+    out: dict[Any, Any] = {}
+    sizes = set()
+    for k, x in v.items():
+        key = int(k) if isinstance(k, str) and re.fullmatch(r"\d{4}", k) else k
+        if isinstance(key, bool):
+            raise ValueError(f"expected a year, a quarter or a month as key, got {key!r}")
+        try:
+            n, _ = parse_period_key(key)
+        except ValueError as e:
+            raise ValueError(f"key {k!r}: {e}") from None
+        sizes.add(n)
+        out[key] = x
+    if len(sizes) > 1:
+        raise ValueError(
+            "expected keys of one granularity (all years, all quarters 'YYYY-Qn' or all "
+            f"months 'YYYY-MM'), got {', '.join(str(k) for k in v)}"
+        )
+    return out
+
+
+YearPath = Annotated[dict[int | str, Num], BeforeValidator(_period_keys), AfterValidator(_nonempty)]
+"""Values by period: years ``{2026: 10, 2030: 20}``, quarters ``{"2026-Q1": 2}`` or months
+``{"2026-01": 0.7}`` (one granularity; interpolated between periods, held outside)."""
+
+YearsOnly = Annotated[dict[int, Num], AfterValidator(_nonempty)]
+"""Values by calendar year only (contract payments, valuations by year)."""
+
+Spread = Literal["smooth", "flat"]
+"""How a path's periods become months (finmodel/timeline.py): ``smooth`` (default) or
+``flat`` (equal months, steps at period boundaries)."""
 
 
 def _point_key(k: Any) -> str:
@@ -119,6 +154,7 @@ class CostSpec(Frozen):
     annual: YearPath | None = None
     share_of_revenue: YearPath | None = None
     scale: Num = Sourced(value=1.0)
+    spread: Spread = "smooth"
 
     @model_validator(mode="after")
     def _one(self) -> CostSpec:
@@ -142,6 +178,7 @@ class Users(Frozen):
     s_curve: Logistic | None = None
     paying_share: YearPath
     price: YearPath
+    spread: Spread = "smooth"
 
     @model_validator(mode="after")
     def _one(self) -> Users:
@@ -156,13 +193,17 @@ class Segment(Frozen):
     name: str
     market: YearPath
     share: YearPath
+    spread: Spread = "smooth"
 
 
 class Growth(Frozen):
-    """Revenue of the first horizon year, growing each following January by ``rates``."""
+    """An annual revenue run-rate ``base`` in the first month, growing at annual ``rates``:
+    compounded monthly at ``(1 + g)^(1/12)`` (``smooth``, rates interpolated month by month)
+    or stepped up by ``g`` each January (``flat``)."""
 
     base: Num
     rates: YearPath
+    spread: Spread = "smooth"
 
 
 class Revenue(Frozen):
@@ -172,6 +213,7 @@ class Revenue(Frozen):
     segments: list[Segment] = []
     scale: Num = Sourced(value=1.0)
     growth_scale: Num | None = None
+    spread: Spread = "smooth"
 
     @model_validator(mode="after")
     def _methods(self) -> Revenue:
@@ -188,6 +230,7 @@ class Capex(Frozen):
 
     annual: YearPath
     life_years: StrictInt = Field(gt=0, le=100)
+    spread: Spread = "smooth"
 
 
 class Costs(Frozen):
@@ -207,7 +250,8 @@ class Commitment(Frozen):
 
     ``profile``: ``flat`` (amount / months each month), ``ramp`` (month m of n pays
     ``amount * 2m / (n (n + 1))``, rising linearly) or ``explicit`` (``payments`` by year,
-    each spread 1/12 a month; ``amount`` is then their sum).
+    each spread over its months from the start, smoothly by default; ``amount`` is then
+    their sum).
     """
 
     counterparty: str
@@ -215,7 +259,8 @@ class Commitment(Frozen):
     start: Month
     years: StrictInt = Field(default=1, gt=0, le=100)
     profile: Literal["flat", "ramp", "explicit"] = "flat"
-    payments: YearPath | None = None
+    payments: YearsOnly | None = None
+    spread: Spread = "smooth"
     take_or_pay: bool = True
     note: str | None = None
     source: str | None = None
@@ -489,7 +534,7 @@ class RaisePolicy(Frozen):
     min_round: Num | None = None
     max_round: Num | None = None
     revenue_multiple: Num | None = None
-    pre_money: YearPath | None = None
+    pre_money: YearsOnly | None = None
     investor: str = "New investors"
 
     @model_validator(mode="after")
@@ -582,10 +627,22 @@ class Assumptions(Frozen):
         for where, path in _year_paths(self):
             if not path:
                 raise ValueError(f"{where}: expected at least one year with a value, got none")
-            bad = [y for y in path if not lo <= y <= hi]
+            bad = [
+                k
+                for k in path
+                if not lo - PATH_MARGIN <= parse_period_key(k)[1] // 12 <= hi + PATH_MARGIN
+            ]
             if bad:
                 raise ValueError(
-                    f"{where}.{bad[0]}: expected a year within the horizon {lo}..{hi}, got {bad[0]}"
+                    f"{where}.{bad[0]}: expected a period within {PATH_MARGIN} years of the "
+                    f"horizon ({lo - PATH_MARGIN}..{hi + PATH_MARGIN}), got {bad[0]}"
+                )
+        if self.opening.as_of is not None:
+            ao = month_index(*parse_month(self.opening.as_of))
+            if not first - 1 <= ao <= last:
+                raise ValueError(
+                    f"opening.as_of: expected a month from the one before the start to the end "
+                    f"({month_label(first - 1)}..{self.end}), got {self.opening.as_of}"
                 )
         names = [c.counterparty for c in self.commitments]
         _unique(names, "commitments", "counterparty")
@@ -647,9 +704,9 @@ def slug(text: str) -> str:
     return s or "item"
 
 
-def _year_paths(a: Assumptions) -> list[tuple[str, dict[int, Sourced]]]:
-    """Every year path of the file with its parameter path (for horizon checks)."""
-    out: list[tuple[str, dict[int, Sourced]]] = []
+def _year_paths(a: Assumptions) -> list[tuple[str, dict[int | str, Sourced]]]:
+    """Every period path of the file with its parameter path (for horizon checks)."""
+    out: list[tuple[str, dict[int | str, Sourced]]] = []
     r = a.revenue
     if r.annual:
         out.append(("revenue.annual", r.annual))

@@ -33,6 +33,7 @@ from finmodel.engine.expr import (
     Expr,
     Fn,
     In,
+    Lag,
     Path,
     Prev,
     Ref,
@@ -42,7 +43,15 @@ from finmodel.engine.expr import (
     total,
 )
 from finmodel.errors import AssumptionError
-from finmodel.timeline import Timeline, month_index, parse_month
+from finmodel.timeline import (
+    FloatArray,
+    Spread,
+    Timeline,
+    month_index,
+    parse_month,
+    parse_period_key,
+    spread_totals,
+)
 
 Kind = Literal["flow", "balance", "level", "flag"]
 
@@ -78,6 +87,9 @@ class Model:
     currency: str = "USD"
     commitment_amounts: dict[str, list[str]] = field(default_factory=dict)
     assumptions: Assumptions | None = None
+    as_of: int = -1
+    """The as-of month runway is counted from, as an index from the start (-1: the opening
+    balance date, the month before the start)."""
 
     def item(self, id: str) -> Item:
         for it in self.items:
@@ -103,10 +115,14 @@ class _Builder:
     def scalar(self, path: str, x: Sourced | float, unit: str | None = None) -> In:
         return In(self.p.add(path, x, unit or self.money))
 
-    def years(self, path: str, ys: YearPath, *, flow: bool, unit: str | None = None) -> Path:
-        keys = sorted(ys)
-        names = tuple(self.p.add(f"{path}.{y}", ys[y], unit or self.money) for y in keys)
-        return Path(names, self.tl.year_weights(keys, flow=flow))
+    def years(
+        self, path: str, ys: YearPath, *, flow: bool, spread: Spread, unit: str | None = None
+    ) -> Path:
+        """A period path (years, quarters or months) as monthly weights (timeline.py)."""
+        keys = sorted(ys, key=parse_period_key)
+        names = tuple(self.p.add(f"{path}.{k}", ys[k], unit or self.money) for k in keys)
+        values = np.array([ys[k].value for k in keys])
+        return Path(names, self.tl.period_weights(keys, values, flow=flow, spread=spread))
 
     # --- items -------------------------------------------------------------------
     def add(self, id: str, label: str, expr: Expr, kind: Kind = "flow") -> Ref:
@@ -121,10 +137,14 @@ class _Builder:
         parts: list[Expr] = []
         base = f"costs.{name}"
         if spec.annual is not None:
-            parts.append(self.years(f"{base}.annual", spec.annual, flow=True))
+            parts.append(self.years(f"{base}.annual", spec.annual, flow=True, spread=spec.spread))
         if spec.share_of_revenue is not None:
             share = self.years(
-                f"{base}.share_of_revenue", spec.share_of_revenue, flow=False, unit="rate"
+                f"{base}.share_of_revenue",
+                spec.share_of_revenue,
+                flow=False,
+                spread=spec.spread,
+                unit="rate",
             )
             parts.append(share * revenue)
         expr = total(parts)
@@ -155,30 +175,35 @@ def build(a: Assumptions) -> Model:
             b.add(
                 "revenue_plan",
                 "Revenue (annual path)",
-                b.years("revenue.annual", r.annual, flow=True),
+                b.years("revenue.annual", r.annual, flow=True, spread=r.spread),
             )
         )
     if r.growth is not None:
         base = b.scalar("revenue.growth.base", r.growth.base)
+        gs = r.growth.spread
         g = b.add(
             "revenue_growth_rate",
             "Revenue growth rate (annual)",
-            b.years("revenue.growth.rates", r.growth.rates, flow=False, unit="rate"),
+            b.years("revenue.growth.rates", r.growth.rates, flow=False, spread=gs, unit="rate"),
             "level",
         )
-        jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
-        level = b.add(
-            "revenue_run_rate",
-            "Revenue run-rate (annual)",
-            Prev("revenue_run_rate", base) * (1.0 + g * jan),
-            "level",
-        )
+        if gs == "smooth":
+            # compounding monthly from the first month's run-rate ``base``: (1 + g)^(1/12) a
+            # month, so twelve months at g give 1 + g
+            expo = Series(np.where(np.arange(T) > 0, 1.0 / 12.0, 0.0))
+            grow: Expr = Fn("pow", (1.0 + g, expo))
+            label = "Revenue run-rate (annual), growing (1 + g)^(1/12) a month"
+        else:
+            jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
+            grow = 1.0 + g * jan
+            label = "Revenue run-rate (annual), growing by g each January"
+        level = b.add("revenue_run_rate", label, Prev("revenue_run_rate", base) * grow, "level")
         rev_parts.append(b.add("revenue_growth_path", "Revenue (growth path)", level / 12.0))
     if r.users is not None:
         u = r.users
         if u.count is not None:
             users_expr: Expr = b.years(
-                "revenue.users.count", u.count, flow=False, unit="million users"
+                "revenue.users.count", u.count, flow=False, spread=u.spread, unit="million users"
             )
         else:
             assert u.s_curve is not None
@@ -192,14 +217,24 @@ def build(a: Assumptions) -> Model:
         paying = b.add(
             "paying_share",
             "Paying share of users",
-            b.years("revenue.users.paying_share", u.paying_share, flow=False, unit="rate"),
+            b.years(
+                "revenue.users.paying_share",
+                u.paying_share,
+                flow=False,
+                spread=u.spread,
+                unit="rate",
+            ),
             "level",
         )
         price = b.add(
             "price",
             f"Price per paying user per month ({a.currency})",
             b.years(
-                "revenue.users.price", u.price, flow=False, unit=f"{a.currency} per user per month"
+                "revenue.users.price",
+                u.price,
+                flow=False,
+                spread=u.spread,
+                unit=f"{a.currency} per user per month",
             ),
             "level",
         )
@@ -213,34 +248,36 @@ def build(a: Assumptions) -> Model:
         k = slug(s.name)
         market = b.add(
             f"market_{k}",
-            f"Market: {s.name} (annual)",
-            b.years(f"revenue.segments.{k}.market", s.market, flow=False),
-            "level",
+            f"Market: {s.name} (in the month)",
+            b.years(f"revenue.segments.{k}.market", s.market, flow=True, spread=s.spread),
         )
         share = b.add(
             f"share_{k}",
             f"Market share: {s.name}",
-            b.years(f"revenue.segments.{k}.share", s.share, flow=False, unit="rate"),
+            b.years(
+                f"revenue.segments.{k}.share", s.share, flow=False, spread=s.spread, unit="rate"
+            ),
             "level",
         )
-        rev_parts.append(b.add(f"revenue_{k}", f"Revenue: {s.name}", market * share / 12.0))
+        rev_parts.append(b.add(f"revenue_{k}", f"Revenue: {s.name}", market * share))
     rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts))
     scale = b.scalar("revenue.scale", r.scale, "factor")
     if r.growth_scale is None:
         revenue = b.add("revenue", "Revenue", rev_base * scale)
     else:
         k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
-        # growth scaled: R_t = R_{t-1} * (1 + k (B_t / B_{t-1} - 1)), R before start = scale * B_0
-        # where B_{t-1} = 0 there is no growth to scale: R_t restarts at scale * B_t
+        # growth scaled year over year, month by month: R_t = R_{t-12} (1 + k (B_t / B_{t-12}
+        # - 1)); in the first twelve months (and where B_{t-12} = 0) R_t = scale * B_t.
+        # Scaling the same month's growth over a year keeps "each year's growth is k times
+        # the plan's" whatever the monthly shape of the plan.
         b0 = Ref("revenue_base")
-        prev_b = Prev("revenue_base", b0)
-        has = Fn("gt", (prev_b, Const(0.0)))
-        ratio = b0 / (prev_b + (1.0 - has))
+        lag_b = Lag("revenue_base", 12)
+        has = Fn("gt", (lag_b, Const(0.0)))
+        ratio = b0 / (lag_b + (1.0 - has))
         revenue = b.add(
             "revenue",
-            "Revenue",
-            has * Prev("revenue", b0 * scale) * (1.0 + k_g * (ratio - 1.0))
-            + (1.0 - has) * scale * b0,
+            "Revenue (year-over-year growth scaled)",
+            has * Lag("revenue", 12) * (1.0 + k_g * (ratio - 1.0)) + (1.0 - has) * scale * b0,
         )
 
     # ---- costs
@@ -270,14 +307,7 @@ def build(a: Assumptions) -> Model:
             names = tuple(
                 b.p.add(f"commitments.{k}.payments.{y}", c.payments[y], b.money) for y in keys
             )
-            w = np.zeros((len(keys), T))
-            for i, y in enumerate(keys):
-                span = range(max(first, y * 12), y * 12 + 12)
-                for mi in span:
-                    col = mi - tl.first
-                    if 0 <= col < T:
-                        w[i, col] = 1.0 / len(span)
-            expr: Expr = Path(names, w)
+            expr: Expr = Path(names, _payment_weights(tl, first, c.payments, c.spread))
             amounts[k] = list(names)
         else:
             assert c.amount is not None
@@ -310,7 +340,7 @@ def build(a: Assumptions) -> Model:
         capex = b.add(
             "capex",
             "Capital expenditure",
-            b.years("costs.capex.annual", capex_spec.annual, flow=True),
+            b.years("costs.capex.annual", capex_spec.annual, flow=True, spread=capex_spec.spread),
         )
         life = capex_spec.life_years * 12
         dep = b.add(
@@ -464,7 +494,8 @@ def build(a: Assumptions) -> Model:
             b.p.adjust(path, op, x, adj.source)
         except AssumptionError as e:
             raise AssumptionError(f"adjust.{e}") from None
-    return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts, a)
+    as_of = -1 if a.opening.as_of is None else tl.index_of(a.opening.as_of)
+    return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts, a, as_of)
 
 
 def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda: Ref) -> None:
@@ -517,6 +548,30 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
         "Present value of the terminal value",
         Ref("terminal_value") * Fn("pow", (1.0 + r, Const(-tau_end))),
     )
+
+
+def _payment_weights(
+    tl: Timeline, first: int, payments: dict[int, Sourced], spread: Spread
+) -> FloatArray:
+    """Weights (K, T) of a contract's payments by year, paid from its start month ``first``.
+
+    Year ``y``'s payment is spread over its months from ``max(first, Jan y)`` to December
+    (a partial first year gets its whole payment); years between given ones pay nothing.
+    Spreading follows :func:`finmodel.timeline.spread_totals`.
+    """
+    keys = sorted(payments)
+    years = list(range(max(keys[0], first // 12), keys[-1] + 1))
+    lengths = [12 - max(0, first - y * 12) for y in years]
+    totals = np.array([payments[y].value if y in payments else 0.0 for y in years])
+    months = spread_totals(lengths, totals, spread)  # (M, Y)
+    w = np.zeros((len(keys), tl.T))
+    lo = years[0] * 12 + (12 - lengths[0])  # first paid month
+    cols = np.arange(lo, lo + months.shape[0]) - tl.first
+    inside = (cols >= 0) & (cols < tl.T)
+    for i, y in enumerate(keys):
+        if y in years:
+            w[i, cols[inside]] = months[inside, years.index(y)]
+    return w
 
 
 ModelLike = Model | Assumptions | str | PathLike[str]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from finmodel import __version__
 from finmodel.errors import ExportError
 from finmodel.targets import BALANCE_METRICS, YEAR_VALUED, parse_period
+from finmodel.timeline import month_label
 
 if TYPE_CHECKING:
     from finmodel.results import Results
@@ -317,9 +318,12 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
     T = model.timeline.T
     calc = s.q("Calc")
     last = _col(2 + T)
-    header = f"{calc}!$C$1:${last}$1"
-    below = f"{calc}!$C${s.rows['below_buffer']}:${last}${s.rows['below_buffer']}"
+    # months after the as-of month (runway counts from it; -1: the opening balance date)
+    a0 = _col(3 + model.as_of + 1) if model.as_of + 1 < T else None
+    header = f"{calc}!${a0}$1:${last}$1"
+    below = f"{calc}!${a0}${s.rows['below_buffer']}:${last}${s.rows['below_buffer']}"
     a = res.assumptions
+    as_of = month_label(model.timeline.first + model.as_of)
     put_text(ws, "A1", f"{a.company}: {a.name}").font = st.bold
     info = [
         ("Horizon", f"{a.start} to {a.end} ({T} months)"),
@@ -342,14 +346,14 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
     metrics: list[tuple[str, str, str, str]] = [
         (
             "cash_out_month",
-            f'=IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")',
-            "first month with cash (no new money) below the buffer",
+            f'=IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")' if a0 else '="never"',
+            f"first month after {as_of} with cash (no new money) below the buffer",
             "@",
         ),
         (
             "runway_months",
-            f'=IFERROR(MATCH(1,{below},0)-1,"never")',
-            "whole months of cash before the cash-out month",
+            f'=IFERROR(MATCH(1,{below},0)-1,"never")' if a0 else '="never"',
+            f"whole months of cash from the end of {as_of} before the cash-out month",
             "0",
         ),
         (
