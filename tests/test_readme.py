@@ -50,9 +50,7 @@ BLOCKS = _console_blocks()
 
 
 @pytest.mark.parametrize(("cmd", "expected"), BLOCKS, ids=[c for c, _ in BLOCKS])
-def test_console_block_matches_the_command(
-    cmd: str, expected: list[str], tmp_path: Path
-) -> None:
+def test_console_block_matches_the_command(cmd: str, expected: list[str], tmp_path: Path) -> None:
     args = shlex.split(cmd)
     assert args[0] == "finmodel"
     here = os.getcwd()
@@ -118,9 +116,7 @@ STATIC = {"1e-9", "1.5", "2.7"}
 
 def test_every_figure_in_the_prose_is_checked() -> None:
     covered = " ".join(text.format(*fn()) for text, fn in CLAIMS)
-    missing = [
-        x for x in _FIGURE.findall(_prose()) if x not in covered and x not in STATIC
-    ]
+    missing = [x for x in _FIGURE.findall(_prose()) if x not in covered and x not in STATIC]
     assert not missing, f"figures in the README that no claim checks: {missing}"
 
 

@@ -235,3 +235,27 @@ def test_compare_workbook_recalculates(tmp_path: Path, libreoffice: str) -> None
     )
     assert rows["commitments_total"][0] == pytest.approx(1400.4, rel=RTOL)
     assert rows["all_checks"] == (True, True)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("as_of", ["2026-06", "2030-12"])
+def test_runway_from_an_as_of_month_recalculates(
+    tmp_path: Path, libreoffice: str, as_of: str
+) -> None:
+    """The Summary's cash-out month and runway count from the as-of month in the sheet too:
+    NVIDIA's pullback runs out in 2027-11, 16 months after the end of June 2026; as of the
+    last month nothing is left to look at ("never")."""
+    res = finmodel.run("nvidia-pullback", as_of=as_of)
+    (tmp_path / "w").mkdir()
+    [out] = recalculate([res.to_excel(tmp_path / "w" / "a.xlsx")], tmp_path / "r")
+    wb = load_workbook(out, data_only=True)
+    summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
+    m = res.metrics
+    if as_of == "2026-06":
+        assert (m["cash_out_month"], m["runway_months"]) == ("2027-11", 16)
+    else:
+        assert m["runway_months"] is None
+    assert summary["cash_out_month"] == (m["cash_out_month"] or "never")
+    assert summary["runway_months"] == (
+        "never" if m["runway_months"] is None else m["runway_months"]
+    )
