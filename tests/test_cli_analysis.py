@@ -166,7 +166,15 @@ def test_bad_options_exit_2(in_tmp: Path, args: list[str], message: str) -> None
 
 def test_value_command(in_tmp: Path) -> None:
     r = runner.invoke(
-        app, ["value", "openai-plan-2026q1", "--implied", "730", "--vary", "revenue.scale"]
+        app,
+        [
+            "value",
+            "openai-plan-2026q1-nvidia-tranches",
+            "--implied",
+            "730",
+            "--vary",
+            "revenue.scale",
+        ],
     )
     assert r.exit_code == 0, r.output
     for text in (
@@ -180,7 +188,7 @@ def test_value_command(in_tmp: Path) -> None:
         "the only root",
     ):
         assert text in r.output, text
-    wb = load_workbook(in_tmp / "outputs" / "openai-plan-2026q1-valuation.xlsx")
+    wb = load_workbook(in_tmp / "outputs" / "openai-plan-2026q1-nvidia-tranches-valuation.xlsx")
     assert {"Valuation", "Cap table"} <= set(wb.sheetnames)
     assert wb["Valuation"]["B7"].value.startswith("=")  # enterprise value by formula
 
@@ -211,7 +219,7 @@ def test_value_json_and_run_summary(in_tmp: Path) -> None:
         for col in zip(*[list(v.values()) for v in doc["cap_table"].values()], strict=True)
     )
     assert doc["rounds"] and all(r["from_policy"] for r in doc["rounds"])  # HSBC's gap -> rounds
-    r = runner.invoke(app, ["run", "openai-plan-2026q1", "--no-workbook"])
+    r = runner.invoke(app, ["run", "openai-plan-2026q1-nvidia-tranches", "--no-workbook"])
     assert "Equity value (DCF at 2025-12)" in r.output
     assert "Dilution to existing holders by the horizon" in r.output and "13.1%" in r.output
 

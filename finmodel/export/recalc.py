@@ -1,8 +1,8 @@
 """Recalculate workbooks in LibreOffice headless and read back the computed values.
 
 LibreOffice does not recalculate on load by default; a private profile with
-``OOXMLRecalcMode = 0`` forces a full recalculation (see shared/EXCEL_RECALC.md). soffice
-exits 0 even when it could not load a file, so the output's existence is checked.
+``OOXMLRecalcMode = 0`` (the ``Formula/Load`` settings below) forces a full recalculation.
+soffice exits 0 even when it could not load a file, so the output's existence is checked.
 """
 
 from __future__ import annotations
