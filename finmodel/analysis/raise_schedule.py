@@ -112,8 +112,10 @@ def joint_schedule(need: Paths, alpha: float) -> FloatArray:
 
 def need_quantile(need: Paths, alpha: float) -> FloatArray:
     """Per-month need quantile, NOT a joint guarantee: for each month t separately, the
-    least ``a`` with ``P(N_t > a) <= alpha`` on the paths, the empirical (1 - alpha)
-    quantile by inverted CDF with no interpolation (alpha = 0: the worst path; 1: the best).
+    least ``a`` with ``P(N_t > a) <= alpha`` on the paths, i.e. at most
+    ``k = allowed_breaches(alpha, n)`` paths above it: the (k + 1)-th largest ``N_t``, the
+    empirical (1 - alpha) quantile by inverted CDF with no interpolation. When k = n every
+    ``a`` qualifies, and the smallest ``N_t`` (the best path) is returned.
 
     Raising it keeps each single month's share of paths below the buffer within alpha, but
     different paths fall short in different months, so the share that falls short in SOME
@@ -122,8 +124,9 @@ def need_quantile(need: Paths, alpha: float) -> FloatArray:
     >>> need_quantile(np.array([[0.0, 3.0, 1.0, 0.0], [1.0, 3.0, 2.0, 4.0]]), 0.25)
     array([1., 3.])
     """
-    q: FloatArray = np.quantile(need, 1.0 - alpha, axis=1, method="inverted_cdf").astype(np.float64)
-    return q
+    T, n = need.shape
+    j = max(0, n - 1 - allowed_breaches(alpha, n))  # the (k + 1)-th largest, in ascending order
+    return np.array([float(np.partition(need[t], j)[j]) for t in range(T)])
 
 
 def round_up_float32(x: FloatArray) -> NDArray[np.float32]:
