@@ -609,21 +609,24 @@ def simulate(
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Monte Carlo: distributions of every metric, the cash fan, and a raise schedule that
-    holds jointly over the months.
+    """Monte Carlo: metric distributions, the cash fan, and a raise schedule
+    that holds jointly over the months.
 
-    The raise schedule is the cumulative amount R_t to have raised by month t such that, for
-    every month t, at most a share alpha of the drawn paths fall below the cash buffer in
-    any month up to t (cash with no new money + R < buffer). This holds exactly on the drawn
-    paths, and R by the last month is the least any such schedule can raise. The run then
-    counts the paths that fall below the buffer on --validation-draws new, independent
-    paths (plain random draws from a child of --seed) and gives that share with its exact
-    95% binomial interval: the guarantee's out-of-sample check, subject to the sampling
-    error of both samples.
+    Raise schedule: the cumulative amount R_t to have raised by month t such
+    that, for every month t, at most a share alpha of the drawn paths fall
+    below the cash buffer in ANY month up to t (cash with no new money + R <
+    buffer). This holds exactly on the drawn paths, and R at the last month
+    is the least that any such schedule can raise.
 
-    The per-month need quantile is shown beside it: each month's own (1 - alpha) quantile
-    of the cumulative need. It is not a joint guarantee: more than alpha of the paths can
-    fall below the buffer in some month; the output counts how many.
+    Check: the run counts the paths that fall below the buffer under R on
+    --validation-draws new, independent paths (plain random draws from a
+    child of --seed) and prints that share with its exact 95% binomial
+    interval. It carries the sampling error of both samples.
+
+    Per-month quantile: each month's own (1 - alpha) quantile of the
+    cumulative need, shown beside R. It is NOT a joint guarantee: more than
+    alpha of the paths can fall below the buffer in some month; the output
+    counts how many.
 
     Example: finmodel simulate hsbc-2025-11 -n 100000 --seed 7 --alpha 0.05
     """
@@ -774,8 +777,8 @@ def simulate(
     bt = Table(
         title="Paths below the buffer in some month",
         title_justify="left",
-        caption=f"validation: {cov.validation.paths:,} new paths, plain random draws from "
-        f"{cov.validation_seed}; 95% CI: exact binomial interval",
+        caption=f"Exact on the drawn paths. Validation: {cov.validation.paths:,} independent "
+        f"paths, plain random draws from {cov.validation_seed}; 95% CI: exact binomial.",
         caption_justify="left",
     )
     for c in ("schedule", "drawn paths", "allowed", "validation paths", "95% CI"):

@@ -279,6 +279,12 @@ def test_cli_json_has_the_monthly_schedule_and_the_annual_view(in_tmp: Path) -> 
     assert json.loads(CliRunner().invoke(app, [*args, "--validation-draws", "1500"]).stdout) == d
 
 
+def test_cli_help_says_what_is_guaranteed() -> None:
+    out = CliRunner().invoke(app, ["simulate", "--help"]).output
+    assert "in ANY month up to t" in out and "holds exactly on the drawn paths" in out
+    assert "NOT a joint guarantee" in out and "--validation-draws" in out
+
+
 def test_cli_refuses_no_validation_paths(in_tmp: Path) -> None:
     r = CliRunner().invoke(app, ["simulate", "hsbc-2025-11", "--validation-draws", "0"])
     assert r.exit_code == 2
