@@ -31,10 +31,11 @@ from finmodel.engine.evaluate import evaluate, full
 from finmodel.engine.model import CASH_TOL, build
 
 # Two sources of need, 24 months, no revenue, a buffer of 0. Staff costs 6 a year in both
-# years, so any spreading that keeps annual totals spends 0.5 a month. Opening cash C and a
-# tranche I received in 2027-01 are independent U(0, 10):
-#   N_t = max(0, 0.5 (t + 1) - C)                     for t = 0..11 (2026)
-#   N_t = max(N_11, 0.5 (t + 1) - C - I)              for t = 12..23 (2027)
+# years (0.5 a month spread flat; any spreading keeps the annual totals, and the closed
+# forms below use only those or the engine's own burn). Opening cash C and a tranche I
+# received in 2027-01 are independent U(0, 10). With cumulative burn B_t:
+#   N_t = max(0, B_t - C)                     for t = 0..11 (2026)
+#   N_t = max(N_11, B_t - C - I)              for t = 12..23 (2027)
 # A path falls short early when C is low and late when C + I is low.
 TWO = """
 name: Two sources of need
@@ -155,12 +156,14 @@ def test_per_month_quantile_fails_jointly_and_the_schedule_does_not(two: Path) -
     mc = simulate(two)
     cov = mc.coverage
     assert cov.allowed == 2_000 and cov.drawn.breaches <= 2_000
-    # Closed form for the per-month quantile at alpha = 0.1 (C, I ~ U(0, 10)): through 2026 a
-    # path falls short iff C < 1 (the 10% quantile of C); in 2027-12 the need's 90% quantile
-    # is 12 - sqrt(20) (P(C + I < s) = s^2 / 200), so a path falls short there iff
-    # C + I < sqrt(20). P(either) = 0.1 + 0.1 - P(C < 1, C + I < sqrt 20)
-    #                             = 0.2 - (sqrt(20) - 0.5) / 100 = 0.16028,
-    # a lower bound for falling short in any month (2027's other months only add paths).
+    # Closed form for the per-month quantile at alpha = 0.1 (C, I ~ U(0, 10)), from the
+    # year-end months alone (costs are never negative, so B peaks there at 6 and 12): in
+    # 2026-12 N = max(0, 6 - C), whose 90% quantile is 5, so a path falls short there iff
+    # C < 1; in 2027-12 the need's 90% quantile is 12 - sqrt(20) (P(C + I < s) = s^2 / 200),
+    # so a path falls short there iff C + I < sqrt(20).
+    # P(either) = 0.1 + 0.1 - P(C < 1, C + I < sqrt 20) = 0.2 - (sqrt(20) - 0.5) / 100
+    #           = 0.16028, a lower bound for falling short in any month (other months only
+    # add paths).
     s20 = np.sqrt(20.0)
     both = integrate.dblquad(lambda i, c: 0.01, 0, 1, 0, lambda c: s20 - c)[0]
     union = 0.2 - both
@@ -171,15 +174,17 @@ def test_per_month_quantile_fails_jointly_and_the_schedule_does_not(two: Path) -
     assert cov.validation_quantile.interval(0.999)[0] > 0.1  # far above alpha out of sample
 
 
-def _true_breach_probability(rs: np.ndarray) -> float:
+def _true_breach_probability(two: Path, rs: np.ndarray) -> float:
     """P(a new path of TWO falls short of schedule rs in some month), by integration over C.
 
-    Short in 2026 iff C < a = max_{t<12} (0.5 (t + 1) - R_t - tol); in 2027 (R_t >= R_11
-    covers the carried N_11) iff C + I < b = max_{t>=12} (0.5 (t + 1) - R_t - tol).
+    With B_t the cumulative burn (from a deterministic run: it does not depend on C or I;
+    0.5 (t + 1) when spread flat), U_t = C - B_t in 2026 and C + I - B_t in 2027. A path
+    falls short in 2026 iff C < a = max_{t<12} (B_t - R_t - tol), and in 2027 (R_t >= R_11
+    covers the carried N_11) iff C + I < b = max_{t>=12} (B_t - R_t - tol).
     """
-    t = np.arange(24)
-    a = float(np.max(0.5 * (t[:12] + 1) - rs[:12] - CASH_TOL))
-    b = float(np.max(0.5 * (t[12:] + 1) - rs[12:] - CASH_TOL))
+    burn = -finmodel.run(two).monthly["free_cash_flow"].cumsum().to_numpy()
+    a = float(np.max(burn[:12] - rs[:12] - CASH_TOL))
+    b = float(np.max(burn[12:] - rs[12:] - CASH_TOL))
 
     def p(c: float) -> float:
         return 1.0 if c < a else min(1.0, max(0.0, (b - c) / 10.0))
@@ -191,7 +196,7 @@ def _true_breach_probability(rs: np.ndarray) -> float:
 def test_breach_rate_on_a_fresh_sample_is_within_its_binomial_bound(two: Path) -> None:
     mc = simulate(two, validation_draws=40_000)
     rs = mc.raise_schedule.to_numpy()
-    p = _true_breach_probability(rs)
+    p = _true_breach_probability(two, rs)
     # The validation paths are independent of the schedule, so their breach count is Binomial(m, p)
     # with p from the closed form; a two-sided bound with false-failure probability 1e-6:
     lo, hi = stats.binom.interval(1 - 1e-6, 40_000, p)
