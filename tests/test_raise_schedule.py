@@ -160,7 +160,7 @@ def test_per_month_quantile_fails_jointly_and_the_schedule_does_not(two: Path) -
     # year-end months alone (costs are never negative, so B peaks there at 6 and 12): in
     # 2026-12 N = max(0, 6 - C), whose 90% quantile is 5, so a path falls short there iff
     # C < 1; in 2027-12 the need's 90% quantile is 12 - sqrt(20) (P(C + I < s) = s^2 / 200),
-    # so a path falls short there iff C + I < sqrt(20).
+    # (above 6, so only the C + I term counts): a path falls short there iff C + I < sqrt(20).
     # P(either) = 0.1 + 0.1 - P(C < 1, C + I < sqrt 20) = 0.2 - (sqrt(20) - 0.5) / 100
     #           = 0.16028, a lower bound for falling short in any month (other months only
     # add paths).
