@@ -29,6 +29,7 @@ from finmodel.analysis.raise_schedule import (
 from finmodel.cli import app
 from finmodel.engine.evaluate import evaluate, full
 from finmodel.engine.model import CASH_TOL, build
+from finmodel.errors import IdentityError
 
 # Two sources of need, 24 months, no revenue, a buffer of 0. Staff costs 6 a year in both
 # years (0.5 a month spread flat; any spreading keeps the annual totals, and the closed
@@ -233,6 +234,15 @@ def test_validation_is_an_independent_sample_from_a_child_seed(two: Path) -> Non
     np.testing.assert_array_equal(again.raise_schedule.to_numpy(), rs)
     other = simulate(model, n=3_000, seed=9, validation_draws=2_500)
     assert other.coverage.validation != mc.coverage.validation
+
+
+def test_a_schedule_that_breaks_the_guarantee_stops_the_run(
+    two: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # substitute the per-month quantile, which lets ~16% of TWO's paths fall short (above)
+    monkeypatch.setattr(montecarlo, "joint_schedule", need_quantile)
+    with pytest.raises(IdentityError, match=r"raise schedule broken in scenario 'Two sources"):
+        simulate(two, n=2_000, validation_draws=10)
 
 
 def test_float32_storage_keeps_the_guarantee(two: Path, monkeypatch: pytest.MonkeyPatch) -> None:

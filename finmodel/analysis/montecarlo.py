@@ -45,7 +45,7 @@ from finmodel.assumptions.params import apply
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, full
 from finmodel.engine.model import Model, ModelLike, as_model
-from finmodel.errors import AssumptionError
+from finmodel.errors import AssumptionError, IdentityError
 
 FloatArray = NDArray[np.float64]
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -222,6 +222,11 @@ def simulate(
     quant = need_quantile(need, alpha)
     drawn = BreachCount(int(breached(need, sched).sum()), n)
     drawn_q = BreachCount(int(breached(need, quant).sum()), n)
+    if drawn.breaches > allowed_breaches(alpha, n):  # the construction's invariant, recounted
+        raise IdentityError(
+            f"raise schedule broken in scenario '{model.scenario}': {drawn.breaches} of {n} "
+            f"paths fall below the buffer, more than the {allowed_breaches(alpha, n)} allowed"
+        )
     del need
     child = np.random.SeedSequence(seed).spawn(1)[0]
     xv = draw(spec, nv, child, "random")
