@@ -136,7 +136,9 @@ def test_monte_carlo_is_reproducible_and_chunk_independent() -> None:
     b = simulate(model, u, n=3000, seed=11, chunk=701)
     np.testing.assert_array_equal(a.metrics.to_numpy(), b.metrics.to_numpy())
     np.testing.assert_array_equal(a.fan.to_numpy(), b.fan.to_numpy())
-    np.testing.assert_array_equal(a.need_at_confidence.to_numpy(), b.need_at_confidence.to_numpy())
+    np.testing.assert_array_equal(a.need_quantile.to_numpy(), b.need_quantile.to_numpy())
+    np.testing.assert_array_equal(a.raise_schedule.to_numpy(), b.raise_schedule.to_numpy())
+    assert a.coverage == b.coverage  # the validation sample does not depend on the chunk either
     c = simulate(model, u, n=3000, seed=12, chunk=3000)
     assert not np.array_equal(a.metrics.to_numpy(), c.metrics.to_numpy())
     assert (
@@ -177,7 +179,7 @@ def test_marginals_have_their_means(linear, dist: str, kw: dict, mean: float) ->
     assert x.mean() == pytest.approx(mean, rel=0.01, abs=0.005)
 
 
-def test_confidence_need_bounds_are_worst_and_best_paths(linear) -> None:  # type: ignore[no-untyped-def]
+def test_need_quantile_bounds_are_worst_and_best_paths(linear) -> None:  # type: ignore[no-untyped-def]
     u = _u(
         {
             "opening.cash": {"dist": "uniform", "low": 0, "high": 12},
@@ -190,12 +192,15 @@ def test_confidence_need_bounds_are_worst_and_best_paths(linear) -> None:  # typ
     x = draw(spec, 400, 5, "lhs")
     v = inputs_for(linear, spec, x)
     need = full(evaluate(linear, v)["funding_need_cumulative"], 400)
-    worst = simulate(linear, u, alpha=0.0).need_at_confidence.to_numpy()
-    best = simulate(linear, u, alpha=1.0).need_at_confidence.to_numpy()
-    np.testing.assert_array_equal(worst, need.max(axis=1))
-    np.testing.assert_array_equal(best, need.min(axis=1))
+    at0, at1 = simulate(linear, u, alpha=0.0), simulate(linear, u, alpha=1.0)
+    np.testing.assert_array_equal(at0.need_quantile.to_numpy(), need.max(axis=1))
+    np.testing.assert_array_equal(at1.need_quantile.to_numpy(), need.min(axis=1))
+    # the joint schedule: alpha = 0 covers every path (the worst in each month); alpha = 1
+    # lets every path fall short, so nothing need be raised
+    np.testing.assert_array_equal(at0.raise_schedule.to_numpy(), need.max(axis=1))
+    np.testing.assert_array_equal(at1.raise_schedule.to_numpy(), np.zeros(12))
     mid = simulate(linear, u, alpha=0.1)
-    conf = mid.need_at_confidence.to_numpy()
+    conf = mid.need_quantile.to_numpy()
     assert np.all((need > conf[:, None]).mean(axis=1) <= 0.1)
     assert np.all(np.diff(conf) >= 0)
     # the closed form: a path's gap at year end is max(0, X - C)

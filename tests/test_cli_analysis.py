@@ -85,14 +85,15 @@ def test_simulate_json_is_reproducible(in_tmp: Path) -> None:
     assert a == b
     assert a["manifest"]["draws"] == 2000 and a["manifest"]["seed"] == 3
     assert a["manifest"]["parameters"].startswith("revenue.users.paying_share.2030")
-    need = list(a["need_at_confidence"].values())
+    need = list(a["raise_schedule"].values())
     assert need == sorted(need) and need[-1] > 211.9  # 95% confidence needs more than the base
 
 
 def test_simulate_writes_workbook_and_fan(in_tmp: Path) -> None:
     r = runner.invoke(app, ["simulate", "openai-plan-2025q3", "-n", "1000", "--seed", "1"])
     assert r.exit_code == 0, r.output
-    assert "Raise schedule so that P(cash below the buffer) <= 5%" in r.output
+    assert "Raise schedule: at most 5% of paths below the buffer in any month" in r.output
+    assert "per-month quantile (not joint)" in r.output
     wb = load_workbook(in_tmp / "outputs" / "openai-plan-2025q3-montecarlo.xlsx")
     ws = wb["Monte Carlo"]
     assert ws["A2"].value == "2025-01" and ws["A73"].value == "2030-12"

@@ -6,11 +6,15 @@ result does not depend on the chunk size used to evaluate it. Outputs:
 * ``fan``: percentiles of unfunded cash per month;
 * ``metrics``: the distribution of every scalar metric (one value per path);
 * ``p_cash_out``: probability that cash has fallen below the buffer by each month;
-* ``need_at_confidence``: for each month t, the least amount a such that
-  P(N_t > a) <= alpha, where N_t is a path's cumulative funding need. Raising a by month t
-  keeps cash at or above the buffer through t on all but at most alpha of the paths. It is
-  the empirical (1 - alpha) quantile of N_t (inverted CDF, no interpolation): alpha = 0 gives
-  the worst path and alpha = 1 the best. Its monthly increments are the dated raise schedule.
+* ``raise_schedule``: the cumulative amount ``R_t`` to have raised by month t so that, for
+  every t, at most alpha of the paths fall below the buffer in any month through t (joint
+  over the months; exact on the drawn paths; ``raise_schedule.joint_schedule``), with its
+  annual view ``raise_by_year``;
+* ``coverage``: how many paths breach that schedule on the drawn paths and on a second,
+  independent sample (plain random draws from a child of the run's seed), with an exact
+  binomial interval; and the same for the per-month quantile;
+* ``need_quantile``: the per-month need quantile, NOT a joint guarantee: each month's own
+  (1 - alpha) quantile of the paths' cumulative need ``N_t``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,21 @@ from numpy.typing import NDArray
 from finmodel import __version__
 from finmodel.analysis.distributions import Marginal, check_correlation, correlate, uniforms
 from finmodel.analysis.metrics import evaluate_metric, parse_metric
+from finmodel.analysis.raise_schedule import (
+    BreachCount,
+    Coverage,
+    allowed_breaches,
+    breached,
+    joint_schedule,
+    need_quantile,
+    round_up_float32,
+)
 from finmodel.analysis.sensitivity import Move, move
 from finmodel.assumptions.params import apply
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, full
 from finmodel.engine.model import Model, ModelLike, as_model
-from finmodel.errors import AssumptionError
+from finmodel.errors import AssumptionError, IdentityError
 
 FloatArray = NDArray[np.float64]
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -73,7 +86,7 @@ def spec_from(model: Model, u: Uncertainty) -> Spec:
     return Spec(names, moves, marginals, factor, bool(pairs))
 
 
-def draw(spec: Spec, n: int, seed: int, sampler: str) -> FloatArray:
+def draw(spec: Spec, n: int, seed: int | np.random.SeedSequence, sampler: str) -> FloatArray:
     """Parameter values, shape (n, P): uniforms -> copula -> inverse CDFs."""
     rng = np.random.default_rng(seed)
     u = correlate(uniforms(n, len(spec.names), sampler, rng), spec.factor)
@@ -96,8 +109,10 @@ class MonteCarlo:
     metrics: pd.DataFrame  # one row per path, one column per scalar metric
     fan: pd.DataFrame  # months x percentiles of unfunded cash
     p_cash_out: pd.Series  # by month
-    need_at_confidence: pd.Series  # by month
-    raise_schedule: pd.DataFrame  # by year: raise by year end, new money that year
+    raise_schedule: pd.Series  # by month: cumulative R_t, joint over the months
+    raise_by_year: pd.DataFrame  # by year: R at year end, new money that year, need quantile
+    need_quantile: pd.Series  # by month: per-month (1 - alpha) quantile of N_t, not joint
+    coverage: Coverage  # breaches on the drawn paths and on the validation sample
     manifest: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # run time; not in the manifest, so outputs are reproducible
 
@@ -135,13 +150,23 @@ def simulate(
     chunk: int = 5_000,
     progress: Callable[[int, int], None] | None = None,
     input_sha256: str | None = None,
+    validation_draws: int | None = None,
 ) -> MonteCarlo:
     """Run the Monte Carlo of ``model`` under ``u`` (default: the file's ``uncertainty``
     section); the other options override the section's values.
 
+    The raise schedule is built on the ``n`` drawn paths, where at most a share ``alpha`` of
+    them fall below the buffer in any month through t, for every t (exactly, by
+    construction). It is then checked on ``validation_draws`` (default ``n``) further paths:
+    plain random draws from ``numpy.random.SeedSequence(seed).spawn(1)[0]``, independent of
+    the first sample, so the number that breach it is binomial and its interval is exact.
+    ``progress(done, total)`` counts both samples' paths.
+
     >>> mc = simulate("hsbc-2025-11", n=500, seed=1)
-    >>> mc.manifest["draws"], mc.need_at_confidence.is_monotonic_increasing
+    >>> mc.manifest["draws"], mc.raise_schedule.is_monotonic_increasing
     (500, True)
+    >>> mc.coverage.drawn.breaches <= mc.coverage.allowed == 25
+    True
     """
     model = as_model(model)
     if u is None:
@@ -152,8 +177,11 @@ def simulate(
     seed = u.seed if seed is None else seed
     sampler = u.sampler if sampler is None else sampler
     alpha = float(u.alpha if alpha is None else alpha)
+    nv = n if validation_draws is None else validation_draws
     if n < 1:
         raise AssumptionError(f"-n: expected at least 1 draw, got {n}")
+    if nv < 1:
+        raise AssumptionError(f"--validation-draws: expected at least 1 draw, got {nv}")
     if not 0.0 <= alpha <= 1.0:
         raise AssumptionError(f"--alpha: expected a probability in [0, 1], got {alpha}")
     if chunk < 1:
@@ -173,25 +201,62 @@ def simulate(
         items = evaluate(model, v)
         s = sl.stop - sl.start
         cash[:, sl] = full(items["cash_unfunded"], s)
-        need[:, sl] = full(items["funding_need_cumulative"], s)
-        for m in mets:
-            out[m.label][sl] = evaluate_metric(model, items, v, m)
+        n_t = full(items["funding_need_cumulative"], s)
+        # float32 needs are rounded up, so a schedule covering them covers the exact needs
+        need[:, sl] = n_t if dtype == np.float64 else round_up_float32(n_t)
+        for mt in mets:
+            out[mt.label][sl] = evaluate_metric(model, items, v, mt)
         if progress is not None:
-            progress(sl.stop, n)
+            progress(sl.stop, n + nv)
     fan = pd.DataFrame(
         np.percentile(cash, PERCENTILES, axis=1).T,
         index=pd.Index(labels, name="month"),
         columns=[f"p{p}" for p in PERCENTILES],
     )
+    del cash
     out_idx = out["cash_out_month"]
     months = np.arange(T)
     p_out = pd.Series([(out_idx <= t).mean() for t in months], index=labels, name="p_cash_out")
-    conf = np.quantile(need, 1.0 - alpha, axis=1, method="inverted_cdf").astype(np.float64)
-    need_conf = pd.Series(conf, index=pd.Index(labels, name="month"), name="need_at_confidence")
+    month_index = pd.Index(labels, name="month")
+    sched = joint_schedule(need, alpha)
+    quant = need_quantile(need, alpha)
+    drawn = BreachCount(int(breached(need, sched).sum()), n)
+    drawn_q = BreachCount(int(breached(need, quant).sum()), n)
+    if drawn.breaches > allowed_breaches(alpha, n):  # the construction's invariant, recounted
+        raise IdentityError(
+            f"raise schedule broken in scenario '{model.scenario}': {drawn.breaches} of {n} "
+            f"paths fall below the buffer, more than the {allowed_breaches(alpha, n)} allowed"
+        )
+    del need
+    child = np.random.SeedSequence(seed).spawn(1)[0]
+    xv = draw(spec, nv, child, "random")
+    hit, hit_q = 0, 0
+    for lo in range(0, nv, chunk):
+        sl = slice(lo, min(nv, lo + chunk))
+        v = inputs_for(model, spec, xv[sl])
+        n_t = full(evaluate(model, v)["funding_need_cumulative"], sl.stop - sl.start)
+        hit += int(breached(n_t, sched).sum())
+        hit_q += int(breached(n_t, quant).sum())
+        if progress is not None:
+            progress(n + sl.stop, n + nv)
+    validation_seed = f"SeedSequence({seed}).spawn(1)[0]"
+    coverage = Coverage(
+        alpha,
+        allowed_breaches(alpha, n),
+        drawn,
+        drawn_q,
+        BreachCount(hit, nv),
+        BreachCount(hit_q, nv),
+        validation_seed,
+        "random",
+    )
     ends = [sl.stop - 1 for _, sl in model.timeline.year_slices()]
-    by_year = conf[ends]
-    sched = pd.DataFrame(
-        {"raise_by_year_end": by_year, "new_money_in_year": np.diff(by_year, prepend=0.0)},
+    by_year = pd.DataFrame(
+        {
+            "raise_by_year_end": sched[ends],
+            "new_money_in_year": np.diff(sched[ends], prepend=0.0),
+            "need_quantile_at_year_end": quant[ends],
+        },
         index=pd.Index(years, name="year"),
     )
     manifest = {
@@ -206,14 +271,19 @@ def simulate(
         "parameters": ", ".join(spec.names),
         "correlated": spec.correlated,
         "paths_stored_as": np.dtype(dtype).name,
+        "validation_draws": nv,
+        "validation_seed": validation_seed,
+        "validation_sampler": "random",
     }
     return MonteCarlo(
         pd.DataFrame(x, columns=spec.names),
         pd.DataFrame(out),
         fan,
         p_out,
-        need_conf,
-        sched,
+        pd.Series(sched, index=month_index, name="raise_schedule"),
+        by_year,
+        pd.Series(quant, index=month_index, name="need_quantile"),
+        coverage,
         manifest,
         round(time.perf_counter() - t0, 3),
     )

@@ -154,12 +154,22 @@ def sobol_sheet(
 
 
 def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
+    """The Monte Carlo sheet: monthly fan, P(cash out), the joint raise schedule and the
+    per-month need quantile; the schedule by year; how many paths fall below the buffer
+    under each (drawn and validation samples); the metric distributions; the manifest."""
+
     def write(wb: Any) -> None:
         from openpyxl.chart import LineChart, Reference
 
         st = _Styles()
         ws = wb.create_sheet("Monte Carlo")
-        cols = ["Month", *mc.fan.columns, "P(cash out by month)", "Need at confidence"]
+        cols = [
+            "Month",
+            *mc.fan.columns,
+            "P(cash out by month)",
+            "Raise schedule (joint)",
+            "Per-month need quantile (not joint)",
+        ]
         _header(ws, st, cols)
         for i, m in enumerate(labels, start=2):
             put_text(ws, f"A{i}", m)
@@ -167,9 +177,8 @@ def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
                 ws.cell(row=i, column=j, value=float(mc.fan.at[m, c])).number_format = MONEY
             k = len(mc.fan.columns) + 2
             ws.cell(row=i, column=k, value=float(mc.p_cash_out[m])).number_format = RATE
-            ws.cell(
-                row=i, column=k + 1, value=float(mc.need_at_confidence[m])
-            ).number_format = MONEY
+            for j, series in enumerate((mc.raise_schedule, mc.need_quantile), start=k + 1):
+                ws.cell(row=i, column=j, value=float(series[m])).number_format = MONEY
         n = len(labels)
         fan = LineChart()
         fan.title = "Cash with no new money: percentiles across paths"
@@ -181,22 +190,78 @@ def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
         fan.x_axis.tickLblPos = "low"
         fan.y_axis.number_format = "#,##0"
         fan.height, fan.width = 9, 24
-        ws.add_chart(fan, "J2")
-        # below the chart, right of the monthly table (columns J onward)
-        left, row = 10, 22
-        alpha = mc.manifest.get("alpha", 0.05)
+        ws.add_chart(fan, "K2")
+        # below the chart, right of the monthly table (columns K onward)
+        left, row = 11, 22
+        cov = mc.coverage
         put_text(
-            ws, f"{_col(left)}{row}", f"Raise schedule: P(cash below the buffer) <= {alpha:.0%}"
+            ws,
+            f"{_col(left)}{row}",
+            f"Raise schedule: at most {cov.alpha:.0%} of paths below the buffer in any month "
+            "(joint over the months)",
         ).font = st.bold
-        _header_at(ws, st, ["Year", "Raised by year end", "New money in year"], row + 1, left)
-        sched = mc.raise_schedule
-        vals = sched[["raise_by_year_end", "new_money_in_year"]].to_numpy(dtype=float)
-        for i, (y, (by_end, new)) in enumerate(zip(sched.index, vals, strict=True), start=row + 2):
+        _header_at(
+            ws,
+            st,
+            ["Year", "Raised by year end", "New money in year", "Per-month quantile (not joint)"],
+            row + 1,
+            left,
+        )
+        sched = mc.raise_by_year
+        vals = sched[
+            ["raise_by_year_end", "new_money_in_year", "need_quantile_at_year_end"]
+        ].to_numpy(dtype=float)
+        for i, (y, line) in enumerate(zip(sched.index, vals, strict=True), start=row + 2):
             ws.cell(row=i, column=left, value=int(y))
-            ws.cell(row=i, column=left + 1, value=float(by_end)).number_format = MONEY
-            ws.cell(row=i, column=left + 2, value=float(new)).number_format = MONEY
+            for j, v in enumerate(line, start=left + 1):
+                ws.cell(row=i, column=j, value=float(v)).number_format = MONEY
+        r1 = row + 3 + len(sched)
+        put_text(ws, f"{_col(left)}{r1}", "Paths below the buffer in some month").font = st.bold
+        _header_at(
+            ws,
+            st,
+            [
+                "Schedule",
+                "Drawn paths",
+                "Breaches",
+                "Share",
+                "Allowed",
+                "Validation paths",
+                "Breaches",
+                "Share",
+                "95% CI low",
+                "95% CI high",
+            ],
+            r1 + 1,
+            left,
+        )
+        rows = (
+            ("Raise schedule (joint)", cov.drawn, cov.validation, cov.allowed),
+            ("Per-month quantile (not joint)", cov.drawn_quantile, cov.validation_quantile, None),
+        )
+        for i, (label, drawn, val, allowed) in enumerate(rows, start=r1 + 2):
+            put_text(ws, f"{_col(left)}{i}", label)
+            line = [
+                drawn.paths,
+                drawn.breaches,
+                drawn.rate,
+                allowed,
+                val.paths,
+                val.breaches,
+                val.rate,
+                *val.interval(0.95),
+            ]
+            for j, v in enumerate(line, start=left + 1):
+                c = ws.cell(row=i, column=j, value=v)
+                c.number_format = "0.00%" if isinstance(v, float) else "#,##0"
+        put_text(
+            ws,
+            f"{_col(left)}{r1 + 4}",
+            f"Validation: independent paths, plain random draws from {cov.validation_seed}; "
+            "the interval is the exact (Clopper-Pearson) binomial one.",
+        )
         summary = mc.summary()
-        r0 = row + 3 + len(sched)
+        r0 = r1 + 6
         _header_at(ws, st, ["Metric", *summary.columns], r0, left)
         table = summary.to_numpy(dtype=float)
         for i, (name, line) in enumerate(zip(summary.index, table, strict=True), start=r0 + 1):
@@ -204,7 +269,7 @@ def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
             for j, v in enumerate(line, start=left + 1):
                 c = ws.cell(row=i, column=j, value=None if v != v else float(v))
                 c.number_format = "#,##0.00"
-        ws.column_dimensions[_col(left)].width = 24
+        ws.column_dimensions[_col(left)].width = 30
         ws.column_dimensions["A"].width = 10
         _manifest(ws, st, mc.manifest, 24)
         ws.freeze_panes = "B2"
