@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from finmodel.assumptions import Assumptions, load
     from finmodel.errors import AssumptionError, FinmodelError, IdentityError
     from finmodel.results import Results, run
+    from finmodel.valuation import Rate, irr, npv, xirr, xnpv
 
 _WHERE = {
     "AssumptionError": "finmodel.errors",
@@ -34,15 +35,20 @@ _WHERE = {
     "FinmodelError": "finmodel.errors",
     "IdentityError": "finmodel.errors",
     "MonteCarlo": "finmodel.analysis.montecarlo",
+    "Rate": "finmodel.valuation",
     "Results": "finmodel.results",
     "TornadoSpec": "finmodel.analysis.sensitivity",
     "grid": "finmodel.analysis.sensitivity",
+    "irr": "finmodel.valuation",
     "load": "finmodel.assumptions",
+    "npv": "finmodel.valuation",
     "run": "finmodel.results",
     "simulate": "finmodel.analysis.montecarlo",
     "sobol": "finmodel.analysis.sobol",
     "solve": "finmodel.analysis.solve",
     "tornado": "finmodel.analysis.sensitivity",
+    "xirr": "finmodel.valuation",
+    "xnpv": "finmodel.valuation",
 }
 
 __all__ = [
@@ -51,16 +57,21 @@ __all__ = [
     "FinmodelError",
     "IdentityError",
     "MonteCarlo",
+    "Rate",
     "Results",
     "TornadoSpec",
     "__version__",
     "grid",
+    "irr",
     "load",
+    "npv",
     "run",
     "simulate",
     "sobol",
     "solve",
     "tornado",
+    "xirr",
+    "xnpv",
 ]
 
 
