@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     from finmodel.analysis.sobol import sobol
     from finmodel.analysis.solve import solve
     from finmodel.assumptions import Assumptions, load
-    from finmodel.errors import AssumptionError, FinmodelError, IdentityError
+    from finmodel.errors import (
+        AssumptionError,
+        FinmodelError,
+        IdentityError,
+        TargetNotReachedError,
+    )
     from finmodel.results import Results, run
     from finmodel.valuation import Rate, irr, npv, xirr, xnpv
 
@@ -37,6 +42,7 @@ _WHERE = {
     "MonteCarlo": "finmodel.analysis.montecarlo",
     "Rate": "finmodel.valuation",
     "Results": "finmodel.results",
+    "TargetNotReachedError": "finmodel.errors",
     "TornadoSpec": "finmodel.analysis.sensitivity",
     "grid": "finmodel.analysis.sensitivity",
     "irr": "finmodel.valuation",
@@ -59,6 +65,7 @@ __all__ = [
     "MonteCarlo",
     "Rate",
     "Results",
+    "TargetNotReachedError",
     "TornadoSpec",
     "__version__",
     "grid",
