@@ -265,7 +265,9 @@ def _isolate(
         (va, _), (vb, _) = vals[i], vals[i + 1]
         if zero[i] or zero[i + 1] or va * vb >= 0:
             continue
-        x = brentq(f, pts[i], pts[i + 1], xtol=1e-18, rtol=4 * np.finfo(float).eps, maxiter=400)
+        x = brentq(
+            f, pts[i], pts[i + 1], xtol=1e-18, rtol=4 * np.finfo(float).eps, maxiter=400, disp=False
+        )
         found.append(float(x))
     return sorted(found), touching
 

@@ -120,6 +120,7 @@ def test_goal_seek_finds_the_boundary_of_a_flat_target() -> None:
 
 def test_goal_seek_unreachable_gives_the_nearest_value(linear) -> None:  # type: ignore[no-untyped-def]
     """Trough cash = C - 6 ranges over [-6, 94] for C in [0, 100]."""
+    assert finmodel.TargetNotReachedError is TargetNotReachedError
     with pytest.raises(TargetNotReachedError, match="all below the target") as e:
         solve(linear, "trough_unfunded_cash", 500.0, "opening.cash", (0, 100))
     assert e.value.kind == "out of range" and e.value.above is None
