@@ -25,8 +25,14 @@ if TYPE_CHECKING:
     from finmodel.analysis.sobol import sobol
     from finmodel.analysis.solve import solve
     from finmodel.assumptions import Assumptions, load
-    from finmodel.errors import AssumptionError, FinmodelError, IdentityError
+    from finmodel.errors import (
+        AssumptionError,
+        FinmodelError,
+        IdentityError,
+        TargetNotReachedError,
+    )
     from finmodel.results import Results, run
+    from finmodel.valuation import Rate, irr, npv, xirr, xnpv
 
 _WHERE = {
     "AssumptionError": "finmodel.errors",
@@ -34,15 +40,21 @@ _WHERE = {
     "FinmodelError": "finmodel.errors",
     "IdentityError": "finmodel.errors",
     "MonteCarlo": "finmodel.analysis.montecarlo",
+    "Rate": "finmodel.valuation",
     "Results": "finmodel.results",
+    "TargetNotReachedError": "finmodel.errors",
     "TornadoSpec": "finmodel.analysis.sensitivity",
     "grid": "finmodel.analysis.sensitivity",
+    "irr": "finmodel.valuation",
     "load": "finmodel.assumptions",
+    "npv": "finmodel.valuation",
     "run": "finmodel.results",
     "simulate": "finmodel.analysis.montecarlo",
     "sobol": "finmodel.analysis.sobol",
     "solve": "finmodel.analysis.solve",
     "tornado": "finmodel.analysis.sensitivity",
+    "xirr": "finmodel.valuation",
+    "xnpv": "finmodel.valuation",
 }
 
 __all__ = [
@@ -51,16 +63,22 @@ __all__ = [
     "FinmodelError",
     "IdentityError",
     "MonteCarlo",
+    "Rate",
     "Results",
+    "TargetNotReachedError",
     "TornadoSpec",
     "__version__",
     "grid",
+    "irr",
     "load",
+    "npv",
     "run",
     "simulate",
     "sobol",
     "solve",
     "tornado",
+    "xirr",
+    "xnpv",
 ]
 
 

@@ -20,7 +20,9 @@ OUTPUTS = Path("outputs")
 app = typer.Typer(
     name="finmodel",
     help="Project a company's cash, funding need and runway from a cited assumption file, "
-    "and write a live Excel model.",
+    "and write a live Excel model.\n\nExit codes: 0 ok; 1 no solution (solve, value "
+    "--implied: the nearest values are printed); 2 bad input (one located message, nothing "
+    "written).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -563,6 +565,10 @@ def solve(
 ) -> None:
     """Goal seek: the value of one parameter at which a metric hits a target.
 
+    Exit codes: 0 solved; 1 no solution: the target lies outside the metric's range over the
+    bracket, or inside a jump of a step metric (runway is whole months), and the nearest
+    values on both sides are printed; 2 bad input.
+
     Example:
     finmodel solve hsbc-2025-11 --target funding_gap.2030=0 --vary revenue.users.paying_share
     """
@@ -570,7 +576,7 @@ def solve(
     from finmodel.analysis.solve import solve as goal_seek
     from finmodel.assumptions import load_with_meta
     from finmodel.engine.model import build
-    from finmodel.errors import FinmodelError
+    from finmodel.errors import FinmodelError, TargetNotReachedError
 
     if op is not None and op not in ("set", "scale", "shift"):
         _fail(f"--op: expected set, scale or shift, got {op!r}")
@@ -583,9 +589,17 @@ def solve(
     try:
         model = build(load_with_meta(file).assumptions)
         sol = goal_seek(model, m_name, goal, vary, br, op)
+    except TargetNotReachedError as e:
+        _no_solution(e)
     except FinmodelError as e:
         _fail(str(e))
     typer.echo(describe(sol, model))
+
+
+def _no_solution(e: Exception) -> NoReturn:
+    """A goal seek without a solution: its nearest values, and exit code 1."""
+    typer.echo(str(e))
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -834,7 +848,8 @@ def value(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """DCF, funding rounds with the cap table and investor returns, commitments as
-    obligations, and a reverse DCF.
+    obligations, and a reverse DCF (exit code 1 when no value of --vary in the bracket
+    explains --implied; the nearest values are printed).
 
     Example: finmodel value openai-plan-2026q1 --implied 730 --vary revenue.scale
     """
@@ -842,7 +857,7 @@ def value(
 
     from finmodel import valuation as val
     from finmodel.assumptions import load_with_meta
-    from finmodel.errors import FinmodelError
+    from finmodel.errors import FinmodelError, TargetNotReachedError
     from finmodel.results import run_loaded
 
     if (implied is None) != (vary is None):
@@ -872,6 +887,8 @@ def value(
             written = write_workbook(
                 [res], _out_path(out, f"{stem}-valuation.xlsx"), [cap_table_sheet(v)]
             )
+    except TargetNotReachedError as e:
+        _no_solution(e)
     except FinmodelError as e:
         _fail(str(e))
     d = v["dcf"]
@@ -883,6 +900,7 @@ def value(
             "fcf_irr": {
                 "value": rate.value,
                 "roots": rate.roots,
+                "touching": rate.touching,
                 "reason": rate.reason,
                 "sign_pattern": rate.pattern,
             },

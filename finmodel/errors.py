@@ -2,7 +2,8 @@
 
 Every error finmodel raises on purpose is a :class:`FinmodelError`; each child also
 subclasses the matching builtin so that a caller's ``except ValueError`` keeps working.
-The CLI turns any ``FinmodelError`` into one message and exit code 2.
+The CLI turns any ``FinmodelError`` into one message and exit code 2, except
+:class:`TargetNotReachedError` (a goal seek with no solution), exit code 1.
 """
 
 from __future__ import annotations
@@ -17,6 +18,30 @@ class AssumptionError(FinmodelError, ValueError):
 
     The message has the form ``file:line: field.path: expected ..., got ...``.
     """
+
+
+class TargetNotReachedError(FinmodelError, ValueError):
+    """A goal seek found no parameter value at which the metric equals the target.
+
+    ``kind`` is ``"jump"`` when the target lies inside a jump of the metric (a step metric
+    such as the runway in whole months, or a date that stops coming: NaN, "never") and
+    ``"out of range"`` when the metric stays on one side of it across the bracket.
+    ``below`` and ``above`` are the nearest ``(parameter value, metric value)`` found with the
+    metric below and above the target (the two sides of the jump; None on a side never
+    reached). The CLI prints them and exits with code 1.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        kind: str,
+        below: tuple[float, float] | None,
+        above: tuple[float, float] | None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.below = below
+        self.above = above
 
 
 class IdentityError(FinmodelError, ArithmeticError):

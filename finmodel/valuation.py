@@ -35,30 +35,66 @@ TV_WARN = 0.75
 
 # --- NPV / IRR / XIRR ---------------------------------------------------------------------
 
+S_MIN = math.log(2.0**-50)
+"""Lowest log(1 + r) searched: 1 + r = 8.9e-16, a loss of 99.99999999999991%. Rates closer to
+-100% cannot be told apart from -100% in double precision (1 + r would round to 0 or to a
+neighbour 1e-16 away), so a root beyond is reported as such, not returned."""
+S_MAX = 700.0
+"""Highest log(1 + r) searched: 1 + r = e^700 (about 1e304); beyond it r overflows."""
+TOUCH = 1e-12
+"""At a local extremum of the NPV, an |NPV| within TOUCH of the sum of |discounted flows|
+is zero to within rounding: a double root (the NPV touches zero without changing sign)."""
+
 
 def npv(rate: float, flows: list[float] | FloatArray) -> float:
-    """Net present value of periodic flows, the first at time 0 (numpy-financial's convention;
-    Excel's ``=NPV(r, CF1..CFn) + CF0``).
+    """Net present value ``sum_k c_k / (1 + r)^k`` of periodic flows, the first at time 0.
+
+    This is numpy-financial's ``npv(r, [CF0..CFn])``; in Excel it is
+    ``=NPV(r, CF1..CFn) + CF0`` (Excel's ``NPV`` discounts its first flow one period).
+    ``rate`` is per period and must exceed -1 (at -100% nothing can be discounted).
 
     >>> round(npv(0.1, [-100, 60, 60]), 6)
     4.132231
     """
-    return float(npf.npv(rate, flows))
+    _check_rate("rate", rate)
+    with np.errstate(over="ignore"):
+        return float(npf.npv(rate, np.asarray(flows, dtype=np.float64)))
+
+
+def xnpv(rate: float, flows: list[float] | FloatArray, dates: list[date]) -> float:
+    """Net present value of dated flows, Excel's ``=XNPV(r, values, dates)``:
+    ``sum_i c_i / (1 + r)^((d_i - d_0) / 365)``, times in years of 365 days from the first
+    date (actual/365 fixed, as Excel's XNPV and XIRR).
+
+    >>> round(xnpv(0.1, [-1000, 1100], [date(2025, 1, 1), date(2026, 1, 1)]), 9)
+    0.0
+    """
+    _check_rate("rate", rate)
+    c, t = _dated(flows, dates)
+    with np.errstate(over="ignore"):
+        return float(np.sum(c * np.power(1.0 + rate, -t)))
 
 
 def sign_pattern(flows: list[float] | FloatArray) -> str:
-    """``+`` / ``-`` for each non-zero flow, e.g. ``- + +``."""
-    return " ".join("+" if f > 0 else "-" for f in flows if f != 0)
+    """``+`` / ``-`` for each non-zero flow (``?`` where not a finite number), e.g. ``- + +``."""
+    return " ".join("?" if not math.isfinite(f) else "+" if f > 0 else "-" for f in flows if f != 0)
 
 
 @dataclass(frozen=True)
 class Rate:
-    """A rate of return with every root found and why this one was chosen."""
+    """A rate of return with every root found and why this one was chosen.
+
+    ``roots``: every rate in (-100%, 1e304) at which the NPV is zero, ascending, each once;
+    ``touching``: those at which the NPV touches zero without changing sign (double roots);
+    ``value``: the chosen root (None with no root), ``reason``: why, or why there is none;
+    ``pattern``: the signs of the non-zero flows.
+    """
 
     value: float | None
     roots: list[float]
     reason: str
     pattern: str
+    touching: list[float] = field(default_factory=list)
 
     def __str__(self) -> str:
         if self.value is None:
@@ -68,73 +104,198 @@ class Rate:
         return f"{self.value:.4%} ({self.reason}{extra})"
 
 
-def _choose(roots: list[float], pattern: str, guess: float) -> Rate:
-    roots = sorted(roots)
-    if not roots:
-        changes = sum(
-            1 for a, b in zip(pattern.split(), pattern.split()[1:], strict=False) if a != b
-        )
-        why = "no sign change" if changes == 0 else "no real root above -100%"
-        return Rate(None, [], why, pattern)
-    if len(roots) == 1:
-        return Rate(roots[0], roots, "the only root", pattern)
-    best = min(roots, key=lambda r: abs(r - guess))
-    return Rate(
-        best,
-        roots,
-        f"{len(roots)} roots (several sign changes); chose the one nearest {guess:.0%}",
-        pattern,
-    )
-
-
 def irr(flows: list[float] | FloatArray, guess: float = 0.1) -> Rate:
-    """Every real root of the periodic NPV polynomial with rate > -100%, and a choice.
+    """Every internal rate of return of periodic flows, and a choice among them.
 
-    The roots solve ``sum_k c_k x^k = 0`` with ``x = 1 / (1 + r)`` (numpy.roots); a single
-    root is returned as is, several are reported and the one nearest ``guess`` chosen.
+    The roots solve ``sum_k c_k / (1 + r)^k = 0`` (flow k at the end of period k, the first at
+    time 0, as Excel's ``=IRR(values)`` and numpy-financial's ``irr``), with r > -100%. Every
+    root is found (see :func:`xirr` for the method) and returned unrounded: the NPV at each is
+    zero to rounding. One root is returned as is; with several, the one nearest ``guess``
+    (Excel's default guess, 10%) is chosen and the others are listed; with none, ``value`` is
+    None and ``reason`` says why. Degenerate flows (all zero, one non-zero flow, NaN or
+    infinite values, magnitudes down to 1e-320) give an answer, never an exception.
 
     >>> str(irr([-100, 60, 60]))
     '13.0662% (the only root)'
-    >>> sorted(round(r, 6) for r in irr([-100, 230, -132]).roots)
+    >>> [round(r, 12) for r in irr([-100, 230, -132]).roots]  # -100 (1 - 1.1x)(1 - 1.2x)
     [0.1, 0.2]
     """
     c = np.asarray(flows, dtype=np.float64)
-    pattern = sign_pattern(c)
-    nz = np.flatnonzero(c)
-    if nz.size == 0:
-        return Rate(None, [], "all flows are zero", pattern)
-    c = c[: nz[-1] + 1]
-    roots = []
-    for x in np.roots(c[::-1]):
-        if abs(x.imag) < 1e-9 and x.real > 0:
-            r = 1.0 / x.real - 1.0
-            if abs(npv(r, c)) <= 1e-6 * max(1.0, float(np.abs(c).sum())):
-                roots.append(float(r))
-    return _choose(sorted(set(round(r, 12) for r in roots)), pattern, guess)
+    if c.ndim != 1:
+        raise AssumptionError(f"irr: expected a one-dimensional list of flows, got shape {c.shape}")
+    return _rate(c, np.arange(c.size, dtype=np.float64), guess)
 
 
-def xirr(flows: list[float], dates: list[date], guess: float = 0.1) -> Rate:
-    """Rate r solving ``sum_i c_i / (1 + r)^((d_i - d_0) / 365) = 0`` (Excel's XIRR).
+def xirr(flows: list[float] | FloatArray, dates: list[date], guess: float = 0.1) -> Rate:
+    """Every annual rate r with ``sum_i c_i / (1 + r)^((d_i - d_0) / 365) = 0``: Excel's
+    ``=XIRR(values, dates, guess)`` (times in years of 365 days from the first date).
 
-    All roots in (-99%, 1,000,000%) are found by scanning for sign changes and refining each
-    with scipy's brentq; the choice follows :func:`irr`.
+    Flows on the same date are added. Dates before the first are allowed (their times are
+    negative; Excel refuses them).
+
+    Method: with ``s = log(1 + r)`` the NPV is the exponential sum ``F(s) = sum c_i e^(-s t_i)``,
+    evaluated scaled by its largest term (no overflow, and rates near -100% are as well
+    conditioned as any). Every root is isolated exactly, not by a grid that could miss two
+    close roots: by Descartes' rule of signs (which holds for exponential sums) F has at most
+    as many roots as the flows have sign changes, and none outside a bound computed from the
+    flows. With one sign change, the single root is bracketed by that bound. With more,
+    ``F(s) e^(s t_p)`` for a flow p where the sign changes has the derivative ``G``, an
+    exponential sum with one sign change fewer; between consecutive roots of G (found
+    recursively) F has at most one root, found by scipy's ``brentq`` at full precision. Where
+    F touches zero at a root of G (within 1e-12 of its scale), that root is double and is
+    reported once, in ``touching``. Roots are searched for 1 + r in (8.9e-16, e^700); one
+    beyond is reported in ``reason``, not returned. The choice among roots follows
+    :func:`irr`.
+
+    >>> r = xirr([-134.09, 40.86], [date(2021, 6, 9), date(2021, 8, 11)])
+    >>> f"{r.value:.6%}"
+    '-99.897692%'
     """
-    if len(flows) != len(dates) or len(flows) < 2:
-        raise AssumptionError("xirr: expected as many dates as flows, at least two")
+    c, t = _dated(flows, dates)
+    return _rate(c, t, guess)
+
+
+def _check_rate(name: str, r: float) -> None:
+    if not (math.isfinite(r) and r > -1.0):
+        raise AssumptionError(f"{name}: expected a finite rate above -100% (-1), got {r}")
+
+
+def _dated(flows: list[float] | FloatArray, dates: list[date]) -> tuple[FloatArray, FloatArray]:
     c = np.asarray(flows, dtype=np.float64)
-    years = np.array([(d - dates[0]).days / 365.0 for d in dates])
+    if c.ndim != 1 or len(dates) != c.size or c.size == 0:
+        raise AssumptionError(
+            f"xirr: expected as many dates as flows (at least one), got {c.size} flows and "
+            f"{len(dates)} dates"
+        )
+    t = np.array([(d - dates[0]).days / 365.0 for d in dates], dtype=np.float64)
+    return c, t
+
+
+def _rate(c: FloatArray, t: FloatArray, guess: float) -> Rate:
+    """Roots of ``sum c_i (1 + r)^-t_i`` (times t in periods or years) and the choice."""
+    _check_rate("guess", guess)
     pattern = sign_pattern(c)
+    bad = np.flatnonzero(~np.isfinite(c))
+    if bad.size:
+        return Rate(None, [], f"flow {bad[0]} is not a finite number ({c[bad[0]]})", pattern)
+    times, inverse = np.unique(t, return_inverse=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        merged = np.bincount(inverse, weights=c, minlength=times.size)
+    if not np.all(np.isfinite(merged)):
+        return Rate(None, [], "flows on one date add up beyond the float range", pattern)
+    keep = merged != 0.0
+    a, times = merged[keep], times[keep]
+    if a.size == 0:
+        return Rate(None, [], "all flows are zero", pattern)
+    if a.size == 1:
+        return Rate(None, [], "only one non-zero flow", pattern)
+    if _changes(np.sign(a)) == 0:
+        return Rate(None, [], "no sign change", pattern)
+    s_roots, touching, beyond = _roots(np.sign(a), np.log(np.abs(a)), times)
+    roots = [float(np.expm1(s)) for s in s_roots]
+    touch = [float(np.expm1(s)) for s in touching]
+    return _choose(roots, touch, pattern, guess, beyond)
 
-    def f(r: float) -> float:
-        return float(np.sum(c / np.power(1.0 + r, years)))
 
-    grid = np.concatenate([np.linspace(-0.99, 1.0, 400), np.geomspace(1.0, 1e4, 200)[1:]])
-    vals = np.array([f(r) for r in grid])
-    roots = []
-    for i in np.flatnonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0):
-        roots.append(float(brentq(f, grid[i], grid[i + 1], xtol=1e-14, rtol=1e-14)))
-    roots += [float(r) for r, v in zip(grid, vals, strict=True) if v == 0.0]
-    return _choose(sorted(set(roots)), pattern, guess)
+def _changes(sign: FloatArray) -> int:
+    return int(np.count_nonzero(sign[:-1] != sign[1:]))
+
+
+def _value(sg: FloatArray, la: FloatArray, t: FloatArray, s: float) -> tuple[float, float]:
+    """``sum sg_i e^(la_i - s t_i)`` and ``sum e^(la_i - s t_i)``, both divided by the largest
+    term (a positive factor: the sign and the roots are those of the sum)."""
+    e = la - s * t
+    w = np.exp(e - e.max())
+    return float(np.dot(sg, w)), float(w.sum())
+
+
+def _roots(sg: FloatArray, la: FloatArray, t: FloatArray) -> tuple[list[float], list[float], str]:
+    """Every root s of ``F(s) = sum sg_i e^(la_i - s t_i)`` (t strictly increasing), the double
+    ones among them, and a note on roots beyond [S_MIN, S_MAX] (see :func:`xirr`)."""
+    # no root above s_hi: there the first term outweighs the others, and below s_lo the last
+    rest_hi = float(np.logaddexp.reduce(la[1:]))
+    rest_lo = float(np.logaddexp.reduce(la[:-1]))
+    s_hi = max(0.0, (rest_hi - la[0]) / (t[1] - t[0])) + 1.0
+    s_lo = min(0.0, -(rest_lo - la[-1]) / (t[-1] - t[-2])) - 1.0
+    lo, hi = max(s_lo, S_MIN), min(s_hi, S_MAX)
+    beyond = []
+    if s_lo < lo and _value(sg, la, t, lo)[0] * sg[-1] < 0:
+        beyond.append(
+            "a root lies below -99.99999999999991% (1 + r < 8.9e-16), beyond double precision"
+        )
+    if s_hi > hi and _value(sg, la, t, hi)[0] * sg[0] < 0:
+        beyond.append("a root lies above 1e304, beyond double precision")
+    # the chain F_0 = F, F_{j+1} = d/ds (F_j e^(s t_p)) with p where F_j's signs change first
+    chain = [(sg, la, t)]
+    while _changes(chain[-1][0]) >= 2:
+        g, lg, u = chain[-1]
+        p = int(np.flatnonzero(g[:-1] != g[1:])[0])
+        d = u - u[p]
+        keep = np.arange(u.size) != p
+        chain.append((-g[keep] * np.sign(d[keep]), lg[keep] + np.log(np.abs(d[keep])), u[keep]))
+    seps: list[float] = []
+    touching: list[float] = []
+    for g, lg, u in reversed(chain):
+        seps, touching = _isolate(g, lg, u, lo, hi, seps)
+    return seps, touching, "; ".join(beyond)
+
+
+def _isolate(
+    sg: FloatArray, la: FloatArray, t: FloatArray, lo: float, hi: float, seps: list[float]
+) -> tuple[list[float], list[float]]:
+    """Roots of F in [lo, hi], given the roots ``seps`` of the derivative of ``F e^(s t_p)``:
+    between consecutive ones F is monotone, so it has at most one root there."""
+
+    def f(s: float) -> float:
+        return _value(sg, la, t, s)[0]
+
+    pts = [lo, *sorted(x for x in seps if lo < x < hi), hi]
+    vals = [_value(sg, la, t, x) for x in pts]
+    zero = [abs(v) <= TOUCH * w for v, w in vals]
+    zero[0] = zero[-1] = False  # the ends are bounds, not extrema
+    found: list[float] = []
+    touching: list[float] = []
+    for i, x in enumerate(pts):
+        if zero[i]:
+            found.append(x)
+            left, right = vals[i - 1][0], vals[i + 1][0]
+            if not zero[i - 1] and not zero[i + 1] and left * right > 0:
+                touching.append(x)
+    for i in range(len(pts) - 1):
+        (va, _), (vb, _) = vals[i], vals[i + 1]
+        if zero[i] or zero[i + 1] or va * vb >= 0:
+            continue
+        x = brentq(
+            f, pts[i], pts[i + 1], xtol=1e-18, rtol=4 * np.finfo(float).eps, maxiter=400, disp=False
+        )
+        found.append(float(x))
+    return sorted(found), touching
+
+
+def _choose(
+    roots: list[float], touching: list[float], pattern: str, guess: float, beyond: str
+) -> Rate:
+    roots = sorted(roots)
+    note = f"; {beyond}" if beyond else ""
+    if not roots:
+        why = beyond or "no real root above -100%: the NPV keeps one sign"
+        return Rate(None, [], why, pattern)
+    double = (
+        f"; {', '.join(f'{r:.4%}' for r in touching)} a double root (the NPV touches zero)"
+        if touching
+        else ""
+    )
+    if len(roots) == 1:
+        return Rate(roots[0], roots, f"the only root{double}{note}", pattern, touching)
+    best = min(roots, key=lambda r: (abs(r - guess), r))
+    return Rate(
+        best,
+        roots,
+        f"{len(roots)} roots (several sign changes); chose the one nearest {guess:.0%}"
+        f"{double}{note}",
+        pattern,
+        touching,
+    )
 
 
 # --- DCF summary -------------------------------------------------------------------------------

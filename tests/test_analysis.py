@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from finmodel.analysis.sobol import sobol
 from finmodel.analysis.solve import solve
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, full
-from finmodel.engine.model import build
-from finmodel.errors import AssumptionError
+from finmodel.engine.model import CASH_TOL, build
+from finmodel.errors import AssumptionError, TargetNotReachedError
 
 # A linear model: 12 months, no revenue, staff X a year, opening cash C, no tax, no buffer.
 # Cash falls X/12 a month, so trough cash = C - X and the 2026 funding gap = max(0, X - C).
@@ -117,11 +118,52 @@ def test_goal_seek_finds_the_boundary_of_a_flat_target() -> None:
     assert below.value < sol.value  # a gap of 0.5 needs less than a gap of 0
 
 
-def test_goal_seek_unreachable_says_which_side(linear) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(AssumptionError, match="lies above it; widen --bracket"):
+def test_goal_seek_unreachable_gives_the_nearest_value(linear) -> None:  # type: ignore[no-untyped-def]
+    """Trough cash = C - 6 ranges over [-6, 94] for C in [0, 100]."""
+    assert finmodel.TargetNotReachedError is TargetNotReachedError
+    with pytest.raises(TargetNotReachedError, match="all below the target") as e:
         solve(linear, "trough_unfunded_cash", 500.0, "opening.cash", (0, 100))
-    with pytest.raises(AssumptionError, match="lies below it"):
+    assert e.value.kind == "out of range" and e.value.above is None
+    assert e.value.below == pytest.approx((100.0, 94.0))
+    with pytest.raises(ValueError, match="all above the target") as e:  # also a ValueError
         solve(linear, "trough_unfunded_cash", -500.0, "opening.cash", (0, 100))
+    assert e.value.above == pytest.approx((0.0, -6.0)) and e.value.below is None
+
+
+# The linear model's runway is a hand-made step metric: cash after month t (t = 0, 1, ...) is
+# C - 0.5 (t + 1), and cash counts as below the buffer 0 when short by more than CASH_TOL
+# (1e-9), so runway(C) = k months for C in [k/2 - 1e-9, (k+1)/2 - 1e-9): one more month every
+# 0.5, and "never" within the 12 months from C = 6 - 1e-9.
+
+
+def test_goal_seek_on_a_step_metric_finds_the_least_value(linear) -> None:  # type: ignore[no-untyped-def]
+    sol = solve(linear, "runway_months", 5.0, "opening.cash", (0, 10))
+    # the least value that reaches 5 months (to brentq's xtol 1e-10), never one just below
+    assert sol.achieved == 5.0 and 2.5 - CASH_TOL <= sol.value <= 2.5 - CASH_TOL + 4e-10
+
+
+def test_goal_seek_target_inside_a_jump(linear) -> None:  # type: ignore[no-untyped-def]
+    """5.5 months lies in the jump from 5 to 6 months at C = 3 - 1e-9."""
+    with pytest.raises(TargetNotReachedError, match="jumps over the target") as e:
+        solve(linear, "runway_months", 5.5, "opening.cash", (0, 10))
+    err = e.value
+    assert err.kind == "jump" and "counts whole months" in str(err)
+    (xb, yb), (xa, ya) = err.below, err.above
+    assert (yb, ya) == (5.0, 6.0)
+    # the two sides of the jump, a few representable steps apart (the engine's cash carries
+    # rounding of ~1e-15 from its monthly roll-forward)
+    assert xb < xa and xa - xb <= 1e-14
+    assert xb == pytest.approx(3.0 - CASH_TOL, abs=1e-13)
+
+
+def test_goal_seek_target_beyond_the_horizon_is_the_jump_to_never(linear) -> None:  # type: ignore[no-untyped-def]
+    """Runway is 11 months below C = 6 - 1e-9 and never within the 12 months from there."""
+    with pytest.raises(TargetNotReachedError, match="never within the horizon") as e:
+        solve(linear, "runway_months", 20.0, "opening.cash", (0, 10))
+    (xb, yb), (xa, ya) = e.value.below, e.value.above
+    assert yb == 11.0 and math.isnan(ya)
+    assert xb < xa and xa - xb <= 1e-14
+    assert xb == pytest.approx(6.0 - CASH_TOL, abs=1e-13)
 
 
 def _u(params: dict, **kw) -> Uncertainty:  # type: ignore[type-arg]

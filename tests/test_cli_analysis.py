@@ -78,6 +78,92 @@ def test_solve(in_tmp: Path) -> None:
     assert "brentq iterations" in r.output
 
 
+LINEAR = (
+    "name: Linear\ncompany: L\nstart: 2026-01\nend: 2026-12\nopening: {cash: 10}\n"
+    "revenue: {annual: {2026: 0}}\ncosts: {staff: {annual: {2026: 6}}}\n"
+)
+"""Cash falls 0.5 a month from C: runway(C) = floor(2C) months (to the 1e-9 cash tolerance)."""
+
+
+@pytest.mark.parametrize(
+    ("target", "texts"),
+    [
+        # 5.5 months lies in the jump from 5 to 6 months at C = 3 (less the 1e-9 tolerance)
+        (
+            "5.5",
+            [
+                "jumps over the target between opening.cash = 2.99999999",
+                "(runway_months 5, below)",
+                "(6, above)",
+                "counts whole months",
+            ],
+        ),
+        # 100 months: beyond the 12-month horizon, the jump from 11 to never at C = 6
+        ("100", ["(runway_months 11, below)", "(never within the horizon, above)"]),
+        # -1: every runway is at least 0 months; nearest 0 at C = 0
+        (
+            "-1",
+            [
+                "ranges from 0 to never within the horizon",
+                "all above the target",
+                "nearest: 0 at opening.cash = 0",
+            ],
+        ),
+    ],
+)
+def test_solve_without_a_solution_exits_1_with_the_nearest_values(
+    in_tmp: Path, target: str, texts: list[str]
+) -> None:
+    (in_tmp / "linear.yaml").write_text(LINEAR)
+    r = runner.invoke(
+        app,
+        [
+            "solve",
+            "linear.yaml",
+            "-t",
+            f"runway_months={target}",
+            "-v",
+            "opening.cash",
+            "--bracket",
+            "0:10",
+        ],
+    )
+    assert r.exit_code == 1, r.output
+    assert r.output.startswith("no solution: runway_months = ")
+    for text in texts:
+        assert text in r.output, text
+    assert "Traceback" not in r.output and "error:" not in r.output
+    ok = runner.invoke(
+        app,
+        [
+            "solve",
+            "linear.yaml",
+            "-t",
+            "runway_months=5",
+            "-v",
+            "opening.cash",
+            "--bracket",
+            "0:10",
+        ],
+    )
+    assert ok.exit_code == 0 and "gives runway_months = 5 (target 5)" in ok.output
+
+
+def test_reverse_dcf_without_a_solution_exits_1_and_writes_nothing(in_tmp: Path) -> None:
+    r = runner.invoke(
+        app, ["value", "openai-plan-2026q1", "--implied", "1e9", "--vary", "revenue.scale"]
+    )
+    assert r.exit_code == 1, r.output
+    assert "no solution: equity_value = 1e+09 is not attained" in r.output
+    assert "all below the target" in r.output
+    assert not (in_tmp / "outputs").exists()
+
+
+def test_exit_codes_are_in_the_help() -> None:
+    assert "1 no solution" in runner.invoke(app, ["--help"]).output
+    assert "1 no solution" in runner.invoke(app, ["solve", "--help"]).output
+
+
 def test_simulate_json_is_reproducible(in_tmp: Path) -> None:
     args = ["simulate", "hsbc-2025-11", "-n", "2000", "--seed", "3", "--json", "--no-workbook"]
     a = json.loads(runner.invoke(app, args).stdout)

@@ -389,6 +389,103 @@ def test_tax_losses_carried_forward_from_the_opening_balance(
     assert a.loc["tax", 2027] == pytest.approx(0.25 * 6)
 
 
+TAX_LIMIT = """
+name: Tax limit
+company: T
+start: 2026-01
+end: 2027-12
+opening: {{cash: 100, tax_losses: 10}}
+revenue: {{annual: {{2026: 24}}}}
+commitments: [{{counterparty: Cloud, amount: 36, start: 2025-07, years: 1}}]
+costs: {{tax_rate: 0.25{limit}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("limit", "tax_2026", "tax_2027", "losses_2026"),
+    [
+        # L = 0.8 by hand. Pre-tax income: -1 a month Jan-Jun 2026 (revenue 2 a month, the
+        # contract's last 6 payments of 3), then +2 a month. 2026: this year's 6 of losses
+        # offset Jul-Sep in full; the earlier 10 offset 80% of Oct-Dec's 2 (1.6 a month):
+        # taxable 3 x 0.4 = 1.2, tax 0.3, 10 - 4.8 = 5.2 left. As a US annual return: income
+        # -6 + 12 = 6, NOL deduction min(10, 0.8 x 6) = 4.8, taxable 1.2. 2027: income 24,
+        # deduction min(5.2, 0.8 x 24) = 5.2, taxable 18.8, tax 4.7.
+        (", loss_offset_limit: 0.8", 0.3, 4.7, 5.2),
+        # no limit: 10 + 6 of losses absorb Jul-Dec 2026 (12), 4 left; 2027 taxable 20
+        ("", 0.0, 5.0, 4.0),
+    ],
+)
+def test_loss_offset_limit_by_hand(
+    write_yaml: Callable[..., Path],
+    limit: str,
+    tax_2026: float,
+    tax_2027: float,
+    losses_2026: float,
+) -> None:
+    a = finmodel.run(write_yaml(TAX_LIMIT.format(limit=limit))).annual
+    assert a.loc["tax", 2026] == pytest.approx(tax_2026, abs=1e-12)
+    assert a.loc["tax", 2027] == pytest.approx(tax_2027, abs=1e-12)
+    assert a.loc["tax_losses_eop", 2026] == pytest.approx(losses_2026, abs=1e-12)
+    assert a.loc["tax_losses_eop", 2027] == pytest.approx(0.0, abs=1e-12)
+
+
+def _old_rule(pti: np.ndarray, opening: float, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """The engine's rule before the limit, month by month: taxable = max(0, pti - losses),
+    losses = max(0, losses - pti)."""
+    tax, eop, losses = np.zeros_like(pti), np.zeros_like(pti), opening
+    for t, p in enumerate(pti):
+        tax[t] = rate * max(0.0, p - losses)
+        losses = max(0.0, losses - p)
+        eop[t] = losses
+    return tax, eop
+
+
+@pytest.mark.parametrize("scenario", ["openai-plan-2025q3", "bear", "nvidia-pullback"])
+def test_a_limit_of_one_is_the_old_rule(scenario: str) -> None:
+    """With L = 1 every month's tax and loss balance is the old rule's on the same pre-tax
+    income (pre-tax income depends on tax only through later interest, so month by month
+    agreement means the whole projection is unchanged). Revenue x 4 so that losses run
+    out and tax is paid."""
+    res = finmodel.run(
+        scenario,
+        adjust={"costs.loss_offset_limit": {"set": 1.0}, "revenue.scale": {"scale": 4.0}},
+    )
+    p = res.model.params
+    tax, eop = _old_rule(
+        res.series("pretax_income"), p["opening_tax_losses"].value, p["costs_tax_rate"].value
+    )
+    assert tax.sum() > 0
+    np.testing.assert_allclose(res.series("tax"), tax, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.series("tax_losses_eop"), eop, rtol=1e-12, atol=1e-9)
+
+
+def test_the_limit_matches_the_annual_us_rule() -> None:
+    """Independent annual computation on the engine's monthly pre-tax income: a year's NOL
+    deduction is min(losses of earlier years, L x the year's income) and a loss year adds its
+    loss. Where no profitable month precedes a loss month within a year, the monthly engine
+    must agree with it exactly (docs/methodology.md, "Tax")."""
+    res = finmodel.run("openai-plan-2025q3", adjust={"revenue.scale": {"scale": 1.5}})
+    p = res.model.params
+    L, rate = p["costs_loss_offset_limit"].value, p["costs_tax_rate"].value
+    assert L == 0.8  # the shipped US rule
+    tl = res.model.timeline
+    pti, tax = res.series("pretax_income"), res.series("tax")
+    losses, checked = p["opening_tax_losses"].value, 0
+    for y, sl in tl.year_slices():
+        months = pti[sl]
+        income = math.fsum(months)
+        used = min(losses, L * income) if income > 0 else 0.0
+        want = rate * (max(0.0, income) - used)
+        losses += -used + max(0.0, -income)
+        profit_then_loss = any(
+            months[i] > 0 and (months[i + 1 :] < 0).any() for i in range(len(months))
+        )
+        if not profit_then_loss:
+            assert math.fsum(tax[sl]) == pytest.approx(want, rel=1e-12, abs=1e-12), y
+            checked += want > 0
+    assert checked >= 1
+
+
 def test_batched_evaluation_equals_single_runs() -> None:
     model = build(finmodel.load("bear"))
     base = model.params.vector()

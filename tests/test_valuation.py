@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -63,41 +63,6 @@ def test_growth_at_or_above_the_rate_is_refused(write_yaml: Callable[..., Path])
     p = write_yaml(FLAT.format(mid="true", terminal="{method: growth, growth: 0.1}"))
     with pytest.raises(AssumptionError, match="Gordon growth diverges for g >= r"):
         finmodel.load(p)
-
-
-def test_irr_roots_and_diagnostics() -> None:
-    r = val.irr([-100, 60, 60])
-    assert r.value == pytest.approx(npf.irr([-100, 60, 60]), rel=1e-10)
-    assert val.npv(r.value, [-100, 60, 60]) == pytest.approx(0, abs=1e-9)
-    two = val.irr([-100, 230, -132])  # (1.1)(1.2) roots: 10% and 20%
-    assert two.roots == pytest.approx([0.1, 0.2])
-    assert two.value == pytest.approx(0.1) and "2 roots" in two.reason
-    assert "other roots 20.0000%" in str(two)
-    none = val.irr([-100, -50])
-    assert none.value is None and "no sign change" in str(none) and "flows - -" in str(none)
-    none2 = val.irr([100, -300, 250])  # discriminant < 0: no real root
-    assert none2.value is None and "+ - +" in str(none2)
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    st.lists(st.floats(10, 1000), min_size=1, max_size=6),
-    st.lists(st.integers(30, 700), min_size=6, max_size=6),
-)
-def test_xirr_plugged_back(inflows: list[float], gaps: list[int]) -> None:
-    flows = [-float(sum(inflows)) * 0.8, *inflows]
-    d0 = date(2026, 1, 15)
-    dates = [d0]
-    for g in gaps[: len(inflows)]:
-        dates.append(dates[-1] + timedelta(days=g))
-    r = val.xirr(flows, dates)
-    assert r.value is not None and len(r.roots) == 1
-    t = np.array([(d - d0).days / 365 for d in dates])
-    assert np.sum(np.array(flows) / (1 + r.value) ** t) == pytest.approx(0, abs=1e-7 * sum(inflows))
-
-
-def test_xirr_known_value() -> None:
-    assert val.xirr([-1000, 1100], [date(2025, 1, 1), date(2026, 1, 1)]).value == pytest.approx(0.1)
 
 
 def test_feb_2026_round_reproduces_softbank_at_13_percent() -> None:

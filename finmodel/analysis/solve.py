@@ -1,34 +1,52 @@
 """Goal seek: the value of one parameter that makes a metric hit a target.
 
-A batched scan of the bracket finds the first interval where the metric crosses the target;
-scipy's ``brentq`` then narrows it. Where the metric reaches the target and stays there (a
-funding gap of 0 once revenue is high enough), the answer is the boundary: the least change
+A batched scan of the bracket finds every interval where the metric crosses the target;
+scipy's ``brentq`` then narrows the first. Where the metric reaches the target and stays there
+(a funding gap of 0 once revenue is high enough), the answer is the boundary: the least change
 that reaches the target.
+
+A target that is never attained raises :class:`~finmodel.errors.TargetNotReachedError` with
+the nearest values on both sides, rather than returning a value that misses: either the metric
+stays on one side of it across the bracket, or it jumps over it (step metrics such as the
+runway, in whole months, or a date that stops coming within the horizon).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from finmodel.analysis.metrics import Metric, evaluate_metric, format_metric, parse_metric
+from finmodel.analysis.metrics import (
+    MONTH_VALUED,
+    Metric,
+    evaluate_metric,
+    format_metric,
+    parse_metric,
+)
 from finmodel.analysis.sensitivity import Move, base_value, batch_metric, move
 from finmodel.assumptions.params import apply
 from finmodel.engine.evaluate import evaluate
 from finmodel.engine.model import Model, ModelLike, as_model
-from finmodel.errors import AssumptionError
+from finmodel.errors import AssumptionError, TargetNotReachedError
 
+FloatArray = NDArray[np.float64]
 SCAN = 129
 TOL = 1e-9
 """A metric within TOL x (1 + |target|) of the target has reached it: a facility holding
 cash at the buffer leaves rounding residues of ~1e-15 in the funding gap."""
+NEVER_COMES = (*MONTH_VALUED, "breakeven_year")
+"""Metrics that are a date which may never come (NaN): "never" ranks after every date."""
 
 
 @dataclass(frozen=True)
 class Solution:
+    """A parameter value at which the metric reaches the target (within TOL)."""
+
     path: str
     op: str
     value: float
@@ -56,7 +74,17 @@ def solve(
     op: str | None = None,
     xtol: float = 1e-10,
 ) -> Solution:
-    """Find the value of ``vary`` in ``bracket`` at which ``metric`` equals ``target``."""
+    """Find the value of ``vary`` in ``bracket`` at which ``metric`` equals ``target``.
+
+    Returns a :class:`Solution` only when the metric reaches the target (within
+    ``TOL x (1 + |target|)``); the least such value in the first crossing of the bracket.
+    Raises :class:`~finmodel.errors.TargetNotReachedError` (a ``ValueError``) when no value
+    reaches it, with ``.below`` and ``.above`` the nearest ``(parameter, metric)`` pairs on
+    each side: the two sides of a jump of a step metric, or the nearest value when the target
+    lies outside the metric's range over the bracket. Dates that never come (runway, cash-out
+    month, breakeven year) rank after every date, so a target beyond the horizon lies in the
+    jump to "never".
+    """
     model = as_model(model)
     met = parse_metric(metric, model)
     mv = move(model, vary, op)
@@ -68,58 +96,160 @@ def solve(
     v = np.repeat(model.params.vector()[None, :], SCAN, axis=0)
     apply(v, mv.idx, mv.op, xs)
     ys = batch_metric(model, v, met)
-    if np.isnan(ys).any():
+    if np.isnan(ys).any() and met.name not in NEVER_COMES:
         raise AssumptionError(
-            f"{met.label} never happens for part of {vary} in [{lo:g}, {hi:g}]; "
+            f"{met.label} is not defined for part of {vary} in [{lo:g}, {hi:g}]; "
             "goal seek needs a metric defined across the bracket"
         )
     tol = TOL * (1.0 + abs(target))
-    f = np.where(np.abs(ys - target) <= tol, 0.0, ys - target)
+    order = np.where(np.isnan(ys), np.inf, ys)  # never = after every date
+    f = np.where(np.abs(order - target) <= tol, 0.0, order - target)
     hit = np.flatnonzero(f == 0.0)
     cross = np.flatnonzero(np.sign(f[:-1]) * np.sign(f[1:]) < 0)
     cand = sorted(set(cross.tolist()) | {max(0, int(i) - 1) for i in hit})
     if not cand:
-        where = "above" if target > ys.max() else "below"
-        raise AssumptionError(
-            f"target {met.label} = {target:g} is not reachable with {vary} ({mv.op}) in "
-            f"[{lo:g}, {hi:g}]: the metric ranges from {ys.min():,.4g} to {ys.max():,.4g}, "
-            f"so the target lies {where} it; widen --bracket"
-        )
-    i = cand[0]
-    if f[i] == 0.0:
-        x = float(xs[i])
-        return Solution(
-            vary,
-            mv.op,
-            x,
-            met.label,
-            target,
-            float(ys[i]),
-            (lo, hi),
-            (float(xs[i]), float(xs[i])),
-            0,
-            SCAN,
-        )
-    a, b = float(xs[i]), float(xs[i + 1])
-    side = math.copysign(1.0, f[i])
+        raise _out_of_range(model, met, mv, target, (lo, hi), xs, ys)
+    calls = SCAN
+    first_jump: TargetNotReachedError | None = None
+    for i in cand:
+        if f[i] == 0.0:
+            x = float(xs[i])
+            return Solution(
+                vary, mv.op, x, met.label, target, float(ys[i]), (lo, hi), (x, x), 0, calls
+            )
+        a, b = float(xs[i]), float(xs[i + 1])
+        seen: dict[float, float] = {a: float(ys[i]), b: float(ys[i + 1])}
+        side = math.copysign(1.0, f[i])
 
-    def g(x: float) -> float:
-        d = _one(model, mv, met, x) - target
-        return -side * 1e-300 if abs(d) <= tol else d  # reaching the target counts as crossing
+        def g(x: float, seen: dict[float, float] = seen, side: float = side) -> float:
+            y = _one(model, mv, met, x)
+            seen[x] = y
+            d = (math.inf if math.isnan(y) else y) - target
+            if abs(d) <= tol:
+                return -side * 1e-300  # reaching the target counts as crossing
+            return math.copysign(1.0 + abs(target), d) if math.isinf(d) else d
 
-    x, r = brentq(g, a, b, xtol=xtol, full_output=True)
-    achieved = _one(model, mv, met, x)
-    return Solution(
-        vary,
-        mv.op,
-        float(x),
-        met.label,
-        target,
-        achieved,
-        (lo, hi),
-        (a, b),
-        int(r.iterations),
-        int(r.function_calls) + SCAN,
+        iterations = 0
+        for step_tol in (xtol, 0.0):  # then to the last representable step: a jump or not
+            x, r = brentq(
+                g,
+                a,
+                b,
+                xtol=max(step_tol, 1e-300),
+                rtol=4 * np.finfo(float).eps,
+                maxiter=200,
+                full_output=True,
+                disp=False,
+            )
+            iterations += int(r.iterations)
+            calls += int(r.function_calls)
+            hits = [p for p, y in seen.items() if abs(_rank(y) - target) <= tol]
+            if hits:  # the evaluated point nearest the crossing that reaches the target
+                best = min(hits, key=lambda p: (abs(p - x), p))
+                return Solution(
+                    vary,
+                    mv.op,
+                    best,
+                    met.label,
+                    target,
+                    seen[best],
+                    (lo, hi),
+                    (float(xs[i]), float(xs[i + 1])),
+                    iterations,
+                    calls,
+                )
+            a, b = _tightest(seen, target)
+        if first_jump is None:
+            first_jump = _jump(model, met, mv, target, (lo, hi), seen)
+    assert first_jump is not None
+    raise first_jump
+
+
+def _rank(y: float) -> float:
+    return math.inf if math.isnan(y) else y
+
+
+def _tightest(seen: dict[float, float], target: float) -> tuple[float, float]:
+    """The closest pair of evaluated points with the metric on either side of the target
+    (none of them reaches it: the caller has checked)."""
+    pts = sorted(seen.items())
+    best: tuple[float, float] | None = None
+    for (xa, ya), (xb, yb) in itertools.pairwise(pts):
+        if (_rank(ya) - target) * (_rank(yb) - target) < 0 and (
+            best is None or xb - xa < best[1] - best[0]
+        ):
+            best = (xa, xb)
+    assert best is not None, "brentq keeps a bracket around the crossing"
+    return best
+
+
+def _jump(
+    model: Model,
+    met: Metric,
+    mv: Move,
+    target: float,
+    bracket: tuple[float, float],
+    seen: dict[float, float],
+) -> TargetNotReachedError:
+    xa, xb = _tightest(seen, target)
+    ya, yb = seen[xa], seen[xb]
+    sa, sb = _digits(xa, xb)
+
+    def fm(y: float) -> str:
+        text = format_metric(met, y, model)
+        return "never within the horizon" if math.isnan(y) else text
+
+    def where(y: float) -> str:
+        return "below" if _rank(y) < target else "above"
+
+    text = (
+        f"no solution: {met.label} = {target:g} is not attained with {mv.path} ({mv.op}) in "
+        f"[{bracket[0]:g}, {bracket[1]:g}]: the metric jumps over the target between "
+        f"{mv.path} = {sa} ({met.label} {fm(ya)}, {where(ya)}) and {sb} ({fm(yb)}, "
+        f"{where(yb)})" + ("; it counts whole months" if met.name in MONTH_VALUED else "")
+    )
+    (bx, by), (ax, ay) = sorted(((xa, ya), (xb, yb)), key=lambda p: _rank(p[1]))
+    return TargetNotReachedError(text, "jump", (bx, by), (ax, ay))
+
+
+def _digits(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` with the fewest significant digits (at least 10) that tell them apart."""
+    for d in range(10, 18):
+        sa, sb = f"{a:.{d}g}", f"{b:.{d}g}"
+        if sa != sb:
+            return sa, sb
+    return repr(a), repr(b)
+
+
+def _out_of_range(
+    model: Model,
+    met: Metric,
+    mv: Move,
+    target: float,
+    bracket: tuple[float, float],
+    xs: FloatArray,
+    ys: FloatArray,
+) -> TargetNotReachedError:
+    order = np.where(np.isnan(ys), np.inf, ys)
+    k = int(np.argmin(np.abs(order - target)))
+    x, y = float(xs[k]), float(ys[k])
+
+    def fm(z: float) -> str:
+        return "never within the horizon" if not math.isfinite(z) else format_metric(met, z, model)
+
+    where = "below" if _rank(y) < target else "above"
+    text = (
+        f"no solution: {met.label} = {target:g} is not attained with {mv.path} ({mv.op}) in "
+        f"[{bracket[0]:g}, {bracket[1]:g}]: the metric ranges from {fm(float(np.min(order)))} "
+        f"to {fm(float(np.max(order)))}, all {where} the target; nearest: {fm(y)} at "
+        f"{mv.path} = {x:.10g}. A wider --bracket may reach it"
+    )
+    pair = (x, y)
+    return TargetNotReachedError(
+        text,
+        "out of range",
+        pair if where == "below" else None,
+        pair if where == "above" else None,
     )
 
 

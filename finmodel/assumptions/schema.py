@@ -243,6 +243,19 @@ class Costs(Frozen):
     stock_comp: CostSpec | None = None
     capex: Capex | None = None
     tax_rate: Num = Sourced(value=0.0)
+    loss_offset_limit: Num = Sourced(value=1.0)
+    """Share of a year's taxable income that losses of earlier years may offset (US federal
+    since 2018: 0.8). Default 1 (no limit): the rule differs by jurisdiction, so a file
+    states its own; see docs/methodology.md, "Tax"."""
+
+    @model_validator(mode="after")
+    def _rates(self) -> Costs:
+        for name in ("tax_rate", "loss_offset_limit"):
+            x = getattr(self, name).value
+            if not 0.0 <= x <= 1.0:
+                what = "a rate" if name == "tax_rate" else "a share of taxable income"
+                raise ValueError(f"{name}: expected {what} between 0 and 1, got {x:g}")
+        return self
 
 
 class Commitment(Frozen):

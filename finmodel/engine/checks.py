@@ -6,6 +6,8 @@
 * funding need: ``N`` equals its closed form ``max(0, running max(min_cash - U))``, never
   decreases, and keeps funded cash at or above the buffer;
 * compute: ``compute cost = max(need, committed)`` and stranded compute is never negative;
+* tax losses: ``losses_eop_t = opening losses + sum_{s<=t}(max(0, -pre-tax) - losses used)``,
+  and losses of earlier years used never exceed the limit times the income they offset;
 * annual = sum of months for every flow.
 
 A failure raises :class:`~finmodel.errors.IdentityError` naming the scenario and the month.
@@ -74,6 +76,23 @@ def check(model: Model, items: dict[str, FloatArray], inputs: FloatArray) -> Non
     need, committed, cost = g("compute_need"), g("committed_payments"), g("compute_cost")
     _close(model, "compute cost = max(need, committed)", cost, np.maximum(need, committed), scale)
     _holds(model, "stranded compute not negative", g("stranded_compute") >= 0.0)
+    loss = np.maximum(0.0, -g("pretax_income"))
+    used = g("tax_losses_used_year") + g("tax_losses_used_prior")
+    tax_scale = 1.0 + col["opening_tax_losses"][None, :] + np.cumsum(loss + used, axis=0)
+    _close(
+        model,
+        "tax losses roll-forward",
+        g("tax_losses_eop"),
+        col["opening_tax_losses"][None, :] + np.cumsum(loss - used, axis=0),
+        tax_scale,
+    )
+    limit = col["costs_loss_offset_limit"][None, :]
+    left = g("pretax_profit") - g("tax_losses_used_year")
+    _holds(
+        model,
+        "earlier losses used within the limit",
+        g("tax_losses_used_prior") <= limit * left + RTOL * tax_scale,
+    )
     for it in model.items:
         if it.kind == "flow":
             yearly = annual(items[it.id], model.timeline, "flow")

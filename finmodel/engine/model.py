@@ -380,17 +380,65 @@ def build(a: Assumptions) -> Model:
     )
     pti = b.add("pretax_income", "Pre-tax income", ebit - interest)
     tax_rate = b.scalar("costs.tax_rate", a.costs.tax_rate, "rate")
-    losses_bop = b.add(
-        "tax_losses_bop",
-        "Tax losses carried forward (start of month)",
-        Prev("tax_losses_eop", opening_losses),
+    limit = b.scalar("costs.loss_offset_limit", a.costs.loss_offset_limit, "share of income")
+    # Losses carried forward (docs/methodology.md, "Tax"): losses of earlier tax years offset
+    # at most ``limit`` of a month's income left after this year's own losses, which net in
+    # full, as under an annual return; at each January this year's losses join the earlier.
+    new_year = (tl.month_of == 1) | (np.arange(T) == 0)
+    start = b.add(
+        "tax_year_start",
+        "First month of a tax year or of the projection (1 = yes)",
+        Series(new_year.astype(np.float64)),
+        "flag",
+    )
+    prior_bop = b.add(
+        "tax_losses_prior_bop",
+        "Tax losses of earlier years (start of month)",
+        start * Prev("tax_losses_eop", opening_losses)
+        + (1.0 - start) * Prev("tax_losses_prior_eop", opening_losses),
         "balance",
     )
-    taxable = b.add("taxable_income", "Taxable income after losses", fmax(0.0, pti - losses_bop))
+    year_bop = b.add(
+        "tax_losses_year_bop",
+        "Tax losses of this year so far (start of month)",
+        (1.0 - start) * Prev("tax_losses_year_eop", Const(0.0)),
+        "balance",
+    )
+    b.add(
+        "tax_losses_bop",
+        "Tax losses carried forward (start of month)",
+        prior_bop + year_bop,
+        "balance",
+    )
+    income = b.add("pretax_profit", "Pre-tax income if positive", fmax(0.0, pti))
+    used_year = b.add(
+        "tax_losses_used_year", "Losses used: this year's (in full)", fmin(year_bop, income)
+    )
+    left = income - used_year
+    used_prior = b.add(
+        "tax_losses_used_prior",
+        "Losses used: earlier years' (at most the limit x income left)",
+        fmin(prior_bop, limit * left, left),
+    )
+    taxable = b.add(
+        "taxable_income", "Taxable income after losses", income - used_year - used_prior
+    )
+    year_eop = b.add(
+        "tax_losses_year_eop",
+        "Tax losses of this year so far (end of month)",
+        year_bop - used_year + fmax(0.0, -pti),
+        "balance",
+    )
+    prior_eop = b.add(
+        "tax_losses_prior_eop",
+        "Tax losses of earlier years (end of month)",
+        prior_bop - used_prior,
+        "balance",
+    )
     b.add(
         "tax_losses_eop",
         "Tax losses carried forward (end of month)",
-        fmax(0.0, losses_bop - pti),
+        year_eop + prior_eop,
         "balance",
     )
     tax = b.add("tax", "Tax", tax_rate * taxable)

@@ -523,6 +523,7 @@ def _checks(ws: Any, s: _Scenario, st: _Styles) -> None:
         return f"SUM({calc}!$C${r}:{_col(3 + t)}${r})"
 
     opening, min_cash = s.name("opening_cash"), s.name("funding_min_cash")
+    losses, limit = s.name("opening_tax_losses"), s.name("costs_loss_offset_limit")
     checks: dict[str, Callable[[int], str]] = {
         "cash roll-forward": lambda t: (
             f"={c('cash_unfunded', t)}-({opening if t == 0 else c('cash_unfunded', t - 1)}"
@@ -542,6 +543,15 @@ def _checks(ws: Any, s: _Scenario, st: _Styles) -> None:
         ),
         "compute cost = max(need, committed)": lambda t: (
             f"={c('compute_cost', t)}-MAX({c('compute_need', t)},{c('committed_payments', t)})"
+        ),
+        "tax losses roll-forward": lambda t: (
+            f"={c('tax_losses_eop', t)}-({losses if t == 0 else c('tax_losses_eop', t - 1)}"
+            f"+MAX(0,-{c('pretax_income', t)})-{c('tax_losses_used_year', t)}"
+            f"-{c('tax_losses_used_prior', t)})"
+        ),
+        "earlier losses used within the limit": lambda t: (
+            f"=MIN(0,{limit}*({c('pretax_profit', t)}-{c('tax_losses_used_year', t)})"
+            f"-{c('tax_losses_used_prior', t)})"
         ),
     }
     r = 2
