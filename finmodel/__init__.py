@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from finmodel.analysis.solve import solve
     from finmodel.assumptions import Assumptions, load
     from finmodel.errors import AssumptionError, FinmodelError, IdentityError
+    from finmodel.network import clear
     from finmodel.results import Results, run
 
 _WHERE = {
@@ -36,6 +37,7 @@ _WHERE = {
     "MonteCarlo": "finmodel.analysis.montecarlo",
     "Results": "finmodel.results",
     "TornadoSpec": "finmodel.analysis.sensitivity",
+    "clear": "finmodel.network",
     "grid": "finmodel.analysis.sensitivity",
     "load": "finmodel.assumptions",
     "run": "finmodel.results",
@@ -54,6 +56,7 @@ __all__ = [
     "Results",
     "TornadoSpec",
     "__version__",
+    "clear",
     "grid",
     "load",
     "run",

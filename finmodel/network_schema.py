@@ -3,9 +3,21 @@ obligations, investments and secured loans between them (money in the file's uni
 
 from __future__ import annotations
 
-from pydantic import Field, StrictInt, model_validator
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, StrictInt, model_validator
 
 from finmodel.assumptions.schema import Frozen, Month, Num, Sourced, YearPath, slug
+
+
+def _by_year(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise ValueError(f"expected amounts by year such as {{2026: 5}}, got {v!r}")
+    return v
+
+
+ByYear = Annotated[YearPath, BeforeValidator(_by_year)]
+"""Amounts by calendar year (a single year means every year)."""
 
 OUTSIDE = "outside creditors"
 """The party added to a network to receive the debt service partners owe outside it."""
@@ -28,8 +40,8 @@ class Party(Frozen):
     name: str
     liquid_assets: Num | None = None
     other_cash_flow: Num | None = None
-    capex: YearPath | None = None
-    debt_service: YearPath | None = None
+    capex: ByYear | None = None
+    debt_service: ByYear | None = None
     revenue: Num | None = None
     debt: Num | None = None
     note: str | None = None
