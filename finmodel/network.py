@@ -123,7 +123,8 @@ def clear(liabilities: ArrayLike, means: ArrayLike, *, rtol: float = 1e-12) -> F
 
     Notes
     -----
-    The fictitious default algorithm (Eisenberg and Noe, 2001, section 3.1): start with
+    The fictitious default algorithm of Eisenberg and Noe (2001), "Systemic risk in
+    financial systems", Management Science 47(2), 236-249: start with
     everyone paying in full; each round, fix the parties paying in full at ``p̄`` and solve
     the others exactly; whoever then cannot pay in full joins them, until no one new does.
     The payments only fall from round to round, so there are at most n + 1 rounds, each
@@ -132,10 +133,11 @@ def clear(liabilities: ArrayLike, means: ArrayLike, *, rtol: float = 1e-12) -> F
     Negative means need one more state, paying nothing. Given the parties paying in full,
     the others solve ``q = max(0, a + Mq)`` (``M`` the part of ``Πᵀ`` among them, ``a``
     their means plus what the full payers pay them), a linear complementarity problem with
-    a Z-matrix, solved exactly in at most n linear solves by Chandrasekaran's (1970)
-    method: start with everyone at 0 and add the parties whose value is positive. With
-    means >= 0 this is one solve of the textbook system. Every scenario is solved at once
-    (``numpy.linalg.solve`` over the batch).
+    a Z-matrix, solved exactly in at most n linear solves by the method of Chandrasekaran
+    (1970, "A special case of the complementary pivot problem", Opsearch 7): start with
+    everyone at 0 and add the parties whose value is positive. With means >= 0 this is one
+    solve of the textbook system. Every scenario is solved at once (``numpy.linalg.solve``
+    over the batch).
 
     >>> clear(np.array([[0.0, 10.0], [0.0, 0.0]]), np.array([4.0, 0.0]))
     array([4., 0.])
@@ -159,8 +161,7 @@ def clear(liabilities: ArrayLike, means: ArrayLike, *, rtol: float = 1e-12) -> F
         r: FloatArray = np.einsum("si,sij->sj", p, pi)
         return r
 
-    full = owes.copy()  # parties assumed to pay in full (those owing nothing pay 0 = p̄)
-    full |= ~owes
+    full = np.ones((S, n), dtype=bool)  # paying in full (those owing nothing pay 0 = p̄)
     while True:
         fixed = np.where(full, pbar, 0.0)
         paying = np.zeros((S, n), dtype=bool)  # among the others: paying a positive part
