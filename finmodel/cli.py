@@ -948,7 +948,7 @@ def network(
             "network": net.name,
             "scenario_sha256": loaded.sha256 or "",
             "network_sha256": net_hash,
-            "shortfall": "none (the scenario's own cash)"
+            "shortfall": "none, the company pays from its scenario's cash"
             if shortfall is None
             else f"means short by {shortfall:.0%} of take-or-pay obligations each year",
             "draws": str(draws),
@@ -987,8 +987,8 @@ def network(
     con = _console()
     yrs = rep["years"]
     con.print(
-        f"[bold]{res.name}[/bold] in [bold]{net.name}[/bold] (shock: {manifest['shortfall']}): "
-        f"the company leaves {float(yrs['company_unpaid'].sum()):,.1f} unpaid"
+        f"[bold]{res.name}[/bold] in [bold]{net.name}[/bold]. Shock: {manifest['shortfall']}. "
+        f"The company leaves {float(yrs['company_unpaid'].sum()):,.1f} unpaid."
     )
     t = Table(title="Exposure to the company over the horizon", title_justify="left")
     for c in (
