@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         IdentityError,
         TargetNotReachedError,
     )
+    from finmodel.network import clear
     from finmodel.results import Results, run
     from finmodel.valuation import Rate, irr, npv, xirr, xnpv
 
@@ -44,6 +45,7 @@ _WHERE = {
     "Results": "finmodel.results",
     "TargetNotReachedError": "finmodel.errors",
     "TornadoSpec": "finmodel.analysis.sensitivity",
+    "clear": "finmodel.network",
     "grid": "finmodel.analysis.sensitivity",
     "irr": "finmodel.valuation",
     "load": "finmodel.assumptions",
@@ -68,6 +70,7 @@ __all__ = [
     "TargetNotReachedError",
     "TornadoSpec",
     "__version__",
+    "clear",
     "grid",
     "irr",
     "load",

@@ -1006,15 +1006,19 @@ def value(
 def network(
     scenario: Annotated[str, typer.Argument(help="The modelled company's assumption file.")],
     network_file: Annotated[
-        Path, typer.Option("--network", help="Network file (parties, obligations, loans).")
+        Path,
+        typer.Option(
+            "--network",
+            help="Network file (parties, obligations, loans), or a shipped one by name.",
+        ),
     ],
     shortfall: Annotated[
         float | None,
         typer.Option(
             "--shortfall",
-            help="Fraction of its "
-            "obligations the company cannot pay each year (default: its unfunded "
-            "need that year).",
+            help="Shock: each year the company's means fall short of its scenario by this "
+            "fraction of its take-or-pay obligations (default: none; the company pays from "
+            "its scenario's cash until it runs out).",
         ),
     ] = None,
     draws: Annotated[
@@ -1033,9 +1037,9 @@ def network(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Who is exposed to the company, and the shortfall cascade through the network
-    (Eisenberg-Noe clearing, year by year).
+    (Eisenberg-Noe clearing, year by year, each party's unspent cash carried forward).
 
-    Example: finmodel network nvidia-pullback --network assumptions/network-2025.yaml
+    Example: finmodel network openai-plan-2026q1 --network network-2025 --shortfall 0.3
     """
     from rich.table import Table
 
@@ -1052,17 +1056,17 @@ def network(
         net, net_hash = net_mod.load_network(network_file)
         g = net_mod.build_graph(res, net)
         exp = net_mod.exposures(g)
-        cas = net_mod.cascade(g, net_mod.scenario_shortfall(res, g, shortfall))
+        cas = net_mod.cascade(g, g.base, shortfall)
         rep = net_mod.report(g, cas)
-        mc = net_mod.monte_carlo_shortfalls(res, g, draws) if draws else None
+        mc = net_mod.monte_carlo_shortfalls(res, g, draws, fraction=shortfall) if draws else None
         manifest = {
             "scenario": res.name,
             "network": net.name,
             "scenario_sha256": loaded.sha256 or "",
             "network_sha256": net_hash,
-            "shortfall": "unfunded need"
+            "shortfall": "none, the company pays from its scenario's cash"
             if shortfall is None
-            else f"{shortfall:.0%} of obligations",
+            else f"means short by {shortfall:.0%} of take-or-pay obligations each year",
             "draws": str(draws),
             "finmodel_version": res_version(),
         }
@@ -1087,9 +1091,8 @@ def network(
             "exposures": exp.replace({float("nan"): None}).to_dict(orient="index"),
             "parties": rep["parties"].replace({float("nan"): None}).to_dict(orient="index"),
             "loans": rep["loans"].to_dict(orient="records"),
-            "company_shortfall_by_year": dict(
-                zip(map(str, g.years), map(float, cas.company_shortfall[0]), strict=True)
-            ),
+            "by_year": rep["years"].to_dict(orient="index"),
+            "cash_by_year": rep["cash"].to_dict(orient="index"),
         }
         if mc is not None:
             doc["monte_carlo"] = mc.to_dict(orient="index")
@@ -1098,9 +1101,10 @@ def network(
         )
         return
     con = _console()
+    yrs = rep["years"]
     con.print(
-        f"[bold]{res.name}[/bold] in [bold]{net.name}[/bold]: the company cannot pay "
-        f"{float(cas.company_shortfall.sum()):,.1f} ({manifest['shortfall']})"
+        f"[bold]{res.name}[/bold] in [bold]{net.name}[/bold]. Shock: {manifest['shortfall']}. "
+        f"The company leaves {float(yrs['company_unpaid'].sum()):,.1f} unpaid."
     )
     t = Table(title="Exposure to the company over the horizon", title_justify="left")
     for c in (
@@ -1127,7 +1131,16 @@ def network(
         )
     con.print(t)
     ct = Table(title=f"Cascade: total loss {rep['total_loss']:,.1f}", title_justify="left")
-    for c in ("party", "owed", "paid", "shortfall received", "meets obligations", "first default"):
+    for c in (
+        "party",
+        "owed",
+        "paid",
+        "not received",
+        "cash start",
+        "cash end",
+        "meets obligations",
+        "first default",
+    ):
         ct.add_column(c, justify="left" if c == "party" else "right")
     for p, r in rep["parties"].iterrows():
         ct.add_row(
@@ -1135,10 +1148,26 @@ def network(
             _fmt(float(r["owed"])),
             _fmt(float(r["paid"])),
             _fmt(float(r["shortfall_received"])),
+            _fmt(float(r["cash_start"])),
+            _fmt(float(r["cash_end"])),
             "yes" if r["meets_own_obligations"] else "[red]NO[/red]",
             r["first_default"] if isinstance(r["first_default"], str) else "",
         )
     con.print(ct)
+    yt = Table(title="By year", title_justify="left")
+    for c in ("year", "owed", "paid", "loss", "company unpaid", "company cash", "in default"):
+        yt.add_column(c, justify="left" if c in ("year", "in default") else "right")
+    for y, r in yrs.iterrows():
+        yt.add_row(
+            str(y),
+            _fmt(float(r["owed"])),
+            _fmt(float(r["paid"])),
+            _fmt(float(r["loss"])),
+            _fmt(float(r["company_unpaid"])),
+            _fmt(float(r["company_cash_end"])),
+            f"[red]{r['defaulted']}[/red]" if r["defaulted"] else "",
+        )
+    con.print(yt)
     if len(rep["loans"]):
         lt = Table(title="Secured loans", title_justify="left")
         for c in ("lender", "borrower", "amount", "secured on", "service lost", "impaired"):

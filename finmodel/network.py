@@ -3,23 +3,25 @@
 The graph's edges, by year, are payment obligations: the company's take-or-pay commitments
 (from its scenario, mapped to parties), investors' payments into the company (the
 scenario's inflows, mapped to parties), other obligations between parties (the network
-file), and the service of loans (an annuity, numpy-financial's ``pmt``).
+file), the service of loans (an annuity, numpy-financial's ``pmt``) and partners' debt
+service to creditors outside the network (a party of its own, ``outside creditors``).
 
-Clearing follows Eisenberg and Noe (2001): with nominal obligations L (i pays j), total
-obligations pbar_i = sum_j L_ij and relative liabilities Pi = L / pbar, the clearing vector
-is the greatest p with ``p = min(pbar, max(0, e + Pi' p))``: every party pays in full or
-pays out everything it has, pro rata to what it owes (limited liability). It is found by
-iterating from pbar, which decreases monotonically to the greatest fixed point, vectorised
-over scenarios.
+Each year is cleared once (Eisenberg and Noe, 2001, :func:`clear`): every party pays in
+full or pays out everything it has, pro rata to what it owes (limited liability). What a
+party has is its cash at the start of the year plus its means for the year:
 
-The company's own means e_c are set so that it pays ``pbar_c - shortfall`` when every
-investor pays it in full: ``e_c = pbar_c - shortfall - planned investments``; if an
-investor pays less, the company pays less: the circle. Other parties' means are their
-liquid assets (carried from year to year) plus cash flow from the rest of their business.
+- the modelled company: its scenario's cash flow other than the network's payments, less
+  the shock (``--shortfall``), so that with nothing shocked and everyone paying in full its
+  cash follows the scenario's unfunded cash exactly;
+- a partner: its other operating cash flow less its capital spending.
+
+Unspent cash is carried to the next year; a party defaults only when its cash on hand plus
+what it receives cannot meet what it owes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,32 +29,48 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy_financial as npf
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from finmodel.assumptions.loader import read_document, validate
-from finmodel.assumptions.schema import slug
+from finmodel.assumptions.loader import NETWORK_PREFIX, read_document, shipped_dir, validate
+from finmodel.assumptions.schema import Sourced, slug
 from finmodel.errors import AssumptionError
-from finmodel.network_schema import Network
+from finmodel.network_schema import OUTSIDE, Network
 
 if TYPE_CHECKING:
+    from finmodel.engine.model import Model
     from finmodel.results import Results
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 TOL = 1e-9
+"""Relative tolerance below which a payment counts as made in full (reporting only)."""
 
 
 def load_network(path: str | Path) -> tuple[Network, str]:
-    """Load and check a network file (located errors, like assumption files)."""
+    """Load and check a network file (located errors, like assumption files).
+
+    ``path`` is a file, or the name of a shipped network (``network-2025``).
+    """
     import hashlib
 
-    p = Path(path)
-    if not p.is_file():
-        raise AssumptionError(f"{p}: no such network file")
+    p = _resolve_network(Path(path))
     doc = read_document(p)
     net: Network = validate(doc, Network)
     _check_loan_cycles(net, doc)
     h = hashlib.sha256(b"".join(f.read_bytes() for f in doc.files)).hexdigest()
     return net, h
+
+
+def _resolve_network(p: Path) -> Path:
+    if p.is_file():
+        return p
+    shipped = sorted(q.stem for q in shipped_dir().glob(f"{NETWORK_PREFIX}*.yaml"))
+    stem = p.name.removesuffix(".yaml")
+    if len(p.parts) == 1 and stem in shipped:
+        return shipped_dir() / f"{stem}.yaml"
+    raise AssumptionError(
+        f"{p}: no such network file (shipped networks: {', '.join(shipped) or 'none'})"
+    )
 
 
 def _check_loan_cycles(net: Network, doc: Any) -> None:
@@ -73,39 +91,226 @@ def _check_loan_cycles(net: Network, doc: Any) -> None:
             )
 
 
+# ---------------------------------------------------------------------------------------
+# Clearing
+
+
+def clear(liabilities: ArrayLike, means: ArrayLike, *, rtol: float = 1e-12) -> FloatArray:
+    """Greatest clearing vector of Eisenberg and Noe (2001), computed exactly.
+
+    Parameters
+    ----------
+    liabilities
+        ``L``, shape (n, n), or (S, n, n) for one matrix per scenario: ``L[i, j]`` is what
+        party ``i`` owes party ``j`` (money, >= 0, nothing owed to oneself).
+    means
+        ``e``, shape (n,) or (S, n): what each party has besides what the others pay it
+        (cash plus income, less any spending that comes before its obligations). A negative
+        value is spending the party must cover from what it receives before it pays anyone.
+    rtol
+        A party counts as short only if its means fall below what it owes by more than
+        ``rtol`` times the scenario's largest means or obligation (rounding, not money).
+
+    Returns
+    -------
+    The payments ``p``, shape (S, n) (or (n,) for a single scenario): the greatest
+    solution of
+
+        p = min(p̄, max(0, e + Πᵀ p)),   p̄ = L·1,   Π = L / p̄ (row i of Π is 0 if p̄_i = 0)
+
+    Each party pays all it owes, or all it has, shared pro rata to what it owes (Π);
+    ``(Πᵀ p)_j`` is what ``j`` receives.
+
+    Notes
+    -----
+    The fictitious default algorithm of Eisenberg and Noe (2001), "Systemic risk in
+    financial systems", Management Science 47(2), 236-249: start with
+    everyone paying in full; each round, fix the parties paying in full at ``p̄`` and solve
+    the others exactly; whoever then cannot pay in full joins them, until no one new does.
+    The payments only fall from round to round, so there are at most n + 1 rounds, each
+    ending on the exact solution of a linear system: no iteration to a tolerance.
+
+    Negative means need one more state, paying nothing. Given the parties paying in full,
+    the others solve ``q = max(0, a + Mq)`` (``M`` the part of ``Πᵀ`` among them, ``a``
+    their means plus what the full payers pay them), a linear complementarity problem with
+    a Z-matrix, solved exactly in at most n linear solves by the method of Chandrasekaran
+    (1970, "A special case of the complementary pivot problem", Opsearch 7): start with
+    everyone at 0 and add the parties whose value is positive. With means >= 0 this is one
+    solve of the textbook system. Every scenario is solved at once (``numpy.linalg.solve``
+    over the batch).
+
+    >>> clear(np.array([[0.0, 10.0], [0.0, 0.0]]), np.array([4.0, 0.0]))
+    array([4., 0.])
+    >>> clear([[0, 2], [1, 0]], [[0.5, 0]])  # Eisenberg-Noe's two banks
+    array([[1.5, 1. ]])
+    >>> clear([[0, 1, 1e-6], [1, 0, 0], [0, 0, 0]], [0, 0, 0])  # a ring with a leak
+    array([0., 0., 0.])
+    """
+    L, e, single = _clearing_inputs(liabilities, means)
+    S, n = e.shape
+    pbar = L.sum(axis=2)  # (S, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pi = np.where(pbar[:, :, None] > 0, L / pbar[:, :, None], 0.0)
+    pi_t = np.swapaxes(pi, 1, 2)  # pi_t[s, j, i] = Pi[s, i, j]: row j sums what j receives
+    scale = np.maximum(np.abs(e).max(axis=1), pbar.max(axis=1))
+    tol = rtol * np.where(scale > 0, scale, 1.0)[:, None]
+    owes = pbar > 0
+    eye = np.eye(n)
+
+    def received(p: FloatArray) -> FloatArray:
+        r: FloatArray = np.einsum("si,sij->sj", p, pi)
+        return r
+
+    full = np.ones((S, n), dtype=bool)  # paying in full (those owing nothing pay 0 = p̄)
+    while True:
+        fixed = np.where(full, pbar, 0.0)
+        paying = np.zeros((S, n), dtype=bool)  # among the others: paying a positive part
+        p = fixed
+        while True:
+            add = ~full & ~paying & (e + received(p) > tol)
+            if not add.any():
+                break
+            paying |= add
+            a = eye - paying[:, :, None] * pi_t
+            b = np.where(paying, e, fixed)
+            try:
+                p = np.linalg.solve(a, b[:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:
+                raise AssumptionError(
+                    "clear: a closed ring of parties in default with no net means of its own "
+                    "has no single clearing vector (check the liabilities)"
+                ) from None
+        short = full & owes & (e + received(p) < pbar - tol)
+        if not short.any():
+            break
+        full &= ~short
+    out: FloatArray = np.minimum(np.maximum(p, 0.0), pbar)
+    return out[0] if single else out
+
+
+def _clearing_inputs(
+    liabilities: ArrayLike, means: ArrayLike
+) -> tuple[FloatArray, FloatArray, bool]:
+    """Shapes (S, n, n) and (S, n), checked: square, finite, >= 0, nothing owed to oneself."""
+    L = np.asarray(liabilities, dtype=np.float64)
+    e = np.asarray(means, dtype=np.float64)
+    if L.ndim not in (2, 3) or L.shape[-1] != L.shape[-2]:
+        raise AssumptionError(
+            f"clear: liabilities: expected a square matrix (n, n) or a stack (S, n, n), "
+            f"got shape {L.shape}"
+        )
+    n = L.shape[-1]
+    if e.ndim not in (1, 2) or e.shape[-1] != n:
+        raise AssumptionError(
+            f"clear: means: expected shape ({n},) or (S, {n}) to match liabilities of shape "
+            f"{L.shape}, got {e.shape}"
+        )
+    S = max(L.shape[0] if L.ndim == 3 else 1, e.shape[0] if e.ndim == 2 else 1)
+    for name, x, k in (("liabilities", L, 3), ("means", e, 2)):
+        if x.ndim == k and x.shape[0] not in (1, S):
+            raise AssumptionError(
+                f"clear: conflicting sizes for dimension 'scenario': {S} elsewhere but "
+                f"{x.shape[0]} in {name}"
+            )
+        if not np.isfinite(x).all():
+            raise AssumptionError(f"clear: {name}: expected finite numbers, got NaN or inf")
+    if (L < 0).any():
+        raise AssumptionError(f"clear: liabilities: expected amounts >= 0, got {L.min():g}")
+    if np.diagonal(L, axis1=-2, axis2=-1).any():
+        raise AssumptionError(
+            "clear: liabilities: expected a zero diagonal, got a party owing itself"
+        )
+    single = L.ndim == 2 and e.ndim == 1
+    return (
+        np.broadcast_to(L, (S, n, n)),
+        np.ascontiguousarray(np.broadcast_to(e, (S, n))),
+        single,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The graph
+
+
+@dataclass
+class CompanyCash:
+    """The modelled company's money in the cascade, per scenario (S) and year (Y); ``n``
+    counts the network's parties."""
+
+    opening: FloatArray  # (S,) cash at the start of the first year
+    other: FloatArray  # (S, Y) net cash flow besides the network's payments to and from it
+    owes: FloatArray  # (S, Y, n) take-or-pay payments due to each party
+    invests: FloatArray  # (S, Y, n) investments each party owes the company
+
+
 @dataclass
 class Graph:
-    """Obligations by year between the network's parties."""
+    """Obligations by year between the network's parties (the last party is the outside
+    creditors when a partner states debt service)."""
 
     parties: list[str]
     years: list[int]
     company: int
-    L: FloatArray  # (Y, n, n): L[y, i, j] = what i owes j in year y
-    liquid: FloatArray  # (n,)
-    other_cf: FloatArray  # (n,)
+    L_file: FloatArray  # (Y, n, n) obligations from the network file: L[y, i, j] = i owes j
+    liquid: FloatArray  # (n,) cash at the start of the first year
+    other_cf: FloatArray  # (n,) other operating cash flow each year
+    capex: FloatArray  # (Y, n) capital spending, paid before obligations
     revenue: FloatArray  # (n,) NaN where not given
-    invest: FloatArray  # (Y, n): investors' planned payments into the company
     backlog: FloatArray  # (n,) contract value of the company's commitments to each party
+    owed_items: list[tuple[str, int]]  # the company's take-or-pay lines: (item, party)
+    invest_items: list[tuple[str, int, float]]  # inflows: (item, investor, share)
+    base: CompanyCash  # the scenario's own values (S = 1)
     loans: list[dict[str, Any]] = field(default_factory=list)
     edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def index(self, name: str) -> int:
         return self.parties.index(name)
 
+    def obligations(self, company: CompanyCash, y: int) -> FloatArray:
+        """L for year index ``y`` per scenario, (S, n, n): the file's obligations plus the
+        company's payments due (its row) and its investors' (its column)."""
+        S = company.owes.shape[0]
+        L = np.repeat(self.L_file[y][None], S, axis=0)
+        L[:, self.company, :] += company.owes[:, y]
+        L[:, :, self.company] += company.invests[:, y]
+        return L
+
+    @property
+    def L(self) -> FloatArray:
+        """(Y, n, n): every obligation of the scenario as projected."""
+        return np.stack([self.obligations(self.base, y)[0] for y in range(len(self.years))])
+
+    @property
+    def invest(self) -> FloatArray:
+        """(Y, n): investors' planned payments into the company."""
+        out: FloatArray = self.base.invests[0]
+        return out
+
+
+def _by_year(path: Mapping[int, Sourced] | None, years: list[int]) -> FloatArray:
+    """A path by year on ``years``: linear between the years given, flat outside."""
+    if not path:
+        return np.zeros(len(years))
+    ks = sorted(path)
+    out: FloatArray = np.interp(years, ks, [path[k].value for k in ks])
+    return out
+
 
 def build_graph(res: Results, net: Network) -> Graph:
     """Obligations by year from the scenario (commitments, inflows) and the network file."""
     a = res.assumptions
     parties = [p.name for p in net.parties]
+    if any(p.debt_service for p in net.parties):
+        parties.append(OUTSIDE)
     pos = {n: i for i, n in enumerate(parties)}
     years = res.model.timeline.years
     Y, n = len(years), len(parties)
     c = pos[net.company]
     L = np.zeros((Y, n, n))
     edges: dict[tuple[str, str], list[str]] = {}
-    annual = res.annual
     backlog = np.zeros(n)
     mapping = {slug(k): v for k, v in net.counterparties.items()}
+    owed_items: list[tuple[str, int]] = []
     for com in a.commitments:
         k = slug(com.counterparty)
         if k not in mapping:
@@ -117,13 +322,12 @@ def build_graph(res: Results, net: Network) -> Graph:
         amounts = [res.model.params[x].value for x in res.model.commitment_amounts[k]]
         backlog[j] += sum(amounts)
         if com.take_or_pay:
-            L[:, c, j] += annual.loc[f"commit_{k}"].to_numpy(dtype=float)
+            owed_items.append((f"commit_{k}", j))
             edges.setdefault((net.company, mapping[k]), []).append(f"{com.counterparty} contract")
-    invest = np.zeros((Y, n))
     inv_map = {slug(k): v for k, v in net.investors.items()}
+    invest_items: list[tuple[str, int, float]] = []
     for f in a.funding.inflows:
         k = slug(f.name)
-        flows = annual.loc[f"inflow_{k}"].to_numpy(dtype=float)
         # a priced round is split between its investors; other inflows map by their name
         shares = (
             [(slug(i.name), i.amount.value / f.amount.value) for i in f.investors]
@@ -136,9 +340,7 @@ def build_graph(res: Results, net: Network) -> Graph:
                     f"investors: the scenario's investor {who!r} (inflow {f.name!r}) is not "
                     f"mapped to a party of the network ({', '.join(sorted(inv_map)) or 'none'})"
                 )
-            i = pos[inv_map[who]]
-            invest[:, i] += share * flows
-            L[:, i, c] += share * flows
+            invest_items.append((f"inflow_{k}", pos[inv_map[who]], share))
             edges.setdefault((inv_map[who], net.company), []).append(f"{f.name} (investment)")
     for o in net.obligations:
         for y, x in o.annual.items():
@@ -164,26 +366,74 @@ def build_graph(res: Results, net: Network) -> Graph:
             }
         )
         edges.setdefault((ln.borrower, ln.lender), []).append(f"loan of {ln.amount.value:g}")
+    capex = np.zeros((Y, n))
+    for i, p in enumerate(net.parties):
+        capex[:, i] = _by_year(p.capex, years)
+        if p.debt_service:
+            L[:, i, pos[OUTSIDE]] += _by_year(p.debt_service, years)
+            edges.setdefault((p.name, OUTSIDE), []).append("debt service")
 
     def col(attr: str, default: float) -> FloatArray:
         return np.array(
-            [default if getattr(p, attr) is None else getattr(p, attr).value for p in net.parties],
+            [default if getattr(p, attr) is None else getattr(p, attr).value for p in net.parties]
+            + [default] * (n - len(net.parties)),
             dtype=np.float64,
         )
 
-    return Graph(
+    g = Graph(
         parties,
         years,
         c,
         L,
         col("liquid_assets", 0.0),
         col("other_cash_flow", 0.0),
+        capex,
         col("revenue", np.nan),
-        invest,
         backlog,
+        owed_items,
+        invest_items,
+        CompanyCash(np.zeros(1), np.zeros((1, Y)), np.zeros((1, Y, n)), np.zeros((1, Y, n))),
         loans,
         edges,
     )
+    g.base = company_cash(g, res.model, res.items, res.model.params.vector()[None, :])
+    return g
+
+
+def company_cash(
+    g: Graph, model: Model, items: Mapping[str, FloatArray], inputs: FloatArray
+) -> CompanyCash:
+    """The company's money per scenario from its projection: ``items`` as the engine returns
+    them ((T, S) or (T, 1) each) for the inputs ``inputs`` (S, K).
+
+    With ``U_y`` the unfunded cash at the end of year y (``U_{-1}`` the opening cash),
+    ``T_y`` its take-or-pay payments to the network and ``I_y`` its investors' payments:
+    ``other_y = U_y - U_{y-1} - I_y + T_y``, everything else the company receives and
+    spends (revenue, costs, facility draws, interest), so that paying ``T_y`` and receiving
+    ``I_y`` in full gives back ``U_y``.
+    """
+    from finmodel.engine.evaluate import full
+    from finmodel.funding import annual
+
+    S = inputs.shape[0]
+    Y, n = len(g.years), len(g.parties)
+    kinds = {it.id: it.kind for it in model.items}
+
+    def yearly(item: str) -> FloatArray:
+        out: FloatArray = annual(full(items[item], S), model.timeline, kinds[item]).T
+        return out
+
+    owes = np.zeros((S, Y, n))
+    for item, j in g.owed_items:
+        owes[:, :, j] += yearly(item)
+    invests = np.zeros((S, Y, n))
+    for item, i, share in g.invest_items:
+        invests[:, :, i] += share * yearly(item)
+    u = yearly("cash_unfunded")
+    opening = np.asarray(inputs[:, model.params.names().index("opening_cash")], dtype=np.float64)
+    start = np.concatenate([opening[:, None], u[:, :-1]], axis=1)
+    other = u - start - invests.sum(axis=2) + owes.sum(axis=2)
+    return CompanyCash(opening, other, owes, invests)
 
 
 def exposures(g: Graph) -> pd.DataFrame:
@@ -211,86 +461,161 @@ def exposures(g: Graph) -> pd.DataFrame:
     return df.drop(index=g.parties[c])
 
 
-def clear(L: FloatArray, e: FloatArray, max_iter: int = 100_000) -> FloatArray:
-    """Eisenberg-Noe greatest clearing vector for obligations L (n, n) and means e (S, n).
-
-    >>> clear(np.array([[0.0, 10.0], [0.0, 0.0]]), np.array([[4.0, 0.0]]))
-    array([[4., 0.]])
-    """
-    pbar = L.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pi = np.where(pbar[:, None] > 0, L / pbar[:, None], 0.0)
-    p = np.broadcast_to(pbar, e.shape).copy()
-    for _ in range(max_iter):
-        new: FloatArray = np.minimum(pbar, np.maximum(0.0, e + p @ pi))
-        if np.max(np.abs(new - p), initial=0.0) <= 1e-13 * max(1.0, float(pbar.max(initial=0))):
-            return new
-        p = new
-    return p
+# ---------------------------------------------------------------------------------------
+# The cascade
 
 
 @dataclass
 class Cascade:
-    payments: FloatArray  # (S, Y, n) what each party paid
-    due: FloatArray  # (Y, n) what each party owed
-    shortfall_received: FloatArray  # (S, Y, n)
-    defaulted: NDArray[np.bool_]  # (S, Y, n)
-    company_shortfall: FloatArray  # (S, Y)
+    """A multi-year clearing, per scenario (S), year (Y) and party (n)."""
+
+    due: FloatArray  # (S, Y, n) what each party owed (p̄)
+    payments: FloatArray  # (S, Y, n) what it paid (p)
+    owed_to: FloatArray  # (S, Y, n) what was owed to it
+    received: FloatArray  # (S, Y, n) what it received
+    cash_start: FloatArray  # (S, Y, n) cash carried into the year
+    means: FloatArray  # (S, Y, n) cash carried plus the year's means (e)
+    cash_end: FloatArray  # (S, Y, n) cash carried out of the year
+    unmet: FloatArray  # (S, Y, n) own spending (capex, company costs) its money did not cover
+    defaulted: BoolArray  # (S, Y, n) paid less than it owed
+    shock: FloatArray  # (S, Y) the company's means lost to the shock
+
+    @property
+    def shortfall_received(self) -> FloatArray:
+        """(S, Y, n) what was owed to each party and did not arrive."""
+        out: FloatArray = self.owed_to - self.received
+        return out
+
+    def company_shortfall(self, c: int) -> FloatArray:
+        """(S, Y) what the company ``c`` owed and did not pay."""
+        out: FloatArray = self.due[:, :, c] - self.payments[:, :, c]
+        return out
 
 
-def cascade(g: Graph, shortfall: FloatArray) -> Cascade:
-    """Clear the network year by year; ``shortfall`` (S, Y) is what the company cannot pay."""
-    S, Y, n = shortfall.shape[0], len(g.years), len(g.parties)
+def shock(company: CompanyCash, fraction: float | None) -> FloatArray:
+    """The company's means lost each year, (S, Y): ``fraction`` of its take-or-pay
+    obligations that year (``--shortfall``), or nothing."""
+    S, Y = company.other.shape
+    if fraction is None:
+        return np.zeros((S, Y))
+    if not 0.0 <= fraction <= 1.0:
+        raise AssumptionError(f"--shortfall: expected a fraction in [0, 1], got {fraction}")
+    out: FloatArray = fraction * company.owes.sum(axis=2)
+    return out
+
+
+def cascade(g: Graph, company: CompanyCash, fraction: float | None = None) -> Cascade:
+    """Clear the network year by year, carrying each party's unspent cash.
+
+    In year y, party i starts with cash ``K_i`` (a partner's liquid assets, the company's
+    opening cash in the first year) and has means
+
+        e_i = K_i + other cash flow_i - capex_i,y           (a partner)
+        e_c = K_c + other_c,y - shock_y                      (the company)
+
+    The year is cleared (:func:`clear`) on its obligations ``L_y``; with ``r_i`` what ``i``
+    receives and ``p_i`` what it pays, it carries ``K_i = max(0, e_i + r_i - p_i)`` into
+    the next year. The part below zero (``unmet``) is its own spending (a partner's capex,
+    the company's costs) that its money did not cover: spending outside the network, not
+    a loss to any party in it.
+    """
+    S = company.other.shape[0]
+    Y, n = len(g.years), len(g.parties)
     c = g.company
-    cash = np.broadcast_to(g.liquid, (S, n)).copy()
-    pays = np.zeros((S, Y, n))
-    short = np.zeros((S, Y, n))
-    due = g.L.sum(axis=2)
+    hit = shock(company, fraction)
+    cash = np.repeat(g.liquid[None], S, axis=0)
+    cash[:, c] = company.opening
+    out = {k: np.zeros((S, Y, n)) for k in ("due", "pay", "owed_to", "recv", "k0", "e", "k1", "un")}
     for y in range(Y):
-        L = g.L[y]
-        e = cash + g.other_cf
-        e[:, c] = due[y, c] - np.minimum(shortfall[:, y], due[y, c]) - g.invest[y].sum()
+        L = g.obligations(company, y)
+        e = cash + g.other_cf - g.capex[y]
+        e[:, c] = cash[:, c] + company.other[:, y] - hit[:, y]
         p = clear(L, e)
+        due = L.sum(axis=2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(due[y] > 0, p / due[y], 1.0)  # (S, n)
-        received = ratio @ L  # what each party receives
-        short[:, y] = L.sum(axis=0) - received
-        pays[:, y] = p
-        cash = np.maximum(0.0, e + received - p)
-        cash[:, c] = 0.0
-    defaulted = pays < due[None] - TOL * np.maximum(1.0, due[None])
-    return Cascade(pays, due, short, defaulted, np.minimum(shortfall, due[:, c][None]))
+            ratio = np.where(due > 0, p / due, 1.0)
+        recv = np.einsum("si,sij->sj", ratio, L)
+        net = e + recv - p
+        for k, v in (
+            ("due", due),
+            ("pay", p),
+            ("owed_to", L.sum(axis=1)),
+            ("recv", recv),
+            ("k0", cash),
+            ("e", e),
+            ("k1", np.maximum(0.0, net)),
+            ("un", np.maximum(0.0, -net)),
+        ):
+            out[k][:, y] = v
+        cash = out["k1"][:, y].copy()
+    defaulted = out["pay"] < out["due"] - TOL * np.maximum(1.0, out["due"])
+    return Cascade(
+        out["due"],
+        out["pay"],
+        out["owed_to"],
+        out["recv"],
+        out["k0"],
+        out["e"],
+        out["k1"],
+        out["un"],
+        defaulted,
+        hit,
+    )
 
 
 def report(g: Graph, cas: Cascade, s: int = 0) -> dict[str, Any]:
-    """Tables for scenario ``s`` of a cascade: per party and per loan, and the total loss."""
+    """Tables for scenario ``s`` of a cascade: per party, per year, cash by party and year,
+    per loan, and the total loss (everything owed and not paid)."""
+    c = g.company
+    years = [str(y) for y in g.years]
+    d = cas.defaulted[s]
     parties = pd.DataFrame(
         {
-            "owed": cas.due.sum(axis=0),
+            "owed": cas.due[s].sum(axis=0),
             "paid": cas.payments[s].sum(axis=0),
             "shortfall_received": cas.shortfall_received[s].sum(axis=0),
-            "years_in_default": cas.defaulted[s].sum(axis=0),
+            "cash_start": cas.cash_start[s, 0],
+            "cash_end": cas.cash_end[s, -1],
+            "unmet_own_spending": cas.unmet[s].sum(axis=0),
+            "years_in_default": d.sum(axis=0),
             "first_default": [
-                next(
-                    (str(y) for y, d in zip(g.years, cas.defaulted[s][:, i], strict=True) if d),
-                    None,
-                )
+                next((y for y, x in zip(years, d[:, i], strict=True) if x), None)
                 for i in range(len(g.parties))
             ],
         },
         index=pd.Index(g.parties, name="party"),
     )
     parties["meets_own_obligations"] = parties["years_in_default"] == 0
+    unpaid = cas.due[s] - cas.payments[s]  # (Y, n)
+    by_year = pd.DataFrame(
+        {
+            "owed": cas.due[s].sum(axis=1),
+            "paid": cas.payments[s].sum(axis=1),
+            "loss": unpaid.sum(axis=1),
+            "company_shock": cas.shock[s],
+            "company_owed": cas.due[s, :, c],
+            "company_unpaid": unpaid[:, c],
+            "company_cash_end": cas.cash_end[s, :, c],
+            "unmet_own_spending": cas.unmet[s].sum(axis=1),
+            "defaults": d.sum(axis=1),
+            "defaulted": [
+                ", ".join(p for p, x in zip(g.parties, d[k], strict=True) if x)
+                for k in range(len(years))
+            ],
+        },
+        index=pd.Index(years, name="year"),
+    )
+    cash = pd.DataFrame(cas.cash_end[s].T, index=pd.Index(g.parties, name="party"), columns=years)
     loans = []
     for ln in g.loans:
         b = g.index(ln["borrower"])
         loss = 0.0
-        for y, due in ln["years"].items():
+        for y, svc in ln["years"].items():
             if y in g.years:
                 k = g.years.index(y)
-                owed = cas.due[k, b]
+                owed = cas.due[s, k, b]
                 if owed > 0:
-                    loss += due * (1.0 - cas.payments[s, k, b] / owed)
+                    loss += svc * (1.0 - cas.payments[s, k, b] / owed)
         loans.append(
             {
                 "lender": ln["lender"],
@@ -301,30 +626,28 @@ def report(g: Graph, cas: Cascade, s: int = 0) -> dict[str, Any]:
                 "impaired": loss > TOL,
             }
         )
-    total = float((cas.due[None] - cas.payments).sum(axis=(1, 2))[s])
-    return {"parties": parties, "loans": pd.DataFrame(loans), "total_loss": total}
+    total = float(unpaid.sum())
+    return {
+        "parties": parties,
+        "years": by_year,
+        "cash": cash,
+        "loans": pd.DataFrame(loans),
+        "total_loss": total,
+    }
 
 
-def scenario_shortfall(res: Results, g: Graph, fraction: float | None) -> FloatArray:
-    """What the company cannot pay each year, (1, Y): a fraction of its obligations, or the
-    scenario's new funding need that year (the money it lacks if nothing is raised)."""
-    due = g.L[:, g.company, :].sum(axis=1) + 0.0
-    if fraction is not None:
-        if not 0.0 <= fraction <= 1.0:
-            raise AssumptionError(f"--shortfall: expected a fraction in [0, 1], got {fraction}")
-        short: FloatArray = (fraction * due)[None, :]
-        return short
-    need = res.annual.loc["funding_need"].to_numpy(dtype=float)
-    out: FloatArray = need[None, :]
-    return out
-
-
-def monte_carlo_shortfalls(res: Results, g: Graph, n: int, seed: int | None = None) -> pd.DataFrame:
-    """Distribution of each party's total shortfall received when the company's yearly
-    shortfall is its new funding need on each path of the scenario's Monte Carlo."""
+def monte_carlo_shortfalls(
+    res: Results,
+    g: Graph,
+    n: int,
+    seed: int | None = None,
+    fraction: float | None = None,
+) -> pd.DataFrame:
+    """Distribution of each party's total shortfall received over the scenario's Monte
+    Carlo paths: each path's company cash comes from its own projection (and the same
+    ``fraction`` shock, if any)."""
     from finmodel.analysis.montecarlo import draw, inputs_for, spec_from
-    from finmodel.engine.evaluate import evaluate, full
-    from finmodel.funding import annual
+    from finmodel.engine.evaluate import evaluate
 
     u = res.assumptions.uncertainty
     if u is None:
@@ -332,9 +655,7 @@ def monte_carlo_shortfalls(res: Results, g: Graph, n: int, seed: int | None = No
     spec = spec_from(res.model, u)
     x = draw(spec, n, u.seed if seed is None else seed, u.sampler)
     v = inputs_for(res.model, spec, x)
-    items = evaluate(res.model, v)
-    need = annual(full(items["funding_need"], n), res.model.timeline, "flow").T  # (S, Y)
-    cas = cascade(g, need)
+    cas = cascade(g, company_cash(g, res.model, evaluate(res.model, v), v), fraction)
     total = cas.shortfall_received.sum(axis=1)  # (S, n)
     q = np.percentile(total, [5, 50, 95], axis=0)
     return pd.DataFrame(

@@ -3,21 +3,59 @@ obligations, investments and secured loans between them (money in the file's uni
 
 from __future__ import annotations
 
-from pydantic import Field, StrictInt, model_validator
+from typing import Annotated, Any
 
-from finmodel.assumptions.schema import Frozen, Month, Num, YearPath, slug
+from pydantic import BeforeValidator, Field, StrictInt, model_validator
+
+from finmodel.assumptions.schema import Frozen, Month, Num, Sourced, YearPath, slug
+
+
+def _by_year(v: Any) -> Any:
+    if not isinstance(v, dict):
+        raise ValueError(f"expected amounts by year such as {{2026: 5}}, got {v!r}")
+    return v
+
+
+ByYear = Annotated[YearPath, BeforeValidator(_by_year)]
+"""Amounts by calendar year (a single year means every year)."""
+
+OUTSIDE = "outside creditors"
+"""The party added to a network to receive the debt service partners owe outside it."""
 
 
 class Party(Frozen):
-    """A party and what it can pay with: cash and liquid assets at the start, and cash flow
-    from the rest of its business each year (both in the file's unit; absent means none)."""
+    """A party and what it can pay with, in the file's unit (absent means none):
+
+    - ``liquid_assets``: cash and liquid assets at the start of the first year;
+    - ``other_cash_flow``: operating cash flow from the rest of its business, each year;
+    - ``capex``: capital spending by year, paid before its obligations in the network;
+    - ``debt_service``: interest and principal due each year on debt outside the network
+      file's own loans, owed to the outside creditors alongside its other obligations.
+
+    ``capex`` and ``debt_service`` are paths by year: linear between the years given, held
+    flat before the first and after the last (a single year means every year). The modelled
+    company has none of these: its cash comes from its scenario.
+    """
 
     name: str
     liquid_assets: Num | None = None
     other_cash_flow: Num | None = None
+    capex: ByYear | None = None
+    debt_service: ByYear | None = None
     revenue: Num | None = None
     debt: Num | None = None
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _not_negative(self) -> Party:
+        for attr in ("capex", "debt_service"):
+            path: dict[int, Sourced] | None = getattr(self, attr)
+            for year, x in (path or {}).items():
+                if x.value < 0:
+                    raise ValueError(
+                        f"{attr}.{year}: expected an amount of 0 or more, got {x.value:g}"
+                    )
+        return self
 
 
 class Obligation(Frozen):
@@ -63,9 +101,21 @@ class Network(Frozen):
         for i, n in enumerate(names):
             if n in seen:
                 raise ValueError(f"parties[{i}].name: expected unique names, got {n!r} twice")
+            if slug(n) == slug(OUTSIDE):
+                raise ValueError(
+                    f"parties[{i}].name: expected a name other than {OUTSIDE!r} (it receives "
+                    f"the debt service owed outside the network), got {n!r}"
+                )
             seen.add(n)
         if self.company not in seen:
             raise ValueError(f"company: expected one of the parties, got {self.company!r}")
+        k = names.index(self.company)
+        for attr in ("liquid_assets", "other_cash_flow", "capex", "debt_service"):
+            if getattr(self.parties[k], attr) is not None:
+                raise ValueError(
+                    f"parties[{k}].{attr}: expected nothing for the modelled company (its cash "
+                    f"comes from its scenario), got a value"
+                )
         refs = [(f"counterparties.{k}", v) for k, v in self.counterparties.items()]
         refs += [(f"investors.{k}", v) for k, v in self.investors.items()]
         for i, o in enumerate(self.obligations):
@@ -85,4 +135,4 @@ class Network(Frozen):
         return self
 
 
-__all__ = ["Loan", "Network", "Obligation", "Party", "slug"]
+__all__ = ["OUTSIDE", "Loan", "Network", "Obligation", "Party", "slug"]

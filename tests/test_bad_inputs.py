@@ -1,5 +1,6 @@
 """The corpus of malformed files: each gets one located message, exit code 2, no traceback,
-and nothing written. Each file states the line and the text its message must contain."""
+and nothing written. Each file states the line and the text its message must contain, and
+the command if not ``run`` (``# args: network bear --network {path}``)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def test_bad_file_gets_one_located_message(path: Path, tmp_path: Path) -> None:
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        result = CliRunner().invoke(app, ["run", str(path)])
+        args = (_header(path, "args") or "run {path}").split()
+        result = CliRunner().invoke(app, [str(path) if a == "{path}" else a for a in args])
     finally:
         os.chdir(cwd)
     assert result.exit_code == 2

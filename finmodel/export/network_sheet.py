@@ -1,5 +1,6 @@
 """The Exposures sheet: the obligation matrix over the horizon, exposures per party, the
-cascade's results per party and per loan, and the manifest."""
+cascade's results per party, per year (with each party's cash carried) and per loan, and
+the manifest."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def exposures_sheet(
         row = n + 5
         row = _table(ws, st, "Exposure to the company", exp, row)
         row = _table(ws, st, f"Cascade (total loss {rep['total_loss']:,.2f})", rep["parties"], row)
+        row = _table(ws, st, "Cascade by year", rep["years"], row)
+        row = _table(ws, st, "Cash at the end of each year (carried forward)", rep["cash"], row)
         if len(rep["loans"]):
             row = _table(ws, st, "Secured loans", rep["loans"].set_index("lender"), row)
         if mc is not None:
@@ -64,5 +67,8 @@ def _table(ws: Any, st: _Styles, title: str, df: pd.DataFrame, row: int) -> int:
             else:
                 c = ws.cell(row=i, column=j, value=None if v != v else float(v))
                 key = str(k)
-                c.number_format = RATE if ("share" in key or key.startswith("p_")) else MONEY
+                if key in ("defaults", "years_in_default"):
+                    c.number_format = "0"
+                else:
+                    c.number_format = RATE if ("share" in key or key.startswith("p_")) else MONEY
     return row + len(df) + 3
