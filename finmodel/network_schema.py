@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StrictInt, model_validator
 
-from finmodel.assumptions.schema import Frozen, Month, Num, Sourced, YearPath, slug
+from finmodel.assumptions.schema import Frozen, Month, Num, Sourced, YearsOnly, slug
 
 
 def _by_year(v: Any) -> Any:
@@ -16,7 +16,7 @@ def _by_year(v: Any) -> Any:
     return v
 
 
-ByYear = Annotated[YearPath, BeforeValidator(_by_year)]
+ByYear = Annotated[YearsOnly, BeforeValidator(_by_year)]
 """Amounts by calendar year (a single year means every year)."""
 
 OUTSIDE = "outside creditors"
@@ -63,7 +63,7 @@ class Obligation(Frozen):
 
     payer: str
     payee: str
-    annual: YearPath
+    annual: YearsOnly
     source: str | None = None
     note: str | None = None
 

@@ -539,7 +539,6 @@ def test_every_partner_figure_names_a_filing_or_says_how() -> None:
             assert src.startswith(("derived: ", "assumption: ")) or any(
                 k in src for k in ("10-K", "10-Q", "annual report", "results", "S-1")
             ), f"{p.name}: {src!r}"
-            assert "FACTS" not in src
 
 
 def test_a_party_missing_from_the_network_is_an_error(write_yaml: Callable[..., Path]) -> None:
