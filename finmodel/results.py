@@ -213,6 +213,7 @@ class Results:
                 "dilution": float(w.dilution()[0]),
                 "returns": val.investor_returns(self, w) if v.exit is not None else None,
                 "commitments": val.commitments_pv(self),
+                "inflows": val.inflows_table(self),
             }
         except AssumptionError as e:
             raise AssumptionError(self.locate(str(e))) from None
@@ -261,6 +262,7 @@ class Results:
         return {
             **{k: x for k, x in d.as_dict().items()},
             "dilution_by_horizon": v["dilution"],
+            "inflows": v["inflows"].to_dict(orient="records"),
             "rounds": v["rounds"].to_dict(orient="records"),
             "cap_table": {
                 h: {c: float(x) for c, x in row.items()} for h, row in v["cap_table"].iterrows()

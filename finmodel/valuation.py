@@ -433,7 +433,9 @@ def investor_returns(res: Results, w: Walk) -> pd.DataFrame:
             takes = "preference"
         flows = [-a for _, a in c["flows"]] + [got]
         dates = [_date(m) for m, _ in c["flows"]] + [_date(ex.date)]
-        rate = xirr(flows, dates)
+        rate = xirr(flows, dates).value
+        if rate is not None and abs(rate) < 1e-12:
+            rate = 0.0  # a 1.0x return: brentq's root is zero to rounding
         rows.append(
             {
                 "round": c["round"],
@@ -444,7 +446,7 @@ def investor_returns(res: Results, w: Walk) -> pd.DataFrame:
                 "proceeds": got,
                 "takes": takes,
                 "multiple": got / invested if invested else math.nan,
-                "irr": rate.value,
+                "irr": rate,
             }
         )
     cols = [
@@ -463,6 +465,40 @@ def investor_returns(res: Results, w: Walk) -> pd.DataFrame:
     df.attrs["common_proceeds"] = pay.common
     df.attrs["terms"] = describe_terms(v.preference)
     return df
+
+
+def inflows_table(res: Results) -> pd.DataFrame:
+    """Every inflow of the file with what it is and how the model treats it: the money it
+    brings over the horizon and after the valuation date (the engine's ``inflow_<name>``),
+    and whether it dilutes."""
+    d = date_index(res)
+    rows = []
+    for f in res.assumptions.funding.inflows:
+        x = res.series(f"inflow_{slug(f.name)}")
+        if f.kind == "equity":
+            how = f"new shares, priced by {' then '.join(RULE_LABELS[r] for r in f.rule)}"
+        elif f.kind == "debt":
+            rate = "no interest" if f.rate is None else f"{f.rate.value:.2%} a year"
+            repaid = "not repaid" if f.repay is None else f"repaid in {f.repay}"
+            how = f"loan: {rate}, {repaid}; counted in debt"
+        elif f.kind == "prepayment":
+            how = "customer prepayment: no shares, not debt"
+        elif f.kind == "grant":
+            how = "grant: no shares, not debt"
+        else:
+            how = "asset sale: no shares, not debt"
+        rows.append(
+            {
+                "inflow": f.name,
+                "kind": f.kind,
+                "in_horizon": math.fsum(x),
+                "after_valuation_date": math.fsum(x[d + 1 :]),
+                "dilutes": f.kind == "equity",
+                "treatment": how,
+            }
+        )
+    cols = ["inflow", "kind", "in_horizon", "after_valuation_date", "dilutes", "treatment"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def describe_terms(p: Preference) -> str:
