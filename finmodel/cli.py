@@ -136,6 +136,8 @@ def run(
         if changes:
             loaded = with_adjustments(loaded, changes)
         res = run_loaded(loaded)
+        if res.assumptions.valuation is not None:
+            res.valuation()  # computed (and checked) once, before anything is printed
         written = None
         if not no_workbook:
             stem = loaded.path.stem if loaded.path else "scenario"

@@ -379,8 +379,10 @@ def locate(doc: Document, message: str) -> str:
     for line in message.splitlines():
         m = _FIELD_MSG.match(line)
         if m:
-            f, n = doc.where(_translate(_parse_dotted(m.group(1)), doc.data))
-            line = f"{f}:{n}: {line}" if n else f"{f}: {line}"
+            loc = _translate(_parse_dotted(m.group(1)), doc.data)
+            f, n = doc.where(loc)
+            text = f"{_dotted(loc)}: {m.group(2)}"
+            line = f"{f}:{n}: {text}" if n else f"{f}: {text}"
         out.append(line)
     return "\n".join(out)
 
