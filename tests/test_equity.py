@@ -56,7 +56,10 @@ valuation:
   exit: {{date: 2028-12, value: {exit}}}
 {preference}
 """
-SEED = "    - {name: Seed, amount: 20, date: 2026-03, kind: equity, pre_money: 80, investors: {Fund: 20}}"
+SEED = (
+    "    - {name: Seed, amount: 20, date: 2026-03, kind: equity, pre_money: 80, "
+    "investors: {Fund: 20}}"
+)
 
 
 def eq_file(

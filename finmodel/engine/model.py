@@ -319,8 +319,8 @@ def build(a: Assumptions) -> Model:
         k = slug(c.counterparty)
         names_w: list[str] = []
         rows: list[FloatArray] = []
-        for suffix, x, weights in commitment_profile(c):
-            names_w.append(b.p.add(f"commitments.{k}.{suffix}", x, b.money))
+        for suffix, given, weights in commitment_profile(c):
+            names_w.append(b.p.add(f"commitments.{k}.{suffix}", given, b.money))
             row = np.zeros(T)
             for mi, wt in weights.items():
                 if 0 <= mi - tl.first < T:
@@ -442,18 +442,18 @@ def build(a: Assumptions) -> Model:
         ref = b.add(f"inflow_{k}", f"Inflow: {f.name} ({KIND_LABELS[f.kind]})", expr)
         by_kind.setdefault(f.kind, []).append(ref)
         if f.kind == "debt":
-            r = T if f.repay is None else tl.index_of(f.repay)  # may lie beyond the horizon
+            due = T if f.repay is None else tl.index_of(f.repay)  # may lie beyond the horizon
             owed: Expr = CumSum(ref.item, T)
-            if r < T:
-                owed = owed * Series((t_idx < r).astype(np.float64))
+            if due < T:
+                owed = owed * Series((t_idx < due).astype(np.float64))
             bal = b.add(f"loan_{k}", f"Loan outstanding: {f.name}", owed, "balance")
             loans.append(bal)
-            if r < T:
+            if due < T:
                 repayments.append(
                     b.add(
                         f"loan_repayment_{k}",
                         f"Loan repaid: {f.name} ({f.repay}, bullet)",
-                        Series((t_idx == r).astype(np.float64)) * Prev(bal.item, Const(0.0)),
+                        Series((t_idx == due).astype(np.float64)) * Prev(bal.item, Const(0.0)),
                     )
                 )
     kind_refs = [
