@@ -344,8 +344,9 @@ def _unpriced(
             f"{src.field}: expected a valuation above the inflow's amount (a pre-money > 0), "
             f"got a pre-money of {pre:g} in {month}{case}"
         )
+    who = src.name if src.item else "the policy's round"
     return (
-        f"valuation.raise_policy: expected a positive valuation for {src.name} in "
+        f"valuation.raise_policy: expected a positive valuation for {who} in "
         f"{month}{case}, got {pre:g} (revenue is zero there?)"
     )
 

@@ -146,6 +146,30 @@ def test_fallback_when_no_round_came_before(write_yaml: Callable[..., Path]) -> 
     assert v["dilution"] == pytest.approx(10 / 210, rel=1e-12)
 
 
+def test_policy_valuation_of_zero_is_a_located_error(write_yaml: Callable[..., Path]) -> None:
+    """No revenue: 10x the next year's revenue prices the policy's first round at 0."""
+    p = write_yaml("""
+        name: Zero
+        company: Z
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 1}
+        revenue: {annual: {2026: 0}}
+        costs: {staff: {annual: {2026: 12}}}
+        valuation:
+          date: 2025-12
+          discount_rate: 0.1
+          terminal: {method: multiple, multiple: 1}
+          raise_policy: {revenue_multiple: 10}
+    """)
+    with pytest.raises(AssumptionError) as e:
+        finmodel.run(p).valuation()
+    assert str(e.value) == (
+        f"{p}:13: valuation.raise_policy: expected a positive valuation for the policy's round "
+        "in 2026-01, got 0 (revenue is zero there?)"
+    )
+
+
 @pytest.mark.parametrize("kind", ["debt", "prepayment", "grant", "asset_sale"])
 def test_other_kinds_bring_cash_but_no_shares(write_yaml: Callable[..., Path], kind: str) -> None:
     res = finmodel.run(eq_file(write_yaml, f"kind: {kind}"))
