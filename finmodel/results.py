@@ -191,9 +191,16 @@ class Results:
         return math.fsum(_num(a.at[metric, y]) for y in range(lo, hi + 1))
 
     def valuation(self) -> dict[str, Any]:
-        """DCF, rounds (priced inflows and the raise policy's), cap table, investor returns
-        and commitments as obligations; pandas objects where tabular. Needs ``valuation:``.
-        Computed once per result."""
+        """The valuation of this run (needs ``valuation:``), computed once:
+
+        ``dcf`` (:class:`~finmodel.valuation.DCF`); ``inflows`` (each inflow's kind and
+        treatment); ``walk`` (the share walk, :class:`~finmodel.equity.Walk`); ``rounds``
+        (every issue of new shares after the valuation date with its pricing rule);
+        ``cap_table``; ``dilution`` (of the holders at the valuation date, by the horizon);
+        ``returns`` (investor returns after the liquidation preference, None without an
+        exit); ``commitments`` (take-or-pay present values; ``attrs`` hold the coverage and
+        its window). A pricing rule that cannot apply raises an error located in the file.
+        """
         return self._valuation
 
     @cached_property

@@ -310,6 +310,69 @@ def test_monte_carlo_dilution_follows_each_path(write_yaml: Callable[..., Path])
         )
 
 
+issues = st.lists(
+    st.tuples(
+        st.integers(0, 23),  # month
+        st.floats(0.5, 50),  # amount
+        st.one_of(st.none(), st.floats(20, 2000)),  # own pre-money, or last_round
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(issues)
+def test_cap_table_by_hand_on_random_issues(raw: list[tuple[int, float, float | None]]) -> None:
+    """Random dated equity inflows, each priced by its own pre-money or at the last round
+    (the earliest always has a price): walking them by hand in month order, then file
+    order, gives every pre-money, the ownership after each issue and the dilution."""
+    first = min(range(len(raw)), key=lambda i: (raw[i][0], i))
+    raw[first] = (raw[first][0], raw[first][1], raw[first][2] or 100.0)
+    inflows = []
+    for i, (m, a, pre) in enumerate(raw):
+        f: dict[str, object] = {
+            "name": f"I{i}",
+            "amount": a,
+            "date": f"{2026 + m // 12}-{m % 12 + 1:02d}",
+        }
+        f.update({"pre_money": pre} if pre is not None else {"pricing": "last_round"})
+        inflows.append(f)
+    doc = {
+        "name": "R",
+        "company": "R",
+        "start": "2026-01",
+        "end": "2027-12",
+        "opening": {"cash": 1},
+        "revenue": {"annual": {2026: 1}},
+        "funding": {"inflows": inflows},
+        "valuation": {
+            "date": "2025-12",
+            "discount_rate": 0.1,
+            "terminal": {"method": "multiple", "multiple": 1},
+            "holders": [{"name": "H", "stake": 1.0}],
+        },
+    }
+    v = finmodel.run(finmodel.Assumptions.model_validate(doc)).valuation()
+    order = sorted(range(len(raw)), key=lambda i: (raw[i][0], i))
+    shares = {"H": 1.0}
+    total, price, fixed = 1.0, math.nan, {}
+    pres = []
+    for i in order:
+        _, a, pre = raw[i]
+        p = fixed.setdefault(i, pre / total) if pre is not None else price
+        pres.append(p * total)
+        shares[f"I{i}"] = shares.get(f"I{i}", 0.0) + a / p
+        total += a / p
+        price = p
+    assert v["rounds"]["pre_money"].tolist() == pytest.approx(pres, rel=1e-9)
+    last = v["cap_table"].iloc[:, -1]
+    for k, x in shares.items():
+        assert last[k] == pytest.approx(x / total, rel=1e-9, abs=1e-12)
+    assert v["dilution"] == pytest.approx(1 - 1 / total, rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(v["cap_table"].sum(axis=0).to_numpy(), 1.0, atol=1e-12)
+
+
 # --- liquidation preference ---------------------------------------------------------------
 
 
