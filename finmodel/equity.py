@@ -192,7 +192,8 @@ def sources(model: Model) -> list[Source]:
         if f.kind != "equity":
             continue
         k = slug(f.name)
-        inv = tuple((i.name, i.amount.value / f.amount.value) for i in f.investors) or (
+        total = f.amount.value  # the investors' amounts sum to it (checked on loading)
+        inv = tuple((i.name, i.amount.value / total) for i in f.investors if total > 0) or (
             (f.name, 1.0),
         )
         where = (

@@ -509,6 +509,8 @@ def _cli_dilution(file: str, rule: str) -> float:
 def test_base_case_dilution_under_each_rule() -> None:
     """NVIDIA's ten tranches of 10 after the SoftBank-led round (40.8 at 260 pre-money, so
     a post-money of 300.8; nothing else is issued in the base case)."""
+    base = finmodel.run("openai-plan-2025q3").valuation()["rounds"]
+    assert set(base["round"]) == {"NVIDIA"}, "the closed forms below assume no other issue"
     assert _cli_dilution("openai-plan-2025q3", "last_round") == pytest.approx(
         1 - 300.8 / 400.8, rel=1e-12
     )
