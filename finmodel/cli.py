@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from finmodel.results import Results
 
 DEFAULT_SCENARIO = "openai-plan-2025q3"
+PRICING_OPTION = typer.Option(
+    "--pricing",
+    help="Price every equity inflow without a valuation of its own by RULE: last_round, "
+    "raise_policy, last_round,raise_policy (the first that applies), pre_money=X or "
+    "post_money=X.",
+    metavar="RULE",
+)
 OUTPUTS = Path("outputs")
 
 app = typer.Typer(
@@ -115,6 +122,7 @@ def run(
             "else the opening balance date, the month before the start).",
         ),
     ] = None,
+    pricing: Annotated[str | None, PRICING_OPTION] = None,
 ) -> None:
     """Project one scenario, print its summary and targets, write its workbook.
 
@@ -125,10 +133,12 @@ def run(
     """
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
-    from finmodel.results import run_loaded, with_adjustments, with_as_of
+    from finmodel.results import run_loaded, with_adjustments, with_as_of, with_pricing
 
     try:
         loaded = load_with_meta(file or DEFAULT_SCENARIO)
+        if pricing is not None:
+            loaded = with_pricing(loaded, pricing)
         changes: dict[str, dict[str, float]] = {}
         for op, given in (("set", set_), ("scale", scale), ("shift", shift)):
             for text in given or []:
@@ -139,6 +149,8 @@ def run(
         if as_of is not None:
             loaded = with_as_of(loaded, as_of)
         res = run_loaded(loaded)
+        if res.assumptions.valuation is not None:
+            res.valuation()  # computed (and checked) once, before anything is printed
         written = None
         if not no_workbook:
             stem = loaded.path.stem if loaded.path else "scenario"
@@ -183,7 +195,20 @@ def _print_run(res: Results) -> None:
         rows.append(
             ("Equity value (DCF at " + a.valuation.date + ")", _fmt(val["dcf"].equity_value))
         )
-        rows.append(("Dilution to existing holders by the horizon", f"{val['dilution']:.1%}"))
+        rows.append(
+            (
+                "Dilution to the holders at the valuation date, by the horizon",
+                f"{val['dilution']:.1%}",
+            )
+        )
+        com = val["commitments"]
+        if len(com):
+            rows.append(
+                (
+                    f"Commitment coverage ({com.attrs['window']})",
+                    f"{com.attrs['coverage']:.2f}",
+                )
+            )
     for k, v in rows:
         t.add_row(k, v)
     con.print(t)
@@ -846,19 +871,23 @@ def value(
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    pricing: Annotated[str | None, PRICING_OPTION] = None,
 ) -> None:
-    """DCF, funding rounds with the cap table and investor returns, commitments as
-    obligations, and a reverse DCF (exit code 1 when no value of --vary in the bracket
-    explains --implied; the nearest values are printed).
+    """DCF, inflows by kind, every issue of new shares with the cap table and dilution,
+    investor returns after liquidation preferences, commitments as obligations with their
+    coverage, and a reverse DCF (exit code 1 when no value of --vary in the bracket explains
+    --implied; the nearest values are printed).
 
     Example: finmodel value openai-plan-2026q1 --implied 730 --vary revenue.scale
+
+    Example: finmodel value openai-plan-2025q3 --pricing raise_policy
     """
     from rich.table import Table
 
     from finmodel import valuation as val
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError, TargetNotReachedError
-    from finmodel.results import run_loaded
+    from finmodel.results import run_loaded, with_pricing
 
     if (implied is None) != (vary is None):
         _fail("--implied and --vary: expected both (the value to explain and what to solve for)")
@@ -866,6 +895,8 @@ def value(
         loaded = load_with_meta(file)
         if loaded.assumptions.valuation is None:
             _fail(f"{loaded.path}: expected a 'valuation' section to value")
+        if pricing is not None:
+            loaded = with_pricing(loaded, pricing)
         res = run_loaded(loaded)
         v = res.valuation()
         rate = val.fcf_irr(res)
@@ -943,9 +974,40 @@ def value(
     con.print(t)
     for w in d.warnings:
         con.print(f"[yellow]warning:[/yellow] {w}")
-    ct = v["cap_table"].T  # one row per round, one column per holder
+    inf = v["inflows"]
+    if len(inf):
+        it = Table(title="Inflows by kind (only equity dilutes)", title_justify="left")
+        for col in ("inflow", "kind", "in horizon", "after valuation date", "treatment"):
+            it.add_column(col, justify="right" if "horizon" in col or "after" in col else "left")
+        for _, r in inf.iterrows():
+            it.add_row(
+                str(r["inflow"]),
+                str(r["kind"]),
+                _fmt(float(r["in_horizon"])),
+                _fmt(float(r["after_valuation_date"])),
+                str(r["treatment"]),
+            )
+        con.print(it)
+    rounds = v["rounds"]
+    if len(rounds):
+        nt = Table(title="New shares after the valuation date", title_justify="left")
+        for col in ("issue", "month", "amount", "pre-money", "post-money", "priced by"):
+            left = col in ("issue", "month", "priced by")
+            nt.add_column(col, justify="left" if left else "right")
+        for _, r in rounds.iterrows():
+            nt.add_row(
+                str(r["round"]),
+                str(r["month"]),
+                _fmt(float(r["amount"])),
+                _fmt(float(r["pre_money"])),
+                _fmt(float(r["post_money"])),
+                str(r["pricing"]),
+            )
+        con.print(nt)
+    ct = v["cap_table"].T  # one row per issue, one column per holder
     c = Table(
-        title=f"Cap table (dilution to existing holders by the horizon: {v['dilution']:.1%})",
+        title=f"Cap table (dilution to the holders at the valuation date, by the horizon: "
+        f"{v['dilution']:.1%})",
         title_justify="left",
     )
     c.add_column("ownership")
@@ -954,41 +1016,69 @@ def value(
     for when, row in ct.iterrows():
         c.add_row(str(when), *[f"{x:.2%}" for x in row.to_numpy(dtype=float)])
     con.print(c)
-    if v["returns"] is not None and len(v["returns"]):
+    ret = v["returns"]
+    if ret is not None and len(ret):
         ex = a.valuation.exit
         assert ex is not None
         rt = Table(
-            title=f"Investor returns at an exit of {ex.value.value:,.0f} in {ex.date}",
+            title=f"Investor returns at an exit of {ex.value.value:,.0f} in {ex.date} "
+            f"(preference {ret.attrs['terms']})",
             title_justify="left",
         )
-        for col in ("round", "month", "amount", "post-money", "stake at exit", "multiple", "IRR"):
-            rt.add_column(col, justify="left" if col in ("round", "month") else "right")
-        for _, r in v["returns"].iterrows():
+        cols = ("class", "from", "invested", "stake at exit", "preference", "proceeds", "takes")
+        for col in (*cols, "multiple", "IRR"):
+            rt.add_column(col, justify="left" if col in ("class", "from", "takes") else "right")
+        for _, r in ret.iterrows():
             irr_text = "n/a" if r["irr"] is None or r["irr"] != r["irr"] else f"{r['irr']:.1%}"
             rt.add_row(
                 str(r["round"]),
                 str(r["month"]),
                 _fmt(float(r["amount"])),
-                _fmt(float(r["post_money"])),
                 f"{float(r['stake_at_exit']):.2%}",
+                _fmt(float(r["preference"])),
+                _fmt(float(r["proceeds"])),
+                str(r["takes"]),
                 f"{float(r['multiple']):.2f}x",
                 irr_text,
             )
+        rt.add_row(
+            f"Common: holders at {a.valuation.date}",
+            "",
+            "",
+            f"{ret.attrs['common_stake']:.2%}",
+            "",
+            _fmt(float(ret.attrs["common_proceeds"])),
+            "",
+            "",
+            "",
+        )
         con.print(rt)
     com = v["commitments"]
     if len(com):
+        at = com.attrs
         ot = Table(
             title=f"Take-or-pay commitments at {a.valuation.discount_rate.value:.0%}: "
-            f"coverage {com.attrs['coverage']:.2f} (PV of FCF before commitments "
-            f"{com.attrs['pv_fcf_before_commitments']:,.1f})",
+            f"coverage {at['coverage']:.2f} over {at['window']} (PV of FCF before commitments "
+            f"{at['pv_fcf_before_commitments']:,.1f} / PV of the payments due in those months "
+            f"{at['pv_take_or_pay_in_horizon']:,.1f}); PV due after the horizon "
+            f"{at['pv_take_or_pay_after_horizon']:,.1f}, not in the ratio",
             title_justify="left",
         )
-        for col in ("counterparty", "contract value", "present value", "share"):
+        for col in (
+            "counterparty",
+            "contract value",
+            "PV in horizon",
+            "PV after horizon",
+            "present value",
+            "share",
+        ):
             ot.add_column(col, justify="left" if col == "counterparty" else "right")
         for _, r in com.iterrows():
             ot.add_row(
                 str(r["counterparty"]),
                 _fmt(float(r["contract_value"])),
+                _fmt(float(r["pv_in_horizon"])),
+                _fmt(float(r["pv_after_horizon"])),
                 _fmt(float(r["present_value"])),
                 f"{float(r['share_of_pv']):.0%}",
             )

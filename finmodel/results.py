@@ -13,7 +13,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from finmodel import __version__
-from finmodel.assumptions.loader import Loaded, load_with_meta
+from finmodel.assumptions.loader import Document, Loaded, load_with_meta
 from finmodel.assumptions.schema import Assumptions
 from finmodel.engine.checks import check
 from finmodel.engine.evaluate import evaluate
@@ -65,6 +65,7 @@ class Results:
     items: dict[str, FloatArray]  # (T, 1) each
     input_sha256: str | None = None
     path: Path | None = None
+    document: Document | None = None
 
     @property
     def name(self) -> str:
@@ -193,9 +194,16 @@ class Results:
         return math.fsum(_num(a.at[metric, y]) for y in range(lo, hi + 1))
 
     def valuation(self) -> dict[str, Any]:
-        """DCF, rounds (priced inflows and the raise policy's), cap table, investor returns
-        and commitments as obligations; pandas objects where tabular. Needs ``valuation:``.
-        Computed once per result."""
+        """The valuation of this run (needs ``valuation:``), computed once:
+
+        ``dcf`` (:class:`~finmodel.valuation.DCF`); ``inflows`` (each inflow's kind and
+        treatment); ``walk`` (the share walk, :class:`~finmodel.equity.Walk`); ``rounds``
+        (every issue of new shares after the valuation date with its pricing rule);
+        ``cap_table``; ``dilution`` (of the holders at the valuation date, by the horizon);
+        ``returns`` (investor returns after the liquidation preference, None without an
+        exit); ``commitments`` (take-or-pay present values; ``attrs`` hold the coverage and
+        its window). A pricing rule that cannot apply raises an error located in the file.
+        """
         return self._valuation
 
     @cached_property
@@ -205,31 +213,29 @@ class Results:
         v = self.assumptions.valuation
         if v is None:
             raise AssumptionError(f"{self.name}: expected a 'valuation' section")
-        rounds = val.priced_rounds(self) + (val.policy_rounds(self) if v.raise_policy else [])
-        rounds.sort(key=lambda r: r.month)
-        table = val.cap_table(self, rounds)
-        return {
-            "dcf": val.dcf(self),
-            "rounds": pd.DataFrame(
-                [
-                    {
-                        "round": r.name,
-                        "month": r.month,
-                        "amount": r.amount,
-                        "pre_money": r.pre_money,
-                        "post_money": r.post_money,
-                        "from_policy": r.policy,
-                    }
-                    for r in rounds
-                ],
-                columns=["round", "month", "amount", "pre_money", "post_money", "from_policy"],
-            ),
-            "round_list": rounds,
-            "cap_table": table,
-            "dilution": val.dilution(rounds),
-            "returns": val.investor_returns(self, rounds) if v.exit is not None else None,
-            "commitments": val.commitments_pv(self),
-        }
+        try:
+            w = val.equity_walk(self)
+            return {
+                "dcf": val.dcf(self),
+                "walk": w,
+                "rounds": val.rounds_table(w),
+                "cap_table": val.cap_table(self, w),
+                "dilution": float(w.dilution()[0]),
+                "returns": val.investor_returns(self, w) if v.exit is not None else None,
+                "commitments": val.commitments_pv(self),
+                "inflows": val.inflows_table(self),
+            }
+        except AssumptionError as e:
+            raise AssumptionError(self.locate(str(e))) from None
+
+    def locate(self, message: str) -> str:
+        """``message`` with ``file:line:`` before each line that starts with a field path
+        of this run's file (a line already located is left as it is)."""
+        if self.document is None:
+            return message
+        from finmodel.assumptions.loader import locate
+
+        return locate(self.document, message)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document of ``finmodel run --json``."""
@@ -266,14 +272,20 @@ class Results:
         return {
             **{k: x for k, x in d.as_dict().items()},
             "dilution_by_horizon": v["dilution"],
+            "inflows": v["inflows"].to_dict(orient="records"),
             "rounds": v["rounds"].to_dict(orient="records"),
             "cap_table": {
                 h: {c: float(x) for c, x in row.items()} for h, row in v["cap_table"].iterrows()
             },
             "investor_returns": None if ret is None else ret.to_dict(orient="records"),
+            "preference": None if ret is None else ret.attrs["terms"],
+            "common_proceeds": None if ret is None else ret.attrs["common_proceeds"],
             "commitments": com.to_dict(orient="records"),
             "commitment_coverage": com.attrs["coverage"],
+            "coverage_window": com.attrs["window"],
             "pv_fcf_before_commitments": com.attrs["pv_fcf_before_commitments"],
+            "pv_take_or_pay_in_horizon": com.attrs["pv_take_or_pay_in_horizon"],
+            "pv_take_or_pay_after_horizon": com.attrs["pv_take_or_pay_after_horizon"],
         }
 
     def to_excel(self, path: str | Path) -> Path:
@@ -292,6 +304,7 @@ def run(
     source: str | Path | Assumptions,
     adjust: dict[str, dict[str, float]] | None = None,
     as_of: str | None = None,
+    pricing: str | None = None,
 ) -> Results:
     """Project one scenario (a file path, a shipped scenario's name, or loaded assumptions).
 
@@ -299,6 +312,8 @@ def run(
     ``{"revenue.annual": {"scale": 0.8}, "funding.min_cash": {"set": 10}}``.
     ``as_of`` (``YYYY-MM``) counts runway from the end of that month instead of the file's
     ``opening.as_of`` (default: the opening balance date, the month before the start).
+    ``pricing`` prices every equity inflow without a valuation of its own by one rule (see
+    :func:`with_pricing`).
 
     >>> res = run("openai-plan-2025q3")
     >>> res.metrics["breakeven_year"]
@@ -315,6 +330,8 @@ def run(
         loaded = with_adjustments(loaded, adjust)
     if as_of is not None:
         loaded = with_as_of(loaded, as_of)
+    if pricing is not None:
+        loaded = with_pricing(loaded, pricing)
     return run_loaded(loaded)
 
 
@@ -332,9 +349,71 @@ def with_as_of(loaded: Loaded, as_of: str) -> Loaded:
             f"date) to {a.end}, got {as_of}"
         )
     opening = a.opening.model_copy(update={"as_of": as_of})
-    return Loaded(
-        a.model_copy(update={"opening": opening}), loaded.path, loaded.sha256, loaded.files
-    )
+    new = a.model_copy(update={"opening": opening})
+    return Loaded(new, loaded.path, loaded.sha256, loaded.files, loaded.document)
+
+
+def with_pricing(loaded: Loaded, rule: str) -> Loaded:
+    """The same scenario with every equity inflow that has no valuation of its own priced
+    by ``rule``: ``last_round``, ``raise_policy``, both in order (``last_round,raise_policy``),
+    ``pre_money=X`` or ``post_money=X`` (a valuation in the file's unit, before the
+    inflow's first arrival or after its whole amount).
+
+    >>> from finmodel.assumptions import load_with_meta
+    >>> a = with_pricing(load_with_meta("openai-plan-2025q3"), "pre_money=500").assumptions
+    >>> [(f.name, f.pre_money.value) for f in a.funding.inflows if f.pricing is None
+    ...  and f.pre_money is not None and f.pre_money.value == 500]
+    [('NVIDIA', 500.0)]
+    """
+    from finmodel.assumptions.schema import Inflow
+
+    key, eq, text = rule.partition("=")
+    key = key.strip()
+    if eq:
+        if key not in ("pre_money", "post_money"):
+            raise AssumptionError(
+                f"--pricing: expected last_round, raise_policy, pre_money=X or post_money=X, "
+                f"got {rule!r}"
+            )
+        try:
+            x = float(text)
+        except ValueError:
+            raise AssumptionError(
+                f"--pricing: expected a number after {key}=, got {text.strip()!r}"
+            ) from None
+        change: dict[str, Any] = {key: {"value": x, "source": f"--pricing {rule}"}}
+    else:
+        change = {"pricing": [r.strip() for r in rule.split(",")]}
+    a = loaded.assumptions
+    inflows = []
+    for f in a.funding.inflows:
+        if f.kind == "equity" and f.rule != ("own",):
+            data = f.model_dump(exclude_none=True, exclude_defaults=True)
+            data.pop("pricing", None)
+            try:
+                f = Inflow.model_validate({**data, "name": f.name, **change})
+            except ValueError as e:
+                raise AssumptionError(f"--pricing {rule}: {_first_error(e)}") from None
+        inflows.append(f)
+    v = a.valuation
+    if "raise_policy" in change.get("pricing", []) and (v is None or v.raise_policy is None):
+        raise AssumptionError(
+            f"--pricing {rule}: expected a valuation.raise_policy to price by 'raise_policy', "
+            "got none"
+        )
+    new = a.model_copy(update={"funding": a.funding.model_copy(update={"inflows": inflows})})
+    return Loaded(new, loaded.path, loaded.sha256, loaded.files, loaded.document)
+
+
+def _first_error(e: ValueError) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        err = e.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-"))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        return f"{where}: {msg}" if where else msg
+    return str(e)
 
 
 def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loaded:
@@ -351,7 +430,7 @@ def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loa
             ) from None
     a = loaded.assumptions.model_copy(update={"adjust": merged})
     build(a)  # unknown paths fail here, listing the nearest
-    return Loaded(a, loaded.path, loaded.sha256, loaded.files)
+    return Loaded(a, loaded.path, loaded.sha256, loaded.files, loaded.document)
 
 
 def run_loaded(loaded: Loaded) -> Results:
@@ -359,4 +438,4 @@ def run_loaded(loaded: Loaded) -> Results:
     values = model.params.vector()[None, :]
     items = evaluate(model, values)
     check(model, items, values)
-    return Results(model, loaded.assumptions, items, loaded.sha256, loaded.path)
+    return Results(model, loaded.assumptions, items, loaded.sha256, loaded.path, loaded.document)

@@ -24,9 +24,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
+from finmodel.assumptions.schema import Preference, slug
+from finmodel.engine.evaluate import full
+from finmodel.equity import RULE_LABELS, Claim, Issue, Walk, walk, waterfall
 from finmodel.errors import AssumptionError
 
 if TYPE_CHECKING:
+    from finmodel.engine.model import Model
     from finmodel.results import Results
 
 FloatArray = NDArray[np.float64]
@@ -323,6 +327,34 @@ def date_index(res: Results) -> int:
     return res.model.timeline.index_of(res.assumptions.valuation.date)
 
 
+def equity_bridge(
+    model: Model, items: dict[str, FloatArray], values: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Enterprise value, cash, debt and equity value at the valuation date, (S,) each::
+
+    EV     = sum_t pv_free_cash_flow_t + sum_t pv_terminal_value_t
+    cash   = U_d           (opening cash when d is the month before the start)
+    debt   = debt_d        (opening debt + facilities drawn + loans outstanding)
+    equity = EV + cash - debt
+    """
+    a = model.assumptions
+    if a is None or a.valuation is None:
+        raise AssumptionError(f"{model.scenario}: expected a 'valuation' section")
+    S = values.shape[0]
+    names = model.params.names()
+    ev = full(items["pv_free_cash_flow"], S).sum(axis=0) + full(items["pv_terminal_value"], S).sum(
+        axis=0
+    )
+    d = model.timeline.index_of(a.valuation.date)
+    if d < 0:
+        cash = values[:, names.index("opening_cash")].copy()
+        debt = values[:, names.index("opening_debt")].copy()
+    else:
+        cash = full(items["cash_unfunded"], S)[d].copy()
+        debt = full(items["debt"], S)[d].copy()
+    return ev, cash, debt, ev + cash - debt
+
+
 def dcf(res: Results) -> DCF:
     """Read the DCF off a run's line items (see the module docstring)."""
     v = res.assumptions.valuation
@@ -332,11 +364,8 @@ def dcf(res: Results) -> DCF:
     d = date_index(res)
     pv_f = math.fsum(s("pv_free_cash_flow"))
     pv_tv = math.fsum(s("pv_terminal_value"))
-    ev = pv_f + pv_tv
-    cash = res.model.params["opening_cash"].value if d < 0 else float(s("cash_unfunded")[d])
-    debt = res.model.params["opening_debt"].value + (
-        0.0 if d < 0 or "facility_balance" not in res.items else float(s("facility_balance")[d])
-    )
+    evs, cashs, debts, eqs = equity_bridge(res.model, res.items, res.model.params.vector()[None, :])
+    ev, cash, debt = float(evs[0]), float(cashs[0]), float(debts[0])
     rev = s("revenue")
     ntm = math.fsum(rev[d + 1 : d + 13])
     ltm_end = float(s("ltm_revenue")[-1])
@@ -360,7 +389,7 @@ def dcf(res: Results) -> DCF:
         float(s("terminal_value")[-1]),
         cash,
         debt,
-        ev + cash - debt,
+        float(eqs[0]),
         share,
         mult,
         warnings,
@@ -382,190 +411,77 @@ def fcf_irr(res: Results) -> Rate:
 
 
 def commitments_pv(res: Results) -> pd.DataFrame:
-    """Present value at the valuation date of each take-or-pay contract's full schedule
-    (beyond the horizon too), and the coverage: PV of FCF before commitments (FCF plus the
-    committed payments, over the horizon) / PV of all take-or-pay commitments."""
+    """Each take-or-pay contract as an obligation at the valuation date, and the coverage.
+
+    Per contract: its value, the payments due after the valuation date, their present value
+    inside the horizon (the engine's ``commit_<name>`` x ``discount_factor``) and beyond it
+    (the contract's profile continued, discounted by the same convention), and the total.
+    The coverage uses one window, the months from the valuation date to the end of the
+    horizon, for both sides::
+
+        coverage = sum_t (FCF_t + committed_t) df_t / sum_t committed_t df_t,  d < t <= T-1
+
+    (the line items ``pv_fcf_before_commitments`` and ``pv_take_or_pay``). Payments due
+    after the horizon are reported apart (``attrs["pv_take_or_pay_after_horizon"]``): the
+    projection has no cash flow to set against them.
+    """
+    from finmodel.engine.model import commitment_profile, discount_years
     from finmodel.timeline import month_index, parse_month
 
     v = res.assumptions.valuation
     assert v is not None
-    r = res.model.params["valuation_discount_rate"].value
+    model = res.model
+    tl = model.timeline
+    r = model.params["valuation_discount_rate"].value
     d = month_index(*parse_month(v.date))
+    last = tl.first + tl.T - 1
+    df_t = res.series("discount_factor")
     rows = []
     for c in res.assumptions.commitments:
         if not c.take_or_pay:
             continue
-        pay = _schedule(c)
-        t = np.array(list(pay), dtype=np.float64)
-        amt = np.array(list(pay.values()))
-        keep = t > d
-        tau = (t[keep] - d - (0.5 if v.mid_period else 0.0)) / 12.0
-        pv = float(np.sum(amt[keep] * (1.0 + r) ** -tau))
+        k = slug(c.counterparty)
+        pay: dict[int, float] = {}
+        profile = commitment_profile(c)
+        for (_, _, weights), name in zip(profile, model.commitment_amounts[k], strict=True):
+            x = model.params[name].value
+            for m, w in weights.items():
+                pay[m] = pay.get(m, 0.0) + x * w
+        t = np.array(sorted(pay), dtype=np.int64)
+        amt = np.array([pay[m] for m in t.tolist()])
+        late = t > last
+        tau = discount_years((t[late] - d).astype(np.float64), v.mid_period)
         rows.append(
             {
                 "counterparty": c.counterparty,
-                "contract_value": float(amt.sum()),
-                "after_valuation_date": float(amt[keep].sum()),
-                "present_value": pv,
+                "contract_value": math.fsum(amt),
+                "after_valuation_date": math.fsum(amt[t > d]),
+                "pv_in_horizon": math.fsum(res.series(f"commit_{k}") * df_t),
+                "pv_after_horizon": math.fsum(amt[late] * (1.0 + r) ** -tau),
             }
         )
-    df = pd.DataFrame(
-        rows, columns=["counterparty", "contract_value", "after_valuation_date", "present_value"]
-    )
-    total_pv = float(df["present_value"].sum()) if len(df) else 0.0
+    cols = [
+        "counterparty",
+        "contract_value",
+        "after_valuation_date",
+        "pv_in_horizon",
+        "pv_after_horizon",
+    ]
+    df = pd.DataFrame(rows, columns=cols)
+    df["present_value"] = df["pv_in_horizon"] + df["pv_after_horizon"]
+    total_pv = math.fsum(df["present_value"]) if len(df) else 0.0
     df["share_of_pv"] = df["present_value"] / total_pv if total_pv else np.nan
-    before = math.fsum(
-        (res.series("free_cash_flow") + res.series("committed_payments"))
-        * res.series("discount_factor")
-    )
+    before = math.fsum(res.series("pv_fcf_before_commitments"))
+    owed = math.fsum(res.series("pv_take_or_pay"))
+    df.attrs["window"] = f"{tl.labels[max(0, d - tl.first + 1)]}..{tl.labels[-1]}"
     df.attrs["pv_fcf_before_commitments"] = before
-    df.attrs["coverage"] = before / total_pv if total_pv else math.nan
+    df.attrs["pv_take_or_pay_in_horizon"] = owed
+    df.attrs["pv_take_or_pay_after_horizon"] = math.fsum(df["pv_after_horizon"])
+    df.attrs["coverage"] = before / owed if owed else math.nan
     return df
-
-
-def _schedule(c: Any) -> dict[int, float]:
-    """Month index -> payment for a commitment's whole life."""
-    from finmodel.timeline import month_index, parse_month
-
-    first = month_index(*parse_month(c.start))
-    out: dict[int, float] = {}
-    if c.profile == "explicit":
-        for y, x in c.payments.items():
-            span = range(max(first, y * 12), y * 12 + 12)
-            for m in span:
-                out[m] = out.get(m, 0.0) + x.value / len(span)
-        return out
-    n = c.years * 12
-    for i in range(n):
-        w = 1.0 / n if c.profile == "flat" else 2.0 * (i + 1) / (n * (n + 1.0))
-        out[first + i] = c.amount.value * w
-    return out
 
 
 # --- rounds, cap table and returns --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Round:
-    name: str
-    month: str
-    amount: float
-    pre_money: float
-    investors: tuple[tuple[str, float], ...]  # (holder, amount)
-    policy: bool
-
-    @property
-    def post_money(self) -> float:
-        return self.pre_money + self.amount
-
-
-def policy_rounds(res: Results) -> list[Round]:
-    """Dated rounds from the raise policy, walking the months on the path with the rounds
-    raised so far: when the runway falls below N months, raise the need M months ahead
-    (within the minimum and maximum round size)."""
-    v = res.assumptions.valuation
-    assert v is not None and v.raise_policy is not None
-    p = v.raise_policy
-    tl = res.model.timeline
-    u = res.series("cash_unfunded")
-    buf = res.model.params["funding_min_cash"].value
-    rev = res.series("revenue")
-    lo = -math.inf if p.min_round is None else p.min_round.value
-    hi = math.inf if p.max_round is None else p.max_round.value
-    raised = 0.0
-    rounds: list[Round] = []
-    for t in range(tl.T):
-        short = np.flatnonzero(u[t:] + raised < buf - 1e-9)
-        if short.size == 0:
-            break
-        if short[0] >= p.runway_below_months:
-            continue
-        horizon = min(tl.T, t + p.cover_months)
-        need = float(np.max(buf - u[t:horizon])) - raised
-        amount = min(hi, max(lo, need))
-        if amount <= 0:
-            continue
-        if p.revenue_multiple is not None:
-            pre = p.revenue_multiple.value * math.fsum(
-                rev[t + 1 : t + 13] if t + 1 < tl.T else rev[-12:]
-            )
-        else:
-            assert p.pre_money is not None
-            years = sorted(p.pre_money)
-            pre = float(np.interp(tl.year_of[t], years, [p.pre_money[y].value for y in years]))
-        if pre <= 0:
-            raise AssumptionError(
-                f"valuation.raise_policy: the round in {tl.labels[t]} prices at {pre:g} pre-money; "
-                "expected a positive valuation (revenue is zero there?)"
-            )
-        rounds.append(
-            Round(f"Round {tl.labels[t]}", tl.labels[t], amount, pre, ((p.investor, amount),), True)
-        )
-        raised += amount
-    return rounds
-
-
-def priced_rounds(res: Results) -> list[Round]:
-    """Dated inflows with a pre-money valuation, after the valuation date."""
-    v = res.assumptions.valuation
-    assert v is not None
-    d = date_index(res)
-    out = []
-    for f in res.assumptions.funding.inflows:
-        if f.pre_money is None or f.date is None or res.model.timeline.index_of(f.date) <= d:
-            continue
-        inv = tuple((i.name, i.amount.value) for i in f.investors) or ((f.name, f.amount.value),)
-        out.append(Round(f.name, f.date, f.amount.value, f.pre_money.value, inv, False))
-    return out
-
-
-def cap_table(res: Results, rounds: list[Round]) -> pd.DataFrame:
-    """Ownership of every holder after each round (columns), starting from the file's
-    stakes at the valuation date; each round dilutes everyone by pre / post and gives its
-    investors amount / post. Every column sums to 1."""
-    v = res.assumptions.valuation
-    assert v is not None
-    stakes = {h.name: h.stake for h in v.holders} or {"Existing holders": 1.0}
-    cols = {f"at {v.date}": dict(stakes)}
-    for rd in sorted(rounds, key=lambda r: r.month):
-        keep = rd.pre_money / rd.post_money
-        stakes = {k: x * keep for k, x in stakes.items()}
-        for name, amt in rd.investors:
-            stakes[name] = stakes.get(name, 0.0) + amt / rd.post_money
-        cols[f"after {rd.name} ({rd.month})"] = dict(stakes)
-    df = pd.DataFrame(cols).fillna(0.0)
-    df.index.name = "holder"
-    return df
-
-
-def investor_returns(res: Results, rounds: list[Round]) -> pd.DataFrame:
-    """Each round's stake at the exit (after later rounds dilute it), proceeds, multiple and
-    IRR (XIRR on the round's two dated flows)."""
-    v = res.assumptions.valuation
-    assert v is not None and v.exit is not None
-    ex = v.exit
-    ordered = sorted(rounds, key=lambda r: r.month)
-    rows = []
-    for i, rd in enumerate(ordered):
-        stake = rd.amount / rd.post_money
-        for later in ordered[i + 1 :]:
-            if later.month <= ex.date:
-                stake *= later.pre_money / later.post_money
-        proceeds = stake * ex.value.value
-        rate = xirr([-rd.amount, proceeds], [_date(rd.month), _date(ex.date)])
-        rows.append(
-            {
-                "round": rd.name,
-                "month": rd.month,
-                "amount": rd.amount,
-                "post_money": rd.post_money,
-                "stake_at_exit": stake,
-                "proceeds": proceeds,
-                "multiple": proceeds / rd.amount,
-                "irr": rate.value,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def _date(month: str) -> date:
@@ -573,12 +489,181 @@ def _date(month: str) -> date:
     return date(y, m, 1)
 
 
-def dilution(rounds: list[Round]) -> float:
-    """Share of their stakes that the holders at the valuation date give up through the
-    rounds: ``1 - prod(pre / post)`` (new shares a holder buys in a round are not netted).
+def equity_walk(res: Results) -> Walk:
+    """The share walk of a run, with its issues (see :mod:`finmodel.equity`)."""
+    return walk(res.model, res.items, res.model.params.vector()[None, :], detail=True)
 
-    >>> round(dilution([Round("A", "2026-03", 110, 730, (("X", 110.0),), False)]), 6)
-    0.130952
-    """
-    keep = math.prod(r.pre_money / r.post_money for r in rounds)
-    return 1.0 - keep
+
+def _after(w: Walk, upto: int | None = None) -> list[Issue]:
+    end = len(w.labels) - 1 if upto is None else upto
+    return [i for i in w.issues if w.d < i.t <= end]
+
+
+def _issue_name(w: Walk, i: Issue) -> str:
+    src = w.sources[i.source]
+    return f"Round {i.month}" if not src.item else src.name
+
+
+def rounds_table(w: Walk) -> pd.DataFrame:
+    """Every issue of new shares after the valuation date: amount, pre- and post-money,
+    and the rule that priced it."""
+    rows = [
+        {
+            "round": _issue_name(w, i),
+            "month": i.month,
+            "amount": i.amount,
+            "pre_money": i.pre_money,
+            "post_money": i.post_money,
+            "pricing": RULE_LABELS[i.rule],
+            "from_policy": not w.sources[i.source].item,
+        }
+        for i in _after(w)
+    ]
+    cols = ["round", "month", "amount", "pre_money", "post_money", "pricing", "from_policy"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cap_table(res: Results, w: Walk) -> pd.DataFrame:
+    """Ownership of every holder (rows) at the valuation date and after each later issue
+    (columns). The holders at the date keep ``stake x shares_d / shares_now``; an issue's
+    investors get ``amount / price`` new shares. Every column sums to 1."""
+    v = res.assumptions.valuation
+    assert v is not None
+    stakes = {h.name: h.stake for h in v.holders} or {"Existing holders": 1.0}
+    n_d = float(w.shares_at(w.d)[0])
+    new: dict[str, float] = {}
+    cols = {f"at {v.date}": dict(stakes)}
+    for i in _after(w):
+        for name, part in w.sources[i.source].investors:
+            new[name] = new.get(name, 0.0) + part * i.amount / i.price
+        n = i.shares_after
+        col = {k: x * n_d / n for k, x in stakes.items()}
+        for name, sh in new.items():
+            col[name] = col.get(name, 0.0) + sh / n
+        cols[f"after {_issue_name(w, i)} ({i.month})"] = col
+    df = pd.DataFrame(cols).fillna(0.0)
+    df.index.name = "holder"
+    return df
+
+
+def investor_returns(res: Results, w: Walk) -> pd.DataFrame:
+    """Each equity class at the exit: what it invested after the valuation date (up to
+    the exit), its as-converted stake, its liquidation preference, its proceeds from the
+    waterfall (:func:`finmodel.equity.waterfall`), the multiple and the IRR (XIRR of its
+    dated flows). A class is an inflow (all its arrivals) or one policy round; the holders
+    at the valuation date hold common shares (``attrs``: their stake and proceeds)."""
+    v = res.assumptions.valuation
+    assert v is not None and v.exit is not None
+    ex = v.exit
+    e = res.model.timeline.index_of(ex.date)
+    classes: dict[tuple[int, int], dict[str, Any]] = {}
+    for i in _after(w, e):
+        src = w.sources[i.source]
+        key = (i.source, -1 if src.item else i.t)
+        c = classes.setdefault(
+            key,
+            {"round": _issue_name(w, i), "month": i.month, "flows": [], "shares": 0.0, "src": src},
+        )
+        c["flows"].append((i.month, i.amount))
+        c["shares"] += i.amount / i.price
+    n_e = float(w.shares_at(e)[0])
+    stacked = v.preference.seniority == "stacked"
+    order = list(classes.values())
+    claims = [
+        Claim(
+            c["round"],
+            c["shares"] / n_e,
+            c["src"].terms.multiple * math.fsum(a for _, a in c["flows"]),
+            c["src"].terms.participating,
+            rank if stacked else 0,
+        )
+        for rank, c in enumerate(order)
+    ]
+    common = float(w.shares_at(w.d)[0]) / n_e
+    pay = waterfall(ex.value.value, claims, common)
+    rows = []
+    for c, cl, got, conv in zip(order, claims, pay.proceeds, pay.converts, strict=True):
+        invested = math.fsum(a for _, a in c["flows"])
+        if cl.participating:
+            takes = "preference + share"
+        elif conv:
+            takes = "converts"
+        elif got < cl.preference * (1 - 1e-12):
+            takes = "preference (part)"
+        else:
+            takes = "preference"
+        flows = [-a for _, a in c["flows"]] + [got]
+        dates = [_date(m) for m, _ in c["flows"]] + [_date(ex.date)]
+        rate = xirr(flows, dates).value
+        if rate is not None and abs(rate) < 1e-12:
+            rate = 0.0  # a 1.0x return: brentq's root is zero to rounding
+        rows.append(
+            {
+                "round": c["round"],
+                "month": c["month"],
+                "amount": invested,
+                "stake_at_exit": cl.shares,
+                "preference": cl.preference,
+                "proceeds": got,
+                "takes": takes,
+                "multiple": got / invested if invested else math.nan,
+                "irr": rate,
+            }
+        )
+    cols = [
+        "round",
+        "month",
+        "amount",
+        "stake_at_exit",
+        "preference",
+        "proceeds",
+        "takes",
+        "multiple",
+        "irr",
+    ]
+    df = pd.DataFrame(rows, columns=cols)
+    df.attrs["common_stake"] = common
+    df.attrs["common_proceeds"] = pay.common
+    df.attrs["terms"] = describe_terms(v.preference)
+    return df
+
+
+def inflows_table(res: Results) -> pd.DataFrame:
+    """Every inflow of the file with what it is and how the model treats it: the money it
+    brings over the horizon and after the valuation date (the engine's ``inflow_<name>``),
+    and whether it dilutes."""
+    d = date_index(res)
+    rows = []
+    for f in res.assumptions.funding.inflows:
+        x = res.series(f"inflow_{slug(f.name)}")
+        if f.kind == "equity":
+            how = f"new shares, priced by {' then '.join(RULE_LABELS[r] for r in f.rule)}"
+        elif f.kind == "debt":
+            rate = "no interest" if f.rate is None else f"{f.rate.value:.2%} a year"
+            repaid = "not repaid" if f.repay is None else f"repaid in {f.repay}"
+            how = f"loan: {rate}, {repaid}; counted in debt"
+        elif f.kind == "prepayment":
+            how = "customer prepayment: no shares, not debt"
+        elif f.kind == "grant":
+            how = "grant: no shares, not debt"
+        else:
+            how = "asset sale: no shares, not debt"
+        rows.append(
+            {
+                "inflow": f.name,
+                "kind": f.kind,
+                "in_horizon": math.fsum(x),
+                "after_valuation_date": math.fsum(x[d + 1 :]),
+                "dilutes": f.kind == "equity",
+                "treatment": how,
+            }
+        )
+    cols = ["inflow", "kind", "in_horizon", "after_valuation_date", "dilutes", "treatment"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def describe_terms(p: Preference) -> str:
+    """``1x non-participating, pari passu``."""
+    kind = "participating" if p.participating else "non-participating"
+    rank = "pari passu" if p.seniority == "pari_passu" else "stacked (later rounds senior)"
+    return f"{p.multiple:g}x {kind}, {rank}"

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import numpy_financial as npf
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import finmodel
 from finmodel import valuation as val
@@ -73,51 +70,34 @@ def test_feb_2026_round_reproduces_softbank_at_13_percent() -> None:
     assert after["SoftBank"] == pytest.approx(0.11 * 730 / 840 + 30 / 840, rel=1e-12)
     assert after["SoftBank"] == pytest.approx(0.13, abs=0.005)
     assert after["Microsoft"] == pytest.approx(0.27 * 730 / 840, rel=1e-12)
-    assert v["rounds"].loc[0, ["amount", "pre_money", "post_money"]].tolist() == [110, 730, 840]
-    # later rounds (the policy's, for the revised plan's gap) dilute further; with NVIDIA's
-    # tranches restored there is no gap, so the round is the only dilution by the horizon
+    first = v["rounds"].iloc[0]
+    assert [first["amount"], first["pre_money"], first["post_money"]] == [110, 730, 840]
+    assert first["pricing"] == "own valuation"
+    # later rounds (the policy's, for the revised plan's gap) dilute further
     assert v["dilution"] > 1 - 730 / 840
-    restored = finmodel.run("openai-plan-2026q1-nvidia-tranches").valuation()
-    assert len(restored["rounds"]) == 1
-    assert restored["dilution"] == pytest.approx(1 - 730 / 840)
+    # with NVIDIA's stalled tranches restored there is no gap: its ten tranches of 10 buy at
+    # the round's price per share (pre-money 840, 850, ..., 930), so the holders keep
+    # 730/840 x 840/940 = 730/940
+    r = finmodel.run("openai-plan-2026q1-nvidia-tranches").valuation()
+    nv = r["rounds"][r["rounds"]["round"] == "NVIDIA"]
+    assert nv["pre_money"].tolist() == pytest.approx([840 + 10 * k for k in range(10)], rel=1e-12)
+    assert r["dilution"] == pytest.approx(1 - 730 / 940, rel=1e-12)
 
 
 def test_policy_rounds_keep_cash_at_or_above_the_buffer() -> None:
     res = finmodel.run("nvidia-pullback", adjust={"funding.min_cash": {"set": 5}})
-    rounds = val.policy_rounds(res)
-    assert rounds, "the pullback has a gap, so the policy must raise"
+    rounds = val.rounds_table(val.equity_walk(res))
+    assert len(rounds), "the pullback has a gap, so the policy must raise"
     tl = res.model.timeline
     raised = np.zeros(tl.T)
-    for r in rounds:
-        raised[tl.index_of(r.month) :] += r.amount
-        assert r.amount >= 10  # the file's minimum round
+    for _, r in rounds.iterrows():
+        raised[tl.index_of(r["month"]) :] += r["amount"]
+        assert r["amount"] >= 10  # the file's minimum round
     assert np.all(res.series("cash_unfunded") + raised >= 5 - 1e-9)
     # priced at 24x the next twelve months' revenue
-    first = rounds[0]
-    t = tl.index_of(first.month)
-    assert first.pre_money == pytest.approx(24 * res.series("revenue")[t + 1 : t + 13].sum())
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.1, 100), st.floats(1, 2000)), min_size=1, max_size=5))
-def test_ownership_always_sums_to_one(rounds_in: list[tuple[float, float]]) -> None:
-    res = finmodel.run("openai-plan-2025q3")
-    rounds = [
-        val.Round(f"R{i}", f"2026-{i + 1:02d}", a, pre, ((f"Investor {i % 2}", a),), False)
-        for i, (a, pre) in enumerate(rounds_in)
-    ]
-    table = val.cap_table(res, rounds)
-    np.testing.assert_allclose(table.sum(axis=0).to_numpy(), 1.0, atol=1e-12)
-
-
-def test_investor_returns_closed_form() -> None:
-    res = finmodel.run("openai-plan-2025q3")
-    r = val.Round("Seed", "2028-12", 10.0, 90.0, (("Seed fund", 10.0),), False)
-    ret = val.investor_returns(res, [r]).iloc[0]
-    assert ret["stake_at_exit"] == pytest.approx(0.1)
-    assert ret["proceeds"] == pytest.approx(100.0)  # 10% of the 1,000 exit
-    years = (date(2030, 12, 1) - date(2028, 12, 1)).days / 365
-    assert ret["irr"] == pytest.approx(10 ** (1 / years) - 1, rel=1e-9)
+    first = rounds.iloc[0]
+    t = tl.index_of(first["month"])
+    assert first["pre_money"] == pytest.approx(24 * res.series("revenue")[t + 1 : t + 13].sum())
 
 
 def test_reverse_dcf_plugged_back() -> None:
@@ -134,7 +114,8 @@ def test_reverse_dcf_plugged_back() -> None:
 
 
 def test_commitments_present_value_closed_form(write_yaml: Callable[..., Path]) -> None:
-    """A flat 120 over 10 years from the valuation date: an annuity of 1 a month."""
+    """A flat 120 over 10 years from the valuation date: an annuity of 1 a month, of which
+    the 24-month horizon holds the first 24 payments."""
     p = write_yaml("""
         name: Obligations
         company: O
@@ -149,14 +130,26 @@ def test_commitments_present_value_closed_form(write_yaml: Callable[..., Path]) 
           mid_period: false
           terminal: {method: multiple, multiple: 1}
     """)
-    com = val.commitments_pv(finmodel.run(p))
+    res = finmodel.run(p)
+    com = val.commitments_pv(res)
     q = 1.1 ** (-1 / 12)
+    within = q * (1 - q**24) / (1 - q)  # payments 1..24
+    beyond = q**25 * (1 - q**96) / (1 - q)  # payments 25..120, past the horizon
+    assert com.loc[0, "pv_in_horizon"] == pytest.approx(within, rel=1e-12)
+    assert com.loc[0, "pv_after_horizon"] == pytest.approx(beyond, rel=1e-12)
     assert com.loc[0, "present_value"] == pytest.approx(q * (1 - q**120) / (1 - q), rel=1e-12)
     assert com.loc[0, "contract_value"] == pytest.approx(120)
-    # FCF before commitments = revenue 2 a month for 24 months (no other costs)
-    before = 2 * q * (1 - q**24) / (1 - q)
+    # FCF before commitments = revenue (no other costs), discounted month by month
+    rev = res.series("revenue")
+    before = float(np.sum(rev * q ** np.arange(1, 25)))
     assert com.attrs["pv_fcf_before_commitments"] == pytest.approx(before, rel=1e-12)
-    assert com.attrs["coverage"] == pytest.approx(before / com.loc[0, "present_value"])
+    assert com.attrs["pv_take_or_pay_in_horizon"] == pytest.approx(within, rel=1e-12)
+    # one window for both sides: the 24 months of the horizon. With revenue of 2 a month
+    # against payments of 1 a month the coverage is 2 whatever the discount rate.
+    assert com.attrs["coverage"] == pytest.approx(before / within, rel=1e-12)
+    assert com.attrs["coverage"] == pytest.approx(2.0, rel=1e-12)
+    assert com.attrs["window"] == "2026-01..2027-12"
+    assert com.attrs["pv_take_or_pay_after_horizon"] == pytest.approx(beyond, rel=1e-12)
 
 
 def test_equity_value_metric_matches_dcf() -> None:

@@ -183,6 +183,11 @@ def test_every_line_item_matches_the_engine(recalculated: dict, stem: str) -> No
         for k in ("ev_to_next_12m_revenue", "ev_to_final_12m_revenue"):
             assert sheet[k] == pytest.approx(d.multiples[k], rel=RTOL), k
         assert sheet["warning"] in ("", None) or d.terminal_share > 0.75
+        # the coverage, live: both sums over the same months, as finmodel.valuation reports
+        com = res.valuation()["commitments"].attrs
+        for k in ("pv_fcf_before_commitments", "pv_take_or_pay_in_horizon", "coverage"):
+            key = "commitment_coverage" if k == "coverage" else k
+            assert sheet[key] == pytest.approx(com[k], rel=RTOL), k
         table = list(wb["Cap table"].iter_rows(values_only=True))
         totals = next(r for r in table if r[0] == "Total")
         assert all(t == pytest.approx(1.0, abs=1e-12) for t in totals[1:] if t is not None)

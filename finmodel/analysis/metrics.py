@@ -9,7 +9,9 @@ A metric is named ``NAME`` or ``NAME.PERIOD``:
   ``breakeven_year`` the first year with positive FCF;
 * ``trough_unfunded_cash``, ``peak_funding_need``, ``stranded_compute_total``,
   ``commitments_total``; with a ``valuation`` section, ``enterprise_value`` and
-  ``equity_value`` (the DCF; a reverse DCF is a goal seek on them);
+  ``equity_value`` (the DCF; a reverse DCF is a goal seek on them) and ``dilution`` (the
+  share of their stakes the holders at the valuation date give up by the horizon, every
+  equity issue priced as in :mod:`finmodel.equity`);
 * any flow line item over a year or span (``burn.2025-2029``, ``revenue.2030``) and any
   balance at a year's end (``cash_unfunded.2028``).
 """
@@ -32,7 +34,14 @@ from finmodel.targets import BALANCE_METRICS, FLOW_METRICS, SCALAR_METRICS, pars
 FloatArray = NDArray[np.float64]
 MONTH_VALUED = ("cash_out_month", "runway_months")
 VALUE_METRICS = ("enterprise_value", "equity_value")
-KNOWN = (*SCALAR_METRICS, "cash_out_month", *VALUE_METRICS, *FLOW_METRICS, *BALANCE_METRICS)
+KNOWN = (
+    *SCALAR_METRICS,
+    "cash_out_month",
+    *VALUE_METRICS,
+    "dilution",
+    *FLOW_METRICS,
+    *BALANCE_METRICS,
+)
 
 
 @dataclass(frozen=True)
@@ -108,23 +117,15 @@ def evaluate_metric(
         stranded: FloatArray = full(items["stranded_compute"], S).sum(axis=0)
         return stranded
     if n in VALUE_METRICS:
-        if model.assumptions is None or model.assumptions.valuation is None:
-            raise AssumptionError(f"{n}: expected a 'valuation' section in the scenario")
-        ev: FloatArray = full(items["pv_free_cash_flow"], S).sum(axis=0) + full(
-            items["pv_terminal_value"], S
-        ).sum(axis=0)
-        if n == "enterprise_value":
-            return ev
-        d = tl.index_of(model.assumptions.valuation.date)
-        debt = values[:, names.index("opening_debt")].copy()
-        if d < 0:
-            cash = values[:, names.index("opening_cash")]
-        else:
-            cash = u[d]
-            if "facility_balance" in items:
-                debt = debt + full(items["facility_balance"], S)[d]
-        equity: FloatArray = ev + cash - debt
-        return equity
+        from finmodel.valuation import equity_bridge
+
+        ev, _, _, equity = equity_bridge(model, items, values)
+        return ev if n == "enterprise_value" else equity
+    if n == "dilution":
+        from finmodel.equity import walk
+
+        diluted: FloatArray = walk(model, items, values).dilution()
+        return diluted
     if n == "commitments_total":
         cols = [names.index(x) for xs in model.commitment_amounts.values() for x in xs]
         return values[:, cols].sum(axis=1) if cols else np.zeros(S)
@@ -149,4 +150,6 @@ def format_metric(metric: Metric, x: float, model: Model) -> str:
         return model.timeline.labels[min(int(x), model.timeline.T - 1)]
     if metric.name in ("runway_months", "breakeven_year"):
         return f"{x:.0f}"
+    if metric.name == "dilution":
+        return f"{x:.2%}"
     return f"{x:,.2f}"

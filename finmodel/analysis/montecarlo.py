@@ -4,7 +4,8 @@ The sample is drawn once from one generator (``numpy.random.default_rng(seed)``)
 result does not depend on the chunk size used to evaluate it. Outputs:
 
 * ``fan``: percentiles of unfunded cash per month;
-* ``metrics``: the distribution of every scalar metric (one value per path);
+* ``metrics``: the distribution of every scalar metric (one value per path), with
+  ``dilution`` when the scenario has a ``valuation`` section;
 * ``p_cash_out``: probability that cash has fallen below the buffer by each month;
 * ``raise_schedule``: the cumulative amount ``R_t`` to have raised by month t so that, for
   every t, at most alpha of the paths fall below the buffer in any month through t (joint
@@ -193,7 +194,10 @@ def simulate(
     dtype = np.float64 if 2 * T * n * 8 <= STORE_FLOAT64_UP_TO else np.float32
     cash = np.empty((T, n), dtype=dtype)
     need = np.empty((T, n), dtype=dtype)
-    mets = [parse_metric(m, model) for m in (*SCALARS, f"funding_gap.{years[-1]}")]
+    names = [*SCALARS, f"funding_gap.{years[-1]}"]
+    if model.assumptions is not None and model.assumptions.valuation is not None:
+        names.append("dilution")  # each path's equity issues, priced as in a single run
+    mets = [parse_metric(m, model) for m in names]
     out = {m.label: np.empty(n) for m in mets}
     for lo in range(0, n, chunk):
         sl = slice(lo, min(n, lo + chunk))

@@ -60,6 +60,7 @@ class Loaded:
     path: Path | None
     sha256: str | None  # None for assumptions built in memory
     files: tuple[Path, ...]
+    document: Document | None = None  # where each field was written, to locate later errors
 
 
 def load(path: str | PathLike[str]) -> Assumptions:
@@ -81,7 +82,7 @@ def load_with_meta(path: str | PathLike[str]) -> Loaded:
     h = hashlib.sha256()
     for f in doc.files:
         h.update(f.read_bytes())
-    return Loaded(a, p, h.hexdigest(), tuple(doc.files))
+    return Loaded(a, p, h.hexdigest(), tuple(doc.files), doc)
 
 
 def shipped_dir() -> Path:
@@ -368,6 +369,22 @@ def validate(doc: Document, schema: type[Any] = Assumptions) -> Any:
     except ValidationError as e:
         msgs = [_message(doc, err, schema) for err in e.errors(include_url=False)]
         raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
+
+
+def locate(doc: Document, message: str) -> str:
+    """Put ``file:line:`` before each line of ``message`` that starts with a field path of
+    the document (``funding.inflows.nvidia.pricing: expected ...``); other lines, and lines
+    already located, are left as they are."""
+    out = []
+    for line in message.splitlines():
+        m = _FIELD_MSG.match(line)
+        if m:
+            loc = _translate(_parse_dotted(m.group(1)), doc.data)
+            f, n = doc.where(loc)
+            text = f"{_dotted(loc)}: {m.group(2)}"
+            line = f"{f}:{n}: {text}" if n else f"{f}: {text}"
+        out.append(line)
+    return "\n".join(out)
 
 
 def _check_paths(doc: Document, a: Assumptions) -> None:

@@ -293,11 +293,71 @@ class Commitment(Frozen):
         return self
 
 
+INFLOW_KINDS = ("equity", "debt", "prepayment", "grant", "asset_sale")
+"""What an inflow is. ``equity``: new shares, priced and dilutive. ``debt``: a loan, owed
+back, optionally with interest (``rate``) and a bullet repayment (``repay``). ``prepayment``:
+a customer paying ahead for service (no shares, not financial debt). ``grant``: money owed to
+no one. ``asset_sale``: proceeds of selling something the company owns (shares it holds in
+another company, a building)."""
+
+PRICING_RULES = ("last_round", "raise_policy")
+"""How an equity inflow without a valuation of its own is priced (see
+:data:`PRICING_DEFAULT`)."""
+
+PRICING_DEFAULT = ("last_round",)
+"""An unpriced equity tranche buys at the price per share of the most recent equity issue
+before it: tranches are normally bought at the price of the round that committed them, and
+the last price paid needs no forecast of the company's value."""
+
+
+def _pricing(v: Any) -> Any:
+    rules = [v] if isinstance(v, str) else v
+    if not isinstance(rules, list) or not rules:
+        raise ValueError(
+            f"expected a pricing rule ({' or '.join(PRICING_RULES)}) or a list of them tried "
+            f"in order, got {v!r}"
+        )
+    for r in rules:
+        if r not in PRICING_RULES:
+            raise ValueError(
+                f"expected a pricing rule ({' or '.join(PRICING_RULES)}) or a list of them "
+                f"tried in order, got {r!r}"
+            )
+    if len(set(rules)) != len(rules):
+        raise ValueError(f"expected each pricing rule once, got {v!r}")
+    return tuple(rules)
+
+
+Pricing = Annotated[tuple[str, ...], BeforeValidator(_pricing)]
+
+
+class Terms(Frozen):
+    """A liquidation preference: at an exit the class is paid ``multiple`` x what it
+    invested before the holders without one; a ``participating`` class also shares in what
+    is left as if converted, a non-participating one takes the larger of its preference and
+    its as-converted share."""
+
+    multiple: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(1.0, ge=0)
+    participating: bool = False
+    source: str | None = None
+    note: str | None = None
+
+
+class Preference(Terms):
+    """The default preference of every equity class, and how classes rank: ``pari_passu``
+    (one pool, paid pro rata to the preferences) or ``stacked`` (later issues paid first)."""
+
+    seniority: Literal["pari_passu", "stacked"] = "pari_passu"
+
+
 class Inflow(Frozen):
     """Committed money in: a dated tranche, or tranches tied to a milestone.
 
     Dated: ``amount`` arrives in month ``date``. Milestone: ``per_unit`` arrives in the
     first month the milestone path reaches each whole unit, until ``amount`` has arrived.
+    ``kind`` says what the money is (:data:`INFLOW_KINDS`; default ``equity``). Equity is
+    priced by its own ``pre_money`` or ``post_money`` (the company's value before the first
+    arrival, or after the whole ``amount``) or by ``pricing`` (:data:`PRICING_RULES`).
     """
 
     name: str
@@ -305,29 +365,86 @@ class Inflow(Frozen):
     date: Month | None = None
     milestone: str | None = None
     per_unit: Num | None = None
+    kind: Literal["equity", "debt", "prepayment", "grant", "asset_sale"] = "equity"
     pre_money: Num | None = None
+    post_money: Num | None = None
+    pricing: Pricing | None = None
+    preference: Terms | None = None
+    rate: Num | None = None
+    repay: Month | None = None
     investors: Annotated[list[Investor], BeforeValidator(_investors)] = []
     source: str | None = None
     note: str | None = None
 
     @model_validator(mode="after")
-    def _kind(self) -> Inflow:
+    def _fields(self) -> Inflow:
+        if self.amount.value < 0:
+            raise ValueError(f"amount: expected an amount >= 0, got {self.amount.value:g}")
         if self.pre_money is not None and self.pre_money.value <= 0:
-            raise ValueError(f"pre_money: expected a valuation > 0, got {self.pre_money.value}")
-        if self.investors and self.pre_money is None:
-            raise ValueError("investors: expected a 'pre_money' to price the round")
+            raise ValueError(f"pre_money: expected a valuation > 0, got {self.pre_money.value:g}")
+        if self.pre_money is not None and self.post_money is not None:
+            raise ValueError("post_money: expected one of 'pre_money' or 'post_money', got both")
+        if self.post_money is not None and self.post_money.value <= self.amount.value:
+            raise ValueError(
+                f"post_money: expected a valuation above the amount {self.amount.value:g} "
+                f"(pre-money = post-money - amount > 0), got {self.post_money.value:g}"
+            )
+        priced = self.pre_money is not None or self.post_money is not None
+        if self.kind != "equity":
+            for f in ("pre_money", "post_money", "pricing", "preference"):
+                if getattr(self, f) is not None:
+                    raise ValueError(
+                        f"{f}: expected none on a {self.kind} inflow (only equity is priced "
+                        "and gets shares), got one"
+                    )
+        if priced and self.pricing is not None:
+            raise ValueError(
+                f"pricing: expected no rule when the inflow has its own "
+                f"{'pre_money' if self.pre_money is not None else 'post_money'}, "
+                f"got {', '.join(self.pricing)}"
+            )
+        if self.kind != "debt":
+            for f in ("rate", "repay"):
+                if getattr(self, f) is not None:
+                    raise ValueError(
+                        f"{f}: expected none on a {self.kind} inflow (only debt carries "
+                        "interest and repayment), got one"
+                    )
+        if self.rate is not None and not 0 <= self.rate.value <= 1:
+            raise ValueError(
+                f"rate: expected a decimal annual rate in [0, 1] (0.05 for 5%), "
+                f"got {self.rate.value:g}"
+            )
         if self.investors:
             total = sum(i.amount.value for i in self.investors)
             if abs(total - self.amount.value) > 1e-9 * max(1.0, abs(self.amount.value)):
                 raise ValueError(
-                    f"investors: expected amounts summing to the round's {self.amount.value:g}, "
+                    f"investors: expected amounts summing to the inflow's {self.amount.value:g}, "
                     f"got {total:g}"
                 )
         if (self.date is None) == (self.milestone is None):
             raise ValueError("expected exactly one of 'date' or 'milestone'")
         if self.milestone is not None and self.per_unit is None:
             raise ValueError("expected 'per_unit' with 'milestone'")
+        if self.repay is not None:
+            if self.date is None:
+                raise ValueError(
+                    "repay: expected a dated loan (a milestone loan has no single balance to "
+                    "repay), got a milestone"
+                )
+            if month_index(*parse_month(self.repay)) <= month_index(*parse_month(self.date)):
+                raise ValueError(
+                    f"repay: expected a month after the loan's date {self.date}, got {self.repay}"
+                )
         return self
+
+    @property
+    def rule(self) -> tuple[str, ...]:
+        """How an equity inflow is priced: ``("own",)`` with a valuation of its own, else
+        its pricing rules in order (:data:`PRICING_DEFAULT` when none is given)."""
+        if self.pre_money is not None or self.post_money is not None:
+            return ("own",)
+        return self.pricing or PRICING_DEFAULT
 
 
 class Investor(Frozen):
@@ -562,12 +679,27 @@ class RaisePolicy(Frozen):
             and self.min_round.value > self.max_round.value
         ):
             raise ValueError("max_round: expected max_round >= min_round")
+        if self.revenue_multiple is not None and self.revenue_multiple.value <= 0:
+            raise ValueError(
+                f"revenue_multiple: expected a multiple > 0, got {self.revenue_multiple.value:g}"
+            )
+        for y, x in (self.pre_money or {}).items():
+            if x.value <= 0:
+                raise ValueError(f"pre_money.{y}: expected a valuation > 0, got {x.value:g}")
         return self
 
 
 class Exit(Frozen):
+    """An exit (a sale or a listing) at ``value``: the equity value shared among holders."""
+
     date: Month
     value: Num
+
+    @model_validator(mode="after")
+    def _positive(self) -> Exit:
+        if self.value.value < 0:
+            raise ValueError(f"value: expected an exit value >= 0, got {self.value.value:g}")
+        return self
 
 
 class Valuation(Frozen):
@@ -580,6 +712,7 @@ class Valuation(Frozen):
     holders: list[Holder] = []
     raise_policy: RaisePolicy | None = None
     exit: Exit | None = None
+    preference: Preference = Preference()
 
     @model_validator(mode="after")
     def _checks(self) -> Valuation:
@@ -686,6 +819,16 @@ class Assumptions(Frozen):
                 raise ValueError(
                     f"funding.inflows.{slug(i.name)}.date: expected a month within the horizon "
                     f"{self.start}..{self.end}, got {i.date}"
+                )
+            if (
+                i.kind == "equity"
+                and "raise_policy" in i.rule
+                and (v is None or v.raise_policy is None)
+            ):
+                raise ValueError(
+                    f"funding.inflows.{slug(i.name)}.pricing: expected a valuation.raise_policy "
+                    "to price by 'raise_policy', got none (give the inflow a pre_money or "
+                    "post_money, or pricing: last_round)"
                 )
             if i.milestone is not None and i.milestone not in self.milestones:
                 known = ", ".join(sorted(self.milestones)) or "none defined"

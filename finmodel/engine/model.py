@@ -16,12 +16,15 @@ from os import PathLike
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from finmodel.assumptions.params import Params
 from finmodel.assumptions.schema import (
     COST_LINES,
+    INFLOW_KINDS,
     UNIT_MULTIPLIER,
     Assumptions,
+    Commitment,
     CostSpec,
     Sourced,
     YearPath,
@@ -44,7 +47,6 @@ from finmodel.engine.expr import (
 )
 from finmodel.errors import AssumptionError
 from finmodel.timeline import (
-    FloatArray,
     Spread,
     Timeline,
     month_index,
@@ -54,6 +56,16 @@ from finmodel.timeline import (
 )
 
 Kind = Literal["flow", "balance", "level", "flag"]
+
+FloatArray = NDArray[np.float64]
+
+KIND_LABELS = {
+    "equity": "equity",
+    "debt": "debt",
+    "prepayment": "customer prepayment",
+    "grant": "grant",
+    "asset_sale": "asset sale",
+}
 
 CASH_TOL = 1e-9
 """Cash counts as below the buffer only when short by more than this (money units): a
@@ -100,6 +112,57 @@ class Model:
     @property
     def ids(self) -> list[str]:
         return [it.id for it in self.items]
+
+
+def commitment_profile(c: Commitment) -> list[tuple[str, Sourced, dict[int, float]]]:
+    """Each input of contract ``c`` (its path suffix, its value) with its weight by month
+    index over the contract's whole life, inside the horizon or beyond it: the payment in
+    month m is ``sum_k value_k * w_k[m]``.
+
+    ``flat``: ``1 / n`` for each of the n = 12 x years months from ``start``; ``ramp``:
+    month i of n pays ``2 i / (n (n + 1))``; ``explicit``: the payments by year spread over
+    each year's months from ``start`` by :func:`finmodel.timeline.spread_totals` (smooth by
+    default; a partial first year gets its whole payment; years not given pay nothing).
+
+    >>> from finmodel.assumptions.schema import Commitment
+    >>> [(k, x.value, sorted(w.items())) for k, x, w in commitment_profile(
+    ...     Commitment(counterparty="C", amount=3, start="2026-11", years=1, profile="flat")
+    ... )][0][:2]
+    ('amount', 3.0)
+    """
+    first = month_index(*parse_month(c.start))
+    if c.profile == "explicit":
+        assert c.payments is not None
+        keys = sorted(c.payments)
+        years = list(range(max(keys[0], first // 12), keys[-1] + 1))
+        lengths = [12 - max(0, first - y * 12) for y in years]
+        totals = np.array([c.payments[y].value if y in c.payments else 0.0 for y in years])
+        months = spread_totals(lengths, totals, c.spread)  # (M, Y)
+        lo = years[0] * 12 + (12 - lengths[0])  # the first paid month
+        out = []
+        for y in keys:
+            w: dict[int, float] = {}
+            if y in years:
+                col = months[:, years.index(y)]
+                w = {lo + i: float(x) for i, x in enumerate(col) if x != 0.0}
+            out.append((f"payments.{y}", c.payments[y], w))
+        return out
+    assert c.amount is not None
+    n = c.years * 12
+    step = np.arange(1, n + 1, dtype=np.float64)
+    prof = np.full(n, 1.0 / n) if c.profile == "flat" else 2.0 * step / (n * (n + 1.0))
+    return [("amount", c.amount, {first + i: float(prof[i]) for i in range(n)})]
+
+
+def discount_years(months_after: FloatArray, mid_period: bool) -> FloatArray:
+    """Years from the valuation date (the end of its month) to a month's flow, for a month
+    ``months_after`` >= 1 months later: to mid-month with ``mid_period``, else to month end.
+
+    >>> discount_years(np.array([1.0, 12.0]), True).tolist()
+    [0.041666666666666664, 0.9583333333333334]
+    """
+    out: FloatArray = (months_after - (0.5 if mid_period else 0.0)) / 12.0
+    return out
 
 
 class _Builder:
@@ -162,7 +225,7 @@ def build(a: Assumptions) -> Model:
     # ---- opening and funding scalars
     b.section = "Opening"
     opening_cash = b.scalar("opening.cash", a.opening.cash)
-    b.scalar("opening.debt", a.opening.debt)
+    opening_debt = b.scalar("opening.debt", a.opening.debt)
     opening_losses = b.scalar("opening.tax_losses", a.opening.tax_losses)
     min_cash = b.scalar("funding.min_cash", a.funding.min_cash)
 
@@ -300,28 +363,17 @@ def build(a: Assumptions) -> Model:
     amounts: dict[str, list[str]] = {}
     for c in a.commitments:
         k = slug(c.counterparty)
-        first = month_index(*parse_month(c.start))
-        if c.profile == "explicit":
-            assert c.payments is not None
-            keys = sorted(c.payments)
-            names = tuple(
-                b.p.add(f"commitments.{k}.payments.{y}", c.payments[y], b.money) for y in keys
-            )
-            expr: Expr = Path(names, _payment_weights(tl, first, c.payments, c.spread))
-            amounts[k] = list(names)
-        else:
-            assert c.amount is not None
-            n = c.years * 12
-            step = np.arange(1, n + 1, dtype=np.float64)
-            prof = np.full(n, 1.0 / n) if c.profile == "flat" else 2.0 * step / (n * (n + 1.0))
-            w = np.zeros((1, T))
-            for i in range(n):
-                col = first + i - tl.first
-                if 0 <= col < T:
-                    w[0, col] = prof[i]
-            name = b.p.add(f"commitments.{k}.amount", c.amount, b.money)
-            expr = Path((name,), w)
-            amounts[k] = [name]
+        names_w: list[str] = []
+        rows: list[FloatArray] = []
+        for suffix, given, weights in commitment_profile(c):
+            names_w.append(b.p.add(f"commitments.{k}.{suffix}", given, b.money))
+            row = np.zeros(T)
+            for mi, wt in weights.items():
+                if 0 <= mi - tl.first < T:
+                    row[mi - tl.first] = wt
+            rows.append(row)
+        expr: Expr = Path(tuple(names_w), np.array(rows))
+        amounts[k] = names_w
         tag = "take-or-pay" if c.take_or_pay else "not binding"
         ref = b.add(f"commit_{k}", f"Commitment: {c.counterparty} ({tag})", expr)
         (binding if c.take_or_pay else nonbinding).append(ref)
@@ -373,10 +425,18 @@ def build(a: Assumptions) -> Model:
         for f in facilities
     ]
     limits = [b.scalar(f"funding.facilities.{slug(f.name)}.limit", f.limit) for f in facilities]
+    loan_rates = {
+        slug(f.name): b.scalar(f"funding.inflows.{slug(f.name)}.rate", f.rate, "rate per year")
+        for f in a.funding.inflows
+        if f.kind == "debt" and f.rate is not None
+    }
     interest = b.add(
         "interest",
-        "Interest on facilities (on last month's balance)",
-        total([rt / 12.0 * Prev(fid, Const(0.0)) for rt, fid in zip(rates, fac_ids, strict=True)]),
+        "Interest on facilities and loans (on last month's balance)",
+        total(
+            [rt / 12.0 * Prev(fid, Const(0.0)) for rt, fid in zip(rates, fac_ids, strict=True)]
+            + [rt / 12.0 * Prev(f"loan_{k}", Const(0.0)) for k, rt in loan_rates.items()]
+        ),
     )
     pti = b.add("pretax_income", "Pre-tax income", ebit - interest)
     tax_rate = b.scalar("costs.tax_rate", a.costs.tax_rate, "rate")
@@ -455,7 +515,10 @@ def build(a: Assumptions) -> Model:
     b.section = "Cash flow"
     fcf = b.add("free_cash_flow", "Free cash flow", revenue - opex_cash - tax - capex)
     b.add("burn", "Burn (= -free cash flow)", -fcf)
-    inflow_refs: list[Expr] = []
+    by_kind: dict[str, list[Expr]] = {}
+    loans: list[Ref] = []
+    repayments: list[Expr] = []
+    t_idx = np.arange(T)
     for f in a.funding.inflows:
         k = slug(f.name)
         amount = b.scalar(f"funding.inflows.{k}.amount", f.amount)
@@ -470,8 +533,36 @@ def build(a: Assumptions) -> Model:
             reached = fmin(amount, per * Fn("floor", (mref,)))
             before = fmin(amount, per * Fn("floor", (Prev(mref.item, Const(0.0)),)))
             expr = reached - before
-        inflow_refs.append(b.add(f"inflow_{k}", f"Inflow: {f.name}", expr))
-    inflows = b.add("committed_inflows", "Committed inflows", total(inflow_refs))
+        ref = b.add(f"inflow_{k}", f"Inflow: {f.name} ({KIND_LABELS[f.kind]})", expr)
+        by_kind.setdefault(f.kind, []).append(ref)
+        if f.kind == "debt":
+            due = T if f.repay is None else tl.index_of(f.repay)  # may lie beyond the horizon
+            owed: Expr = CumSum(ref.item, T)
+            if due < T:
+                owed = owed * Series((t_idx < due).astype(np.float64))
+            bal = b.add(f"loan_{k}", f"Loan outstanding: {f.name}", owed, "balance")
+            loans.append(bal)
+            if due < T:
+                repayments.append(
+                    b.add(
+                        f"loan_repayment_{k}",
+                        f"Loan repaid: {f.name} ({f.repay}, bullet)",
+                        Series((t_idx == due).astype(np.float64)) * Prev(bal.item, Const(0.0)),
+                    )
+                )
+    kind_refs = [
+        b.add(f"inflows_{kind}", f"Inflows: {KIND_LABELS[kind]}", total(by_kind[kind]))
+        for kind in INFLOW_KINDS
+        if kind in by_kind
+    ]
+    gross = total(kind_refs)
+    if repayments:
+        repaid = b.add("loan_repayments", "Loan repayments", total(repayments))
+        inflows = b.add(
+            "committed_inflows", "Committed inflows (net of loan repayments)", gross - repaid
+        )
+    else:
+        inflows = b.add("committed_inflows", "Committed inflows", gross)
     cash_pre = b.add(
         "cash_before_facilities",
         "Cash before facility draws",
@@ -503,6 +594,18 @@ def build(a: Assumptions) -> Model:
     else:
         draws = b.add("facility_draws", "Net facility draws", Const(0.0))
     unfunded = b.add("cash_unfunded", "Cash with no new money (U)", cash_pre + draws, "balance")
+    b.add(
+        "debt",
+        "Debt: opening debt + facilities drawn + loans outstanding",
+        total(
+            [
+                opening_debt,
+                *([Ref("facility_balance")] if facilities else []),
+                *loans,
+            ]
+        ),
+        "balance",
+    )
     b.add(
         "below_buffer",
         "Cash below the buffer (1 = yes)",
@@ -551,7 +654,9 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
 
     discount factor ``(1 + r)^-tau_t`` for months after the valuation date (tau in years to
     mid-month, or month end without mid-period); terminal value at the last month from the
-    last twelve months; their present values sum to the enterprise value.
+    last twelve months; their present values sum to the enterprise value. The present
+    values of free cash flow before take-or-pay payments and of those payments, over the
+    same months, give the commitment coverage.
     """
     v = a.valuation
     assert v is not None
@@ -561,7 +666,7 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
     d = tl.index_of(v.date)  # valuation at the end of month d (may be -1: before the start)
     t = np.arange(tl.T, dtype=np.float64)
     after = (t > d).astype(np.float64)
-    tau = np.where(t > d, (t - d - (0.5 if v.mid_period else 0.0)) / 12.0, 0.0)
+    tau = np.where(t > d, discount_years(t - d, v.mid_period), 0.0)
     df = b.add(
         "discount_factor",
         "Discount factor to the valuation date",
@@ -569,6 +674,13 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
         "level",
     )
     b.add("pv_free_cash_flow", "Present value of free cash flow", fcf * df)
+    committed = Ref("committed_payments")
+    b.add(
+        "pv_fcf_before_commitments",
+        "Present value of free cash flow before take-or-pay payments",
+        (fcf + committed) * df,
+    )
+    b.add("pv_take_or_pay", "Present value of take-or-pay payments", committed * df)
     ltm_fcf = b.add(
         "ltm_free_cash_flow",
         "Free cash flow, last twelve months",
@@ -596,30 +708,6 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
         "Present value of the terminal value",
         Ref("terminal_value") * Fn("pow", (1.0 + r, Const(-tau_end))),
     )
-
-
-def _payment_weights(
-    tl: Timeline, first: int, payments: dict[int, Sourced], spread: Spread
-) -> FloatArray:
-    """Weights (K, T) of a contract's payments by year, paid from its start month ``first``.
-
-    Year ``y``'s payment is spread over its months from ``max(first, Jan y)`` to December
-    (a partial first year gets its whole payment); years between given ones pay nothing.
-    Spreading follows :func:`finmodel.timeline.spread_totals`.
-    """
-    keys = sorted(payments)
-    years = list(range(max(keys[0], first // 12), keys[-1] + 1))
-    lengths = [12 - max(0, first - y * 12) for y in years]
-    totals = np.array([payments[y].value if y in payments else 0.0 for y in years])
-    months = spread_totals(lengths, totals, spread)  # (M, Y)
-    w = np.zeros((len(keys), tl.T))
-    lo = years[0] * 12 + (12 - lengths[0])  # first paid month
-    cols = np.arange(lo, lo + months.shape[0]) - tl.first
-    inside = (cols >= 0) & (cols < tl.T)
-    for i, y in enumerate(keys):
-        if y in years:
-            w[i, cols[inside]] = months[inside, years.index(y)]
-    return w
 
 
 ModelLike = Model | Assumptions | str | PathLike[str]

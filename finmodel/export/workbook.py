@@ -404,9 +404,9 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
         c.alignment = st.right  # "never" and months line up with the numbers
         put_text(ws, f"C{i}", meaning)
         s.summary[name] = f"{s.q('Summary')}!$B${i}"
-    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 18
-    ws.column_dimensions["C"].width = 60
+    ws.column_dimensions["C"].width = 64
 
 
 def _funding(ws: Any, s: _Scenario, st: _Styles) -> None:
@@ -594,10 +594,9 @@ def _valuation(ws: Any, s: _Scenario, st: _Styles) -> None:
         return f"SUM({calc}!{s.cell(item, lo)}:{s.cell(item, hi)})"
 
     put_text(ws, "A1", f"DCF of {s.res.name}, valued at the end of {v.date}").font = st.bold
-    debt = s.name("opening_debt")
-    if d >= 0 and "facility_balance" in s.rows:
-        debt += f"+{calc}!{s.cell('facility_balance', d)}"
+    debt = s.name("opening_debt") if d < 0 else f"{calc}!{s.cell('debt', d)}"
     cash = s.name("opening_cash") if d < 0 else f"{calc}!{s.cell('cash_unfunded', d)}"
+    window = f"{model.timeline.labels[d + 1]}..{model.timeline.labels[-1]}"
     first = 3  # rows below the header; each item's cell is B<first + position>
     names = [
         "discount_rate",
@@ -612,6 +611,9 @@ def _valuation(ws: Any, s: _Scenario, st: _Styles) -> None:
         "ev_to_next_12m_revenue",
         "ev_to_final_12m_revenue",
         "warning",
+        "pv_fcf_before_commitments",
+        "pv_take_or_pay_in_horizon",
+        "commitment_coverage",
     ]
     at = {n: f"B{first + k}" for k, n in enumerate(names)}
     ntm = row_sum("revenue", d + 1, min(T - 1, d + 12))
@@ -626,7 +628,7 @@ def _valuation(ws: Any, s: _Scenario, st: _Styles) -> None:
             "PV of free cash flow + PV of terminal value",
         ),
         (f"={cash}", MONEY, "cash at the valuation date (no new money)"),
-        (f"={debt}", MONEY, "opening debt + facilities drawn at the valuation date"),
+        (f"={debt}", MONEY, "opening debt + facilities drawn + loans at the valuation date"),
         (
             f"={at['enterprise_value']}+{at['cash']}-{at['debt']}",
             MONEY,
@@ -653,6 +655,21 @@ def _valuation(ws: Any, s: _Scenario, st: _Styles) -> None:
             "@",
             "a valuation that rests on years beyond the horizon",
         ),
+        (
+            f"={row_sum('pv_fcf_before_commitments')}",
+            MONEY,
+            f"PV of free cash flow + take-or-pay payments, {window} (Calc)",
+        ),
+        (
+            f"={row_sum('pv_take_or_pay')}",
+            MONEY,
+            f"PV of take-or-pay payments over the same months, {window} (Calc)",
+        ),
+        (
+            f'=IFERROR({at["pv_fcf_before_commitments"]}/{at["pv_take_or_pay_in_horizon"]},"n/a")',
+            "0.00",
+            f"coverage over one window ({window}): the two rows above divided",
+        ),
     ]
     _header(ws, st, ["Item", "Value", "Meaning"], row=first - 1)
     for k, (name, (f, fmt, meaning)) in enumerate(zip(names, rows, strict=True)):
@@ -662,9 +679,9 @@ def _valuation(ws: Any, s: _Scenario, st: _Styles) -> None:
         put_text(ws, f"C{r}", meaning)
         key = name if name == "equity_value" else f"valuation_{name}"
         s.summary[key] = f"{s.q('Valuation')}!$B${r}"
-    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 18
-    ws.column_dimensions["C"].width = 60
+    ws.column_dimensions["C"].width = 64
 
 
 def _write_compare(ws: Any, scen: list[_Scenario]) -> None:
