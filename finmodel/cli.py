@@ -179,10 +179,9 @@ def _print_run(res: Results) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     runway = "beyond the horizon" if m["runway_months"] is None else f"{m['runway_months']} months"
-    runway += f" (from the end of {m['as_of']})"
     rows = [
         ("Cash-out month (cash below the buffer, no new money)", _fmt(m["cash_out_month"])),
-        ("Runway", runway),
+        (f"Runway (from the end of {m['as_of']})", runway),
         ("Breakeven year (first positive free cash flow)", _fmt(m["breakeven_year"])),
         ("Trough cash, no new money", f"{_fmt(m['trough_unfunded_cash'])} ({m['trough_month']})"),
         ("Minimum cash buffer", _fmt(m["min_cash"])),
