@@ -43,7 +43,14 @@ def _console_blocks() -> list[tuple[str, list[str]]]:
                 lines.append(line.rstrip())
         if cmd is not None:
             out.append((cmd, lines))
-    return out
+    # a blank line between two commands separates them; it is not output
+    return [(c, _strip_blank(lines)) for c, lines in out]
+
+
+def _strip_blank(lines: list[str]) -> list[str]:
+    while lines and not lines[-1]:
+        lines = lines[:-1]
+    return lines
 
 
 BLOCKS = _console_blocks()
@@ -110,8 +117,10 @@ def _prose() -> str:
     return " ".join(text.split())
 
 
-STATIC = {"1e-9", "1.5", "2.7"}
-"""Figures that are conventions or file facts, not results (kept to a minimum)."""
+STATIC = {"1.4", "3.11", "99%", "10%", "13%", "0.3", "100%"}
+"""Figures that are published facts quoted as such ($1.4T of commitments, SoftBank's
+reported ~13%), versions, conventions (the IRR guess of 10%, rates below -99%, columns
+summing to 100%) or the options of a command shown (``--shortfall 0.3``), not results."""
 
 
 def test_every_figure_in_the_prose_is_checked() -> None:
@@ -122,3 +131,233 @@ def test_every_figure_in_the_prose_is_checked() -> None:
 
 def test_library_example_runs() -> None:
     assert finmodel.run("bear").metrics["breakeven_year"] is None
+
+
+# ---- the claims ---------------------------------------------------------------------------
+
+
+def _months(name: str, spread: str | None = None) -> tuple[float, float]:
+    """H1 2025 revenue and the December 2025 run-rate (x12) of a scenario."""
+    a = finmodel.load(name)
+    if spread is not None:
+        a = a.model_copy(update={"revenue": a.revenue.model_copy(update={"spread": spread})})
+    rev = finmodel.run(a).series("revenue")
+    return float(rev[:6].sum()), float(12 * rev[11])
+
+
+@claim(
+    "the first half of 2025 earns {} and December 2025 runs at {} a year (reported: 4.3 and "
+    "above 20); spread flat, as before, they were {} and {}."
+)
+def _spreading() -> tuple[str, ...]:
+    h1, dec = _months("openai-plan-2025q3")
+    h1f, decf = _months("openai-plan-2025q3", "flat")
+    return _f(h1, 2), _f(dec), _f(h1f, 2), _f(decf)
+
+
+@claim("HSBC's own sources and uses give 282 − 26 − 24 − 17.5 = {}, not 207")
+def _hsbc_arithmetic() -> tuple[str, ...]:
+    return (_f(282 - 26 - 24 - 17.5),)
+
+
+@claim("HSBC's paying share would have to be {} times its path ({} by 2030) to close the gap.")
+def _paying_share() -> tuple[str, ...]:
+    x = finmodel.solve(
+        "hsbc-2025-11", "funding_gap.2030", 0.0, "revenue.users.paying_share", (0, 4)
+    ).value
+    share_2030 = finmodel.load("hsbc-2025-11").revenue.users.paying_share[2030].value
+    return _f(x), f"{x * share_2030:.0%}"
+
+
+def _hsbc_value() -> dict[str, object]:
+    return finmodel.run("hsbc-2025-11").valuation()
+
+
+@claim(
+    "With HSBC's revenue, a {} discount rate and {} revenue at the end of 2030, the equity "
+    "value is {}. The terminal value is {} of enterprise value, which is flagged."
+)
+def _hsbc_dcf() -> tuple[str, ...]:
+    v = finmodel.load("hsbc-2025-11").valuation
+    assert v is not None and v.terminal.multiple is not None
+    d = _hsbc_value()["dcf"]
+    return (
+        f"{v.discount_rate.value:.0%}",
+        f"{v.terminal.multiple.value:g}x",
+        _f(d.equity_value),  # type: ignore[attr-defined]
+        f"{d.terminal_share:.0%}",  # type: ignore[attr-defined]
+    )
+
+
+@claim(
+    "The raise policy turns HSBC's gap into {} rounds priced at {} forward revenue, and "
+    "HSBC's 26 from NVIDIA and AMD buys at the price of the round before it: the holders at "
+    "the valuation date are diluted {}."
+)
+def _hsbc_rounds() -> tuple[str, ...]:
+    v = _hsbc_value()
+    rounds = v["rounds"]
+    n = int((rounds["pricing"] == "policy round").sum())  # type: ignore[index]
+    words = {7: "seven", 8: "eight", 6: "six", 9: "nine"}
+    policy = finmodel.load("hsbc-2025-11").valuation.raise_policy  # type: ignore[union-attr]
+    assert policy is not None and policy.revenue_multiple is not None
+    return words.get(n, str(n)), f"{policy.revenue_multiple.value:g}x", f"{v['dilution']:.1%}"
+
+
+@claim("at a 1,000 exit every HSBC round takes its money back ({}).")
+def _hsbc_returns() -> tuple[str, ...]:
+    r = _hsbc_value()["returns"]
+    multiples = {round(float(x), 2) for x in r["multiple"]}  # type: ignore[index]
+    assert len(multiples) == 1
+    return (f"{multiples.pop():.2f}x",)
+
+
+RULES = ("last_round", "raise_policy", "pre_money=500", "post_money=500")
+for _name in ("openai-plan-2025q3", "hsbc-2025-11", "openai-plan-2026q1-nvidia-tranches"):
+
+    def _row(name: str = _name) -> tuple[str, ...]:
+        return tuple(f"{finmodel.run(name, pricing=r).valuation()['dilution']:.1%}" for r in RULES)
+
+    CLAIMS.append((f"| `{_name}` | {{}} | {{}} | {{}} | {{}} |", _row))
+
+
+@claim(
+    "over one window, from the valuation date to the end of the horizon: {} for HSBC ({} for the base case)."
+)
+def _coverage() -> tuple[str, ...]:
+    return tuple(
+        f"{finmodel.run(n).valuation()['commitments'].attrs['coverage']:.2f}"
+        for n in ("hsbc-2025-11", "openai-plan-2025q3")
+    )
+
+
+@claim("solves for the revenue scale ({}x the revised plan) at which the DCF equity value is")
+def _reverse_dcf() -> tuple[str, ...]:
+    x = finmodel.solve("openai-plan-2026q1", "equity_value", 730.0, "revenue.scale", (0, 4))
+    return (f"{x.value:.2f}",)
+
+
+@claim("That round (110 at 730 pre-money) takes SoftBank from 11% to {}, which matches")
+def _softbank() -> tuple[str, ...]:
+    cap = finmodel.run("openai-plan-2026q1").valuation()["cap_table"]
+    return (f"{cap['after February 2026 round (2026-03)']['SoftBank']:.1%}",)  # type: ignore[index]
+
+
+@claim("(pyxirr's sample, −134.09 then +40.86 63 days later: {}).")
+def _pyxirr() -> tuple[str, ...]:
+    from datetime import date
+
+    r = finmodel.xirr([-134.09, 40.86], [date(2021, 6, 9), date(2021, 8, 11)])
+    assert r.value is not None
+    return (f"{r.value:.4%}",)
+
+
+@claim(
+    "on at least {} of paths (exactly; the run recounts it). Raising each month's own {} quantile"
+)
+def _confidence() -> tuple[str, ...]:
+    u = finmodel.load("hsbc-2025-11").uncertainty
+    assert u is not None
+    return f"{1 - u.alpha:.0%}", f"{1 - u.alpha:.0%}"
+
+
+def _fig(name: str, metric: str, period: object = None, digits: int = 1) -> str:
+    r = finmodel.run(name)
+    x = r.metric_value(metric, period) if period is not None else r.metrics[metric]
+    return _f(float(x), digits)
+
+
+def _year_fig(name: str, item: str, year: int) -> str:
+    return _f(float(finmodel.run(name).annual.loc[item, year]))
+
+
+@claim(
+    "revenue 2025 = {} vs 13; burn 2025-29 = {} vs 115; net loss ex-SBC 2026 = {} vs 14; "
+    "first positive FCF {}; commitments {} |"
+)
+def _base_row() -> tuple[str, ...]:
+    n = "openai-plan-2025q3"
+    return (
+        _year_fig(n, "revenue", 2025),
+        _fig(n, "burn", "2025-2029"),
+        _year_fig(n, "net_loss_ex_sbc", 2026),
+        str(finmodel.run(n).metrics["breakeven_year"]),
+        _fig(n, "commitments_total"),
+    )
+
+
+@claim("FCF 2027 = {} vs -35; FCF 2028 = {} vs -47; {} paid to Oracle after 2030 |")
+def _ramp_row() -> tuple[str, ...]:
+    n = "oracle-ramp"
+    c = next(x for x in finmodel.load(n).commitments if x.counterparty == "Oracle")
+    assert c.amount is not None
+    months = c.years * 12  # ramp: month m of n pays 2m / (n (n + 1)); 2031 is months 49..60
+    after = c.amount.value * sum(2 * m for m in range(49, months + 1)) / (months * (months + 1))
+    return _year_fig(n, "free_cash_flow", 2027), _year_fig(n, "free_cash_flow", 2028), _f(after)
+
+
+@claim("revenue 2030 = {} vs 213.6; rent H2 2025-30 = {} vs 792; funding gap 2030 = {} vs 207 |")
+def _hsbc_row() -> tuple[str, ...]:
+    n = "hsbc-2025-11"
+    return (
+        _year_fig(n, "revenue", 2030),
+        _fig(n, "committed_payments", "2025-2030"),
+        _fig(n, "funding_gap", 2030),
+    )
+
+
+@claim("| the same with a 10 cash buffer | funding gap 2030 = {} vs 217 |")
+def _buffer_row() -> tuple[str, ...]:
+    return (_fig("hsbc-2025-11-buffer", "funding_gap", 2030),)
+
+
+@claim(
+    "burn 2025-29 = {} vs 226; FCF 2026 = {} vs -25; revenue 2030 = {}; breakeven {}; cash "
+    "runs out {}, a {} gap by 2030 |"
+)
+def _revised_row() -> tuple[str, ...]:
+    n = "openai-plan-2026q1"
+    m = finmodel.run(n).metrics
+    return (
+        _fig(n, "burn", "2025-2029"),
+        _year_fig(n, "free_cash_flow", 2026),
+        f"{finmodel.run(n).annual.loc['revenue', 2030]:.0f}",
+        str(m["breakeven_year"]),
+        str(m["cash_out_month"]),
+        _fig(n, "funding_gap", 2030),
+    )
+
+
+@claim("| committed inflows 2025-30 = {}; funding gap 2030 = {} |")
+def _tranches_row() -> tuple[str, ...]:
+    n = "openai-plan-2026q1-nvidia-tranches"
+    return _fig(n, "committed_inflows", "2025-2030"), _fig(n, "funding_gap", 2030)
+
+
+@claim("(the round closes at 80) | cash runs out {}; a {} gap by 2030 |")
+def _pullback_2026_row() -> tuple[str, ...]:
+    n = "nvidia-pullback-2026q1"
+    return str(finmodel.run(n).metrics["cash_out_month"]), _fig(n, "funding_gap", 2030)
+
+
+@claim("| the Sep 2025 plan without NVIDIA's tranches | cash runs out {}; a {} gap by 2030 |")
+def _pullback_row() -> tuple[str, ...]:
+    n = "nvidia-pullback"
+    return str(finmodel.run(n).metrics["cash_out_month"]), _fig(n, "funding_gap", 2030)
+
+
+@claim(
+    "revenue 2030 = {} vs {} for the halved yearly growth; {} of stranded compute; a {} gap "
+    "by 2030 |"
+)
+def _bear_row() -> tuple[str, ...]:
+    plan = [13, 30, 60, 100, 145, 200]  # the plan's revenue (assumptions/openai-plan-2025q3)
+    halved = 13.0
+    for a, b in zip(plan, plan[1:], strict=False):
+        halved *= 1 + (b / a - 1) / 2
+    return (
+        _year_fig("bear", "revenue", 2030),
+        f"{halved:.3f}",
+        _fig("bear", "stranded_compute_total"),
+        _fig("bear", "funding_gap", 2030),
+    )
