@@ -13,6 +13,7 @@ drift from the code.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -222,7 +223,8 @@ for _name in ("openai-plan-2025q3", "hsbc-2025-11", "openai-plan-2026q1-nvidia-t
 
 
 @claim(
-    "over one window, from the valuation date to the end of the horizon: {} for HSBC ({} for the base case)."
+    "over one window, from the valuation date to the end of the horizon: {} for HSBC ({} for "
+    "the base case)."
 )
 def _coverage() -> tuple[str, ...]:
     return tuple(
@@ -353,7 +355,7 @@ def _pullback_row() -> tuple[str, ...]:
 def _bear_row() -> tuple[str, ...]:
     plan = [13, 30, 60, 100, 145, 200]  # the plan's revenue (assumptions/openai-plan-2025q3)
     halved = 13.0
-    for a, b in zip(plan, plan[1:], strict=False):
+    for a, b in itertools.pairwise(plan):
         halved *= 1 + (b / a - 1) / 2
     return (
         _year_fig("bear", "revenue", 2030),
