@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from finmodel.assumptions.schema import RaisePolicy, Terms, slug
 from finmodel.engine.evaluate import full
+from finmodel.engine.model import CASH_TOL
 from finmodel.errors import AssumptionError
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ RULE_LABELS = {
     "raise_policy": "raise policy",
     "policy": "policy round",
 }
-SHORT_TOL = 1e-9
-"""Cash counts as below the buffer for the raise policy only when short by more than this."""
 
 
 # --- the raise policy ----------------------------------------------------------------------
@@ -106,7 +105,7 @@ def policy_amounts(p: RaisePolicy, u: FloatArray, min_cash: FloatArray) -> Float
         return out
     for t in range(T):
         soon = u[t : t + p.runway_below_months].min(axis=0)
-        trigger = soon + raised < min_cash - SHORT_TOL
+        trigger = soon + raised < min_cash - CASH_TOL
         if not trigger.any():
             continue
         need = min_cash - u[t : min(T, t + p.cover_months)].min(axis=0) - raised

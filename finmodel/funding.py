@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from finmodel.engine.model import CASH_TOL
 from finmodel.timeline import Timeline
 
 FloatArray = NDArray[np.float64]
@@ -27,7 +28,7 @@ NEVER = -1
 
 
 def cash_out_index(
-    unfunded: FloatArray, min_cash: FloatArray, tol: float = 1e-9, after: int = -1
+    unfunded: FloatArray, min_cash: FloatArray, tol: float = CASH_TOL, after: int = -1
 ) -> IntArray:
     """Index of the first month ``t > after`` with ``U_t < min_cash - tol`` per scenario;
     ``NEVER`` (-1) if none.
