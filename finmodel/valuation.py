@@ -14,6 +14,7 @@ the valuation date - debt at that date (opening debt plus facilities drawn).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,7 @@ def npv(rate: float, flows: list[float] | FloatArray) -> float:
         return float(npf.npv(rate, np.asarray(flows, dtype=np.float64)))
 
 
-def xnpv(rate: float, flows: list[float] | FloatArray, dates: list[date]) -> float:
+def xnpv(rate: float, flows: list[float] | FloatArray, dates: Sequence[date | str]) -> float:
     """Net present value of dated flows, Excel's ``=XNPV(r, values, dates)``:
     ``sum_i c_i / (1 + r)^((d_i - d_0) / 365)``, times in years of 365 days from the first
     date (actual/365 fixed, as Excel's XNPV and XIRR).
@@ -130,7 +131,7 @@ def irr(flows: list[float] | FloatArray, guess: float = 0.1) -> Rate:
     return _rate(c, np.arange(c.size, dtype=np.float64), guess)
 
 
-def xirr(flows: list[float] | FloatArray, dates: list[date], guess: float = 0.1) -> Rate:
+def xirr(flows: list[float] | FloatArray, dates: Sequence[date | str], guess: float = 0.1) -> Rate:
     """Every annual rate r with ``sum_i c_i / (1 + r)^((d_i - d_0) / 365) = 0``: Excel's
     ``=XIRR(values, dates, guess)`` (times in years of 365 days from the first date).
 
@@ -152,8 +153,8 @@ def xirr(flows: list[float] | FloatArray, dates: list[date], guess: float = 0.1)
     :func:`irr`.
 
     >>> r = xirr([-134.09, 40.86], [date(2021, 6, 9), date(2021, 8, 11)])
-    >>> f"{r.value:.6%}"
-    '-99.897692%'
+    >>> f"{r.value:.6%}", xirr([-134.09, 40.86], ["2021-06-09", "2021-08-11"]).value == r.value
+    ('-99.897692%', True)
     """
     c, t = _dated(flows, dates)
     return _rate(c, t, guess)
@@ -164,15 +165,30 @@ def _check_rate(name: str, r: float) -> None:
         raise AssumptionError(f"{name}: expected a finite rate above -100% (-1), got {r}")
 
 
-def _dated(flows: list[float] | FloatArray, dates: list[date]) -> tuple[FloatArray, FloatArray]:
+def _dated(
+    flows: list[float] | FloatArray, dates: Sequence[date | str]
+) -> tuple[FloatArray, FloatArray]:
     c = np.asarray(flows, dtype=np.float64)
     if c.ndim != 1 or len(dates) != c.size or c.size == 0:
         raise AssumptionError(
             f"xirr: expected as many dates as flows (at least one), got {c.size} flows and "
             f"{len(dates)} dates"
         )
-    t = np.array([(d - dates[0]).days / 365.0 for d in dates], dtype=np.float64)
+    days = [_as_date(d) for d in dates]
+    t = np.array([(d - days[0]).days / 365.0 for d in days], dtype=np.float64)
     return c, t
+
+
+def _as_date(d: date | str) -> date:
+    """A date, or ISO text ``YYYY-MM-DD`` read as one (as pyxirr and spreadsheets accept)."""
+    if isinstance(d, date):
+        return d
+    try:
+        return date.fromisoformat(str(d))
+    except ValueError:
+        raise AssumptionError(
+            f"xirr: expected dates (datetime.date or 'YYYY-MM-DD'), got {d!r}"
+        ) from None
 
 
 def _rate(c: FloatArray, t: FloatArray, guess: float) -> Rate:

@@ -332,3 +332,17 @@ def test_xirr_conventional_flows_have_one_root(inflows: list[float], gaps: list[
     assert r.value is not None and len(r.roots) == 1 and r.value > 0  # 125% back: a gain
     times = [(d - d0).days / 365 for d in dates]
     assert abs(npv_exact(r.value, flows, times)) <= plug_back_bound(r.value, flows, times)
+
+
+def test_xirr_reads_iso_dates_like_dates() -> None:
+    """ISO text dates give the same root as datetime.date (closed form for two flows:
+    (40.86 / 134.09)^(365 / 63) - 1); text that is not a date is a clear error."""
+    from datetime import date
+
+    import finmodel
+
+    as_text = finmodel.xirr([-134.09, 40.86], ["2021-06-09", "2021-08-11"]).value
+    as_dates = finmodel.xirr([-134.09, 40.86], [date(2021, 6, 9), date(2021, 8, 11)]).value
+    assert as_text == as_dates == pytest.approx((40.86 / 134.09) ** (365 / 63) - 1, rel=1e-12)
+    with pytest.raises(finmodel.AssumptionError, match="expected dates"):
+        finmodel.xirr([-1, 2], ["2021-06-09", "junk"])
