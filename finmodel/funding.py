@@ -4,10 +4,10 @@ Definitions (DESIGN.md; docs/methodology.md gives them with the equations):
 
 * unfunded cash ``U_t``: cash with no new money raised (line item ``cash_unfunded``);
 * cumulative funding need ``N_t = max(0, max_{s<=t} (min_cash - U_s))``;
-* cash-out month: the first month after the as-of month with ``U_t < min_cash``; runway:
-  the number of whole months from the as-of month to it (the as-of month defaults to the
-  opening balance date, the month before the start; runway is then 0 when the first month
-  is already below the buffer);
+* cash-out month: the first month after the as-of month with ``U_t < min_cash``, or, when
+  cash is already short at the as-of month, the month that shortfall began; runway: the
+  number of whole months from the as-of month to it, 0 when already short (the as-of month
+  defaults to the opening balance date, the month before the start);
 * funding gap through year Y: ``N`` at the last month of Y;
 * breakeven year: the first year whose free cash flow is positive.
 
@@ -28,38 +28,54 @@ NEVER = -1
 
 
 def cash_out_index(
-    unfunded: FloatArray, min_cash: FloatArray, tol: float = CASH_TOL, after: int = -1
+    unfunded: FloatArray,
+    min_cash: FloatArray,
+    tol: float = CASH_TOL,
+    after: int = -1,
+    since: FloatArray | None = None,
 ) -> IntArray:
-    """Index of the first month ``t > after`` with ``U_t < min_cash - tol`` per scenario;
-    ``NEVER`` (-1) if none.
+    """The cash-out month as seen at the end of month ``after`` (index from the start; -1,
+    the default, is the opening balance date), per scenario; ``NEVER`` (-1) if none.
 
-    ``tol`` (money units) ignores rounding residues where a facility holds cash at the buffer.
-    ``after`` is the as-of month (index from the start; -1, the default, is the opening
-    balance date, the month before the start): months up to it are not looked at.
+    If cash is already below the buffer at ``after`` (``since[after] > 0``, the line item
+    ``shortfall_since``: the 1-based month the current shortfall began), it is that month;
+    otherwise the first month ``t > after`` with ``U_t < min_cash - tol``. ``tol`` (money
+    units) ignores rounding residues where a facility holds cash at the buffer.
 
     >>> u = np.array([[5.0], [2.0], [-1.0], [4.0], [-2.0]])
     >>> cash_out_index(u, np.array([3.0])), cash_out_index(u, np.array([0.0]), after=2)
     (array([1]), array([4]))
+    >>> since = np.array([[0.0], [0.0], [3.0], [0.0], [5.0]])
+    >>> cash_out_index(u, np.array([0.0]), after=2, since=since)
+    array([2])
     """
     below = unfunded[after + 1 :] < min_cash[None, :] - tol
     if below.shape[0] == 0:
-        return np.full(unfunded.shape[1], NEVER, dtype=np.int64)
-    idx = np.argmax(below, axis=0).astype(np.int64) + after + 1
-    return np.where(below.any(axis=0), idx, NEVER)
+        idx = np.full(unfunded.shape[1], NEVER, dtype=np.int64)
+    else:
+        first = np.argmax(below, axis=0).astype(np.int64) + after + 1
+        idx = np.where(below.any(axis=0), first, NEVER)
+    if after >= 0 and since is not None:
+        began = np.broadcast_to(since[after], idx.shape).astype(np.int64)
+        idx = np.where(began > 0, began - 1, idx)
+    return idx
 
 
-def runway_months(unfunded: FloatArray, min_cash: FloatArray, as_of: int = -1) -> FloatArray:
-    """Whole months after the as-of month before the cash-out month; NaN if never.
+def runway_months(
+    unfunded: FloatArray, min_cash: FloatArray, as_of: int = -1, since: FloatArray | None = None
+) -> FloatArray:
+    """Whole months after the as-of month before the cash-out month; 0 when cash is already
+    short at the as-of month; NaN if never within the horizon.
 
-    ``runway = cash_out_index(after=as_of) - as_of - 1``: with the default ``as_of = -1``
-    (the opening balance date) it is the number of months from the start.
+    ``runway = max(0, cash_out_index(after=as_of) - as_of - 1)``: with the default
+    ``as_of = -1`` (the opening balance date) it is the number of months from the start.
 
     >>> u = np.array([[5.0], [2.0], [-1.0], [4.0], [-2.0]])
     >>> runway_months(u, np.array([0.0])), runway_months(u, np.array([0.0]), as_of=2)
     (array([2.]), array([1.]))
     """
-    idx = cash_out_index(unfunded, min_cash, after=as_of)
-    return np.where(idx == NEVER, np.nan, (idx - as_of - 1).astype(np.float64))
+    idx = cash_out_index(unfunded, min_cash, after=as_of, since=since)
+    return np.where(idx == NEVER, np.nan, np.maximum(0, idx - as_of - 1).astype(np.float64))
 
 
 def annual(values: FloatArray, tl: Timeline, kind: str) -> FloatArray:

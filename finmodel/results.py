@@ -97,14 +97,15 @@ class Results:
         u = self.items["cash_unfunded"]
         min_cash = self.model.params["funding_min_cash"].value
         as_of = self.model.as_of
-        idx = int(cash_out_index(u, np.array([min_cash]), after=as_of)[0])
+        since = self.items["shortfall_since"]
+        idx = int(cash_out_index(u, np.array([min_cash]), after=as_of, since=since)[0])
         be = float(breakeven_year(self.annual.loc[["free_cash_flow"]].to_numpy().T, tl.years)[0])
         amounts = [
             self.model.params[n].value for ns in self.model.commitment_amounts.values() for n in ns
         ]
         return {
             "cash_out_month": None if idx == NEVER else tl.labels[idx],
-            "runway_months": None if idx == NEVER else idx - as_of - 1,
+            "runway_months": None if idx == NEVER else max(0, idx - as_of - 1),
             "as_of": month_label(tl.first + as_of),
             "breakeven_year": None if math.isnan(be) else int(be),
             "trough_unfunded_cash": float(u.min()),

@@ -581,8 +581,9 @@ def test_explicit_payments_spread_smoothly_from_the_start_month(
 def test_runway_counts_from_the_as_of_month(write_yaml: Callable[..., Path]) -> None:
     """Cash 10, burn 1 a month from January 2026: below the zero buffer in November 2026
     (U = -1 at its end). From the opening balance (end of 2025) the runway is 10 months; as
-    of the end of June 2026 it is 4 (July to October); as of the end of November 2026 the
-    next month is already short, so 0."""
+    of the end of June 2026 it is 4 (July to October); as of the end of November 2026 or
+    any later month cash is already short, so 0, and the cash-out month is still November
+    2026, when the shortfall began."""
     p = write_yaml("""
         name: Runway
         company: R
@@ -596,7 +597,9 @@ def test_runway_counts_from_the_as_of_month(write_yaml: Callable[..., Path]) -> 
     assert (m["cash_out_month"], m["runway_months"], m["as_of"]) == ("2026-11", 10, "2025-12")
     m = finmodel.run(p, as_of="2026-06").metrics
     assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 4)
-    m = finmodel.run(p, as_of="2026-11").metrics
-    assert (m["cash_out_month"], m["runway_months"]) == ("2026-12", 0)
+    m = finmodel.run(p, as_of="2026-11").metrics  # already short: since November
+    assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 0)
+    m = finmodel.run(p, as_of="2027-12").metrics  # still short at the end of the horizon
+    assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 0)
     with pytest.raises(finmodel.AssumptionError, match=r"as-of month: expected a month from"):
         finmodel.run(p, as_of="2025-10")

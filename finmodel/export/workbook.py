@@ -322,6 +322,12 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
     a0 = _col(3 + model.as_of + 1) if model.as_of + 1 < T else None
     header = f"{calc}!${a0}$1:${last}$1"
     below = f"{calc}!${a0}${s.rows['below_buffer']}:${last}${s.rows['below_buffer']}"
+    out_after = f'IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")' if a0 else '"never"'
+    runway_after = f'IFERROR(MATCH(1,{below},0)-1,"never")' if a0 else '"never"'
+    if model.as_of >= 0:  # already short at the as-of month: the month that shortfall began
+        since = f"{calc}!${_col(3 + model.as_of)}${s.rows['shortfall_since']}"
+        out_after = f"IF({since}>0,INDEX({calc}!$C$1:${last}$1,1,{since}),{out_after})"
+        runway_after = f"IF({since}>0,0,{runway_after})"
     a = res.assumptions
     as_of = month_label(model.timeline.first + model.as_of)
     put_text(ws, "A1", f"{a.company}: {a.name}").font = st.bold
@@ -346,13 +352,14 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
     metrics: list[tuple[str, str, str, str]] = [
         (
             "cash_out_month",
-            f'=IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")' if a0 else '="never"',
-            f"first month after {as_of} with cash (no new money) below the buffer",
+            f"={out_after}",
+            f"first month after {as_of} with cash (no new money) below the buffer, or the "
+            "month the shortfall began if cash is already short then",
             "@",
         ),
         (
             "runway_months",
-            f'=IFERROR(MATCH(1,{below},0)-1,"never")' if a0 else '="never"',
+            f"={runway_after}",
             f"whole months of cash from the end of {as_of} before the cash-out month",
             "0",
         ),
