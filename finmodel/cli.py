@@ -256,17 +256,26 @@ def _print_run(res: Results) -> None:
 def validate(
     files: Annotated[list[str], typer.Argument(help="Assumption files to check.")],
 ) -> None:
-    """Check assumption files and print every located error.
+    """Check assumption files (scenarios and network files) and print every located error.
 
     Example: finmodel validate assumptions/*.yaml
     """
     from finmodel.assumptions import load_with_meta
+    from finmodel.assumptions.loader import is_network, read_document, resolve
     from finmodel.engine.model import build
     from finmodel.errors import FinmodelError
+    from finmodel.network import load_network
 
     failed = 0
     for f in files:
         try:
+            if is_network(read_document(resolve(f))):
+                net, _ = load_network(resolve(f))
+                typer.echo(
+                    f"ok: {f}: network '{net.name}', {len(net.parties)} parties, "
+                    f"{len(net.obligations)} obligations, {len(net.loans)} loans"
+                )
+                continue
             loaded = load_with_meta(f)
             model = build(loaded.assumptions)
         except FinmodelError as e:

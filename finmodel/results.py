@@ -28,6 +28,7 @@ FloatArray = NDArray[np.float64]
 HEADLINE_METRICS = (
     "cash_out_month",
     "runway_months",
+    "as_of",
     "breakeven_year",
     "trough_unfunded_cash",
     "peak_funding_need",

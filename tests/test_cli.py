@@ -152,3 +152,16 @@ def test_run_with_parameter_path_changes(in_tmp: Path) -> None:
     assert r.exit_code == 2 and "nearest: revenue.annual" in r.output
     r = runner.invoke(app, ["run", "bear", "--shift", "opening.cash", "--no-workbook"])
     assert r.exit_code == 2 and "--shift: expected PATH=VALUE" in r.output
+
+
+def test_validate_checks_network_files_and_run_refuses_them(tmp_path: Path) -> None:
+    """`validate assumptions/*.yaml` covers the network file too; running it as a scenario is
+    one clear message and exit 2."""
+    net = Path(__file__).parent.parent / "assumptions" / "network-2025.yaml"
+    r = CliRunner().invoke(app, ["validate", str(net), "bear"])
+    assert r.exit_code == 0, r.output
+    assert "network 'The circle of money (2025)', 15 parties" in r.output
+    r = CliRunner().invoke(app, ["run", "network-2025"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "expected a scenario, got a network file" in r.output
+    assert "--network network-2025" in r.output

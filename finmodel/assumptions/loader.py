@@ -77,6 +77,11 @@ def load_with_meta(path: str | PathLike[str]) -> Loaded:
     """Like :func:`load`, plus the input hash (SHA-256 over every file read, in order)."""
     p = resolve(path)
     doc = read_document(p)
+    if is_network(doc):
+        raise AssumptionError(
+            f"{_shown(p)}: expected a scenario, got a network file (it lists parties): use it as "
+            f"`finmodel network SCENARIO --network {p.stem}`"
+        )
     a = validate(doc)
     _check_paths(doc, a)
     h = hashlib.sha256()
@@ -98,6 +103,20 @@ def shipped_path(name: str) -> Path:
     """Path of a shipped scenario by name (``hsbc-2025-11`` or ``hsbc-2025-11.yaml``)."""
     stem = name[:-5] if name.endswith(".yaml") else name
     return shipped_dir() / f"{stem}.yaml"
+
+
+def is_network(doc: Document) -> bool:
+    """A network file (``parties:`` and no ``revenue:``), not a scenario."""
+    return "parties" in doc.data and "revenue" not in doc.data
+
+
+def _shown(p: Path) -> str:
+    """A path as a user would type it: relative to the working folder when inside it, the
+    shipped scenario's name when it is one."""
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return p.stem if p.resolve().parent == shipped_dir().resolve() else str(p)
 
 
 NETWORK_PREFIX = "network-"
