@@ -800,11 +800,10 @@ def simulate(
     for name, row in summary.iterrows():
         met = parse_metric(str(name), res.model)
         mean = float(row["mean"])
-        shown_mean = (
-            f"{mean:.1f} mo"
-            if name == "cash_out_month" and mean == mean
-            else format_metric(met, mean, res.model)
-        )
+        if mean != mean:  # a date some paths never reach: no mean
+            shown_mean = "-" if row["share_never"] > 0 else "never"
+        else:
+            shown_mean = format_metric(met, mean, res.model)
         t.add_row(
             str(name),
             shown_mean,

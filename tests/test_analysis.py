@@ -300,3 +300,18 @@ def test_unknown_paths_list_the_nearest(linear) -> None:  # type: ignore[no-unty
         AssumptionError, match="expected one of the known metrics; nearest: funding_gap"
     ):
         parse_metric("fundng_gap", linear)
+
+
+def test_monte_carlo_dates_rank_never_after_every_date() -> None:
+    """HSBC's breakeven year is "never" on most paths: the median must then be "never", and
+    the 5th percentile is the path at rank ceil(0.05 n) once the paths are sorted with
+    "never" last (an independent sort of the same per-path values)."""
+    mc = finmodel.simulate("hsbc-2025-11", n=400, seed=11)
+    x = mc.metrics["breakeven_year"].to_numpy()
+    never = np.isnan(x).mean()
+    assert 0.5 < never < 1.0
+    row = mc.summary().loc["breakeven_year"]
+    assert np.isnan(row["p50"]) and np.isnan(row["mean"])
+    ordered = sorted(x, key=lambda v: (np.isnan(v), v))
+    assert row["p5"] == ordered[math.ceil(0.05 * len(x)) - 1]
+    assert row["share_never"] == pytest.approx(never)

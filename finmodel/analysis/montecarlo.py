@@ -20,6 +20,7 @@ result does not depend on the chunk size used to evaluate it. Outputs:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,15 +119,31 @@ class MonteCarlo:
     seconds: float = 0.0  # run time; not in the manifest, so outputs are reproducible
 
     def summary(self) -> pd.DataFrame:
-        """Distribution of every scalar metric: mean, sd and percentiles (NaN paths excluded),
-        and the share of paths where the date never comes."""
+        """Distribution of every scalar metric: mean, sd, percentiles and the share of paths
+        where a date never comes within the horizon.
+
+        For the dates (``cash_out_month``, ``breakeven_year``) "never" ranks after every
+        date: when some path never reaches the date, the percentiles are taken over all paths
+        (by inverted CDF, so each is a date some path has) and are NaN ("never") where they
+        fall among those paths, and the mean and sd are NaN. Otherwise percentiles
+        interpolate linearly.
+        """
         rows = {}
         for c in self.metrics.columns:
             x = self.metrics[c].to_numpy()
             ok = x[~np.isnan(x)]
-            row = {"mean": ok.mean() if ok.size else np.nan, "sd": ok.std() if ok.size else np.nan}
+            every = ok.size == x.size
+            row = {
+                "mean": ok.mean() if ok.size and every else np.nan,
+                "sd": ok.std() if ok.size and every else np.nan,
+            }
+            ranked = np.where(np.isnan(x), np.inf, x)
             for p in PERCENTILES:
-                row[f"p{p}"] = np.percentile(ok, p) if ok.size else np.nan
+                if every:  # linear interpolation, as before
+                    q = float(np.percentile(x, p)) if x.size else np.nan
+                else:
+                    q = float(np.percentile(ranked, p, method="inverted_cdf"))
+                row[f"p{p}"] = q if math.isfinite(q) else np.nan
             row["share_never"] = 1.0 - ok.size / x.size
             rows[c] = row
         return pd.DataFrame.from_dict(rows, orient="index")
