@@ -1032,9 +1032,14 @@ def value(
             f"(preference {ret.attrs['terms']})",
             title_justify="left",
         )
-        cols = ("class", "from", "invested", "stake at exit", "preference", "proceeds", "takes")
+        cols = ("class", "from", "paid in", "stake", "pref.", "gets", "takes")
         for col in (*cols, "multiple", "IRR"):
-            rt.add_column(col, justify="left" if col in ("class", "from", "takes") else "right")
+            rt.add_column(
+                col,
+                justify="left" if col in ("class", "from", "takes") else "right",
+                no_wrap=col != "class",
+                min_width=16 if col == "class" else None,
+            )
         for _, r in ret.iterrows():
             irr_text = "n/a" if r["irr"] is None or r["irr"] != r["irr"] else f"{r['irr']:.1%}"
             rt.add_row(

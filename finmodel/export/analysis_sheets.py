@@ -269,12 +269,22 @@ def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
             for j, v in enumerate(line, start=left + 1):
                 c = ws.cell(row=i, column=j, value=None if v != v else float(v))
                 c.number_format = "#,##0.00"
-        ws.column_dimensions[_col(left)].width = 30
-        ws.column_dimensions["A"].width = 10
         _manifest(ws, st, mc.manifest, 24)
+        _fit_text_columns(ws)
         ws.freeze_panes = "B2"
 
     return write
+
+
+def _fit_text_columns(ws: Any, lo: float = 10.0, hi: float = 60.0) -> None:
+    """Widen each column to its longest text (headers, labels), within [lo, hi] characters."""
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for c in row:
+            if isinstance(c.value, str) and not c.value.startswith("="):
+                widths[c.column] = max(widths.get(c.column, 0), len(c.value))
+    for col, n in widths.items():
+        ws.column_dimensions[_col(col)].width = min(hi, max(lo, n + 2.0))
 
 
 def tornado_png(df: pd.DataFrame, path: Path) -> Path:
