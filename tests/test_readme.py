@@ -130,8 +130,17 @@ def test_every_figure_in_the_prose_is_checked() -> None:
     assert not missing, f"figures in the README that no claim checks: {missing}"
 
 
-def test_library_example_runs() -> None:
-    assert finmodel.run("bear").metrics["breakeven_year"] is None
+def test_library_snippet_runs(tmp_path: Path) -> None:
+    """The README's Python block, run as written from another folder (so its names, imports
+    and arguments stay those of the API)."""
+    [code] = re.findall(r"```python\n(.*?)```", TEXT, re.S)
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        os.chdir(here)
+    assert (tmp_path / "base.xlsx").is_file()  # res.to_excel("base.xlsx")
 
 
 # ---- the claims ---------------------------------------------------------------------------
