@@ -98,15 +98,15 @@ class Results:
         u = self.items["cash_unfunded"]
         min_cash = self.model.params["funding_min_cash"].value
         as_of = self.model.as_of
-        since = self.items["shortfall_since"]
-        idx = int(cash_out_index(u, np.array([min_cash]), after=as_of, since=since)[0])
+        need = self.items["funding_need_cumulative"]
+        idx = int(cash_out_index(u, np.array([min_cash]), after=as_of, need=need)[0])
         be = float(breakeven_year(self.annual.loc[["free_cash_flow"]].to_numpy().T, tl.years)[0])
         amounts = [
             self.model.params[n].value for ns in self.model.commitment_amounts.values() for n in ns
         ]
         return {
             "cash_out_month": None if idx == NEVER else tl.labels[idx],
-            "runway_months": None if idx == NEVER else max(0, idx - as_of - 1),
+            "runway_months": None if idx == NEVER else idx - as_of - 1,
             "as_of": month_label(tl.first + as_of),
             "breakeven_year": None if math.isnan(be) else int(be),
             "trough_unfunded_cash": float(u.min()),
@@ -345,10 +345,10 @@ def with_as_of(loaded: Loaded, as_of: str) -> Loaded:
     except ValueError as e:
         raise AssumptionError(f"as-of month: {e}") from None
     first, last = month_index(*parse_month(a.start)), month_index(*parse_month(a.end))
-    if not first - 1 <= m <= last:
+    if not first - 1 <= m <= last - 1:
         raise AssumptionError(
             f"as-of month: expected a month from {month_label(first - 1)} (the opening balance "
-            f"date) to {a.end}, got {as_of}"
+            f"date) to {month_label(last - 1)} (the month before the end), got {as_of}"
         )
     opening = a.opening.model_copy(update={"as_of": as_of})
     new = a.model_copy(update={"opening": opening})

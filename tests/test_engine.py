@@ -525,10 +525,8 @@ def test_schedule_splits_recursive_items() -> None:
     assert {"revenue", "commit_oracle", "depreciation"} <= set(sched.before)
     for id in ("cash_unfunded", "tax", "facility_revolver", "funding_need_cumulative"):
         assert id in sched.loop
-    # the month the current shortfall began reads itself a month back, and the flag
-    assert {"shortfall_since", "below_buffer"} <= set(sched.loop)
     # read by nothing in the loop: computed whole after it
-    for id in ("net_income", "net_loss", "burn", "cash", "funding_need"):
+    for id in ("net_income", "net_loss", "burn", "cash", "funding_need", "below_buffer"):
         assert id in sched.after
 
 
@@ -581,27 +579,38 @@ def test_explicit_payments_spread_smoothly_from_the_start_month(
 
 
 def test_runway_counts_from_the_as_of_month(write_yaml: Callable[..., Path]) -> None:
-    """Cash 10, burn 1 a month from January 2026: below the zero buffer in November 2026
-    (U = -1 at its end). From the opening balance (end of 2025) the runway is 10 months; as
-    of the end of June 2026 it is 4 (July to October); as of the end of November 2026 or
-    any later month cash is already short, so 0, and the cash-out month is still November
-    2026, when the shortfall began."""
+    """Cash 12, burn 1 a month from January 2026, a buffer of 1, 30 of equity in June 2027.
+    U_t = 12 - (t + 1) until the raise, 42 - (t + 1) after it (t from 0 = 2026-01).
+
+    * From the opening balance: U < 1 first at t = 11 (2026-12): runway 11 months.
+    * As of the end of June 2026 (a = 5): the same month, 5 months on (July to November).
+    * As of the end of July 2027 (a = 18): to be alive the company raised the need until then,
+      N_18 = 1 - U_16 = 1 - (12 - 17) = 6, so it holds U_t + 6; that falls below 1 when
+      42 - (t + 1) + 6 < 1, first at t = 47 (2029-12): runway 47 - 18 - 1 = 28 months.
+    * As of the end of April 2027 (a = 15), short since December: the need grows the next
+      month (2027-05), so the runway is 0.
+    """
     p = write_yaml("""
         name: Runway
         company: R
         start: 2026-01
-        end: 2027-12
-        opening: {cash: 10}
+        end: 2030-12
+        opening: {cash: 12}
         revenue: {annual: {2026: 0}}
         costs: {staff: {annual: {2026: 12}}}
+        funding:
+          min_cash: 1
+          inflows: [{name: Raise, amount: 30, date: 2027-06}]
     """)
     m = finmodel.run(p).metrics
-    assert (m["cash_out_month"], m["runway_months"], m["as_of"]) == ("2026-11", 10, "2025-12")
+    assert (m["cash_out_month"], m["runway_months"], m["as_of"]) == ("2026-12", 11, "2025-12")
     m = finmodel.run(p, as_of="2026-06").metrics
-    assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 4)
-    m = finmodel.run(p, as_of="2026-11").metrics  # already short: since November
-    assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 0)
-    m = finmodel.run(p, as_of="2027-12").metrics  # still short at the end of the horizon
-    assert (m["cash_out_month"], m["runway_months"]) == ("2026-11", 0)
+    assert (m["cash_out_month"], m["runway_months"]) == ("2026-12", 5)
+    m = finmodel.run(p, as_of="2027-07").metrics
+    assert (m["cash_out_month"], m["runway_months"]) == ("2029-12", 28)
+    m = finmodel.run(p, as_of="2027-04").metrics
+    assert (m["cash_out_month"], m["runway_months"]) == ("2027-05", 0)
     with pytest.raises(finmodel.AssumptionError, match=r"as-of month: expected a month from"):
         finmodel.run(p, as_of="2025-10")
+    with pytest.raises(finmodel.AssumptionError, match=r"the month before the end"):
+        finmodel.run(p, as_of="2030-12")

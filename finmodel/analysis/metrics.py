@@ -101,9 +101,9 @@ def evaluate_metric(
     n = metric.name
     if n in MONTH_VALUED:
         a = model.as_of
-        since = full(items["shortfall_since"], S)
-        idx = cash_out_index(u, min_cash, after=a, since=since).astype(np.float64)
-        counted = idx if n == "cash_out_month" else np.maximum(0.0, idx - a - 1)
+        need = full(items["funding_need_cumulative"], S)
+        idx = cash_out_index(u, min_cash, after=a, need=need).astype(np.float64)
+        counted = idx if n == "cash_out_month" else idx - a - 1
         months: FloatArray = np.where(idx == NEVER, np.nan, counted)
         return months
     if n == "breakeven_year":

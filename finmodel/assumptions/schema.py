@@ -785,10 +785,11 @@ class Assumptions(Frozen):
                 )
         if self.opening.as_of is not None:
             ao = month_index(*parse_month(self.opening.as_of))
-            if not first - 1 <= ao <= last:
+            if not first - 1 <= ao <= last - 1:
                 raise ValueError(
-                    f"opening.as_of: expected a month from the one before the start to the end "
-                    f"({month_label(first - 1)}..{self.end}), got {self.opening.as_of}"
+                    f"opening.as_of: expected a month from the one before the start to the one "
+                    f"before the end ({month_label(first - 1)}..{month_label(last - 1)}), "
+                    f"got {self.opening.as_of}"
                 )
         names = [c.counterparty for c in self.commitments]
         _unique(names, "commitments", "counterparty")

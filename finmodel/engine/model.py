@@ -606,22 +606,11 @@ def build(a: Assumptions) -> Model:
         ),
         "balance",
     )
-    below = b.add(
+    b.add(
         "below_buffer",
         "Cash below the buffer (1 = yes)",
         Fn("lt", (unfunded, min_cash - CASH_TOL)),
         "flag",
-    )
-    was_below = Prev("below_buffer", Const(0.0))
-    b.add(
-        "shortfall_since",
-        "Month number (1 = first) the current shortfall began; 0 if cash is not short",
-        below
-        * (
-            was_below * Prev("shortfall_since", Const(0.0))
-            + (1.0 - was_below) * Series(np.arange(1.0, T + 1.0))
-        ),
-        "level",
     )
     need_cum = b.add(
         "funding_need_cumulative",

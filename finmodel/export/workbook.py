@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finmodel import __version__
+from finmodel.engine.expr import num
+from finmodel.engine.model import CASH_TOL
 from finmodel.errors import ExportError
 from finmodel.targets import BALANCE_METRICS, YEAR_VALUED, parse_period
 from finmodel.timeline import month_label
@@ -324,10 +326,15 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
     below = f"{calc}!${a0}${s.rows['below_buffer']}:${last}${s.rows['below_buffer']}"
     out_after = f'IFERROR(INDEX({header},1,MATCH(1,{below},0)),"never")' if a0 else '"never"'
     runway_after = f'IFERROR(MATCH(1,{below},0)-1,"never")' if a0 else '"never"'
-    if model.as_of >= 0:  # already short at the as-of month: the month that shortfall began
-        since = f"{calc}!${_col(3 + model.as_of)}${s.rows['shortfall_since']}"
-        out_after = f"IF({since}>0,INDEX({calc}!$C$1:${last}$1,1,{since}),{out_after})"
-        runway_after = f"IF({since}>0,0,{runway_after})"
+    if model.as_of >= 0 and a0:  # seen from the as-of month, with the need until then raised
+        r_n = s.rows["funding_need_cumulative"]
+        n_a = f"{calc}!${_col(3 + model.as_of)}${r_n}"
+        after = f"{calc}!${a0}${r_n}:${last}${r_n}"
+        # N never decreases, so the months after a with N_t <= N_a are the runway
+        runway = f'COUNTIF({after},"<="&({n_a}+{num(CASH_TOL)}))'
+        left = T - model.as_of - 1
+        runway_after = f'IF({runway}>={left},"never",{runway})'
+        out_after = f'IF({runway}>={left},"never",INDEX({header},1,{runway}+1))'
     a = res.assumptions
     as_of = month_label(model.timeline.first + model.as_of)
     put_text(ws, "A1", f"{a.company}: {a.name}").font = st.bold
@@ -353,8 +360,8 @@ def _summary(ws: Any, s: _Scenario, st: _Styles) -> None:
         (
             "cash_out_month",
             f"={out_after}",
-            f"first month after {as_of} with cash (no new money) below the buffer, or the "
-            "month the shortfall began if cash is already short then",
+            f"first month after {as_of} in which cash falls below the buffer with no new "
+            f"money beyond the need until {as_of}",
             "@",
         ),
         (
