@@ -336,6 +336,8 @@ def test_users_times_paying_share_times_price_plus_segments(
 
 
 def test_growth_scale_halves_each_years_growth(write_yaml: Callable[..., Path]) -> None:
+    """Flat months: R_t = c B_t^0.5 with B constant within each year, so each year's factor
+    is the square root of the plan's: 10, 10 (30/10)^0.5, 10 (60/10)^0.5."""
     p = write_yaml("""
         name: Half
         company: H
@@ -345,13 +347,13 @@ def test_growth_scale_halves_each_years_growth(write_yaml: Callable[..., Path]) 
         revenue: {annual: {2026: 10, 2027: 30, 2028: 60}, growth_scale: 0.5, spread: flat}
     """)
     a = finmodel.run(p).annual
-    assert a.loc["revenue"].tolist() == pytest.approx([10, 10 * 2, 10 * 2 * 1.5])
+    assert a.loc["revenue"].tolist() == pytest.approx([10, 10 * 3**0.5, 10 * 6**0.5], rel=1e-12)
 
 
-def test_growth_scale_works_month_over_the_same_month(write_yaml: Callable[..., Path]) -> None:
-    """Smooth plan B: R_t = B_t for the first twelve months, then
-    R_t = R_{t-12} (1 + k (B_t / B_{t-12} - 1)). The second year's total is therefore exactly
-    sum(B_{t-12} + k (B_t - B_{t-12})) = 10 + 0.5 (30 - 10) = 20, whatever the shape."""
+def test_growth_scale_works_in_logs_month_by_month(write_yaml: Callable[..., Path]) -> None:
+    """Smooth plan B: R_t = c B_t^k with c = 10 / sum of B^k over the first twelve months, so
+    the first year keeps its 10 exactly and every month's growth factor is the plan's to the
+    power k (no step at January, whatever the shape)."""
     p = write_yaml("""
         name: Half
         company: H
@@ -362,12 +364,10 @@ def test_growth_scale_works_month_over_the_same_month(write_yaml: Callable[..., 
     """)
     res = finmodel.run(p)
     b, r = res.series("revenue_base"), res.series("revenue")
-    hand = b.copy()
-    for t in range(12, 36):
-        hand[t] = hand[t - 12] * (1 + 0.5 * (b[t] / b[t - 12] - 1))
+    hand = np.sqrt(b) * b[:12].sum() / np.sqrt(b[:12]).sum()
     assert r == pytest.approx(hand, rel=1e-13)
     assert res.annual.loc["revenue", 2026] == pytest.approx(10, rel=1e-13)
-    assert res.annual.loc["revenue", 2027] == pytest.approx(20, rel=1e-13)
+    np.testing.assert_allclose(r[1:] / r[:-1], np.sqrt(b[1:] / b[:-1]), rtol=1e-12)
     assert not np.allclose(b[:12], b[0])  # the plan's months really are smooth
 
 

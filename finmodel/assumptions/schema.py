@@ -218,6 +218,11 @@ class Revenue(Frozen):
     @model_validator(mode="after")
     def _methods(self) -> Revenue:
         given = [m for m in ("annual", "growth", "users") if getattr(self, m) is not None]
+        if self.growth is not None and self.growth_scale is not None:
+            raise ValueError(
+                "growth_scale: expected an annual, users or segments revenue (with 'growth', "
+                "scale its rates instead), got 'growth'"
+            )
         if len(given) > 1:
             raise ValueError(f"expected one revenue method, got {' and '.join(given)}")
         if not given and not self.segments:

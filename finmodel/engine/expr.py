@@ -279,6 +279,37 @@ class CumSum(Expr):
         return [(self.item, 0)]
 
 
+@dataclass(frozen=True, eq=False)
+class SumOver(Expr):
+    """The sum of a line item over the fixed months ``lo .. hi - 1``, the same in every month
+    (e.g. the first year's total). Excel: ``SUM`` over those cells of the item's row.
+
+    The item must not depend on the month loop: a month before ``hi - 1`` reads it ahead.
+    """
+
+    item: str
+    lo: int
+    hi: int
+
+    # added month by month in a fixed order (not numpy's pairwise sum), so a scenario's
+    # numbers are the same to the last digit whatever the batch size
+    def whole(self, env: Env, T: int) -> FloatArray:
+        return self.month(env, 0)[None, :]
+
+    def month(self, env: Env, t: int) -> FloatArray:
+        x = env.item(self.item)
+        out: FloatArray = x[self.lo]
+        for i in range(self.lo + 1, self.hi):
+            out = out + x[i]
+        return out
+
+    def excel(self, sh: Sheet, t: int) -> str:
+        return f"SUM({sh.cell(self.item, self.lo)}:{sh.cell(self.item, self.hi - 1)})"
+
+    def refs(self) -> list[tuple[str, int]]:
+        return [(self.item, 0)]
+
+
 _NP: Mapping[str, Callable[[FloatArray, FloatArray], FloatArray]] = {
     "+": np.add,
     "-": np.subtract,

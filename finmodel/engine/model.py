@@ -36,11 +36,11 @@ from finmodel.engine.expr import (
     Expr,
     Fn,
     In,
-    Lag,
     Path,
     Prev,
     Ref,
     Series,
+    SumOver,
     fmax,
     fmin,
     total,
@@ -329,18 +329,22 @@ def build(a: Assumptions) -> Model:
         revenue = b.add("revenue", "Revenue", rev_base * scale)
     else:
         k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
-        # growth scaled year over year, month by month: R_t = R_{t-12} (1 + k (B_t / B_{t-12}
-        # - 1)); in the first twelve months (and where B_{t-12} = 0) R_t = scale * B_t.
-        # Scaling the same month's growth over a year keeps "each year's growth is k times
-        # the plan's" whatever the monthly shape of the plan.
-        b0 = Ref("revenue_base")
-        lag_b = Lag("revenue_base", 12)
-        has = Fn("gt", (lag_b, Const(0.0)))
-        ratio = b0 / (lag_b + (1.0 - has))
+        # growth scaled in logs: R_t = c * B_t^k, so every month's (and year's) growth factor
+        # is the plan's to the power k, at any granularity; c makes the first twelve months
+        # earn scale x the plan's: c = scale * sum B / sum B^k over them
+        n1 = min(12, T)
+        b.add(
+            "revenue_base_pow",
+            "Revenue before scaling, to the power growth_scale",
+            Fn("pow", (fmax(Ref("revenue_base"), 0.0), k_g)),
+        )
+        first = SumOver("revenue_base", 0, n1)
+        first_pow = SumOver("revenue_base_pow", 0, n1)
+        none = Fn("gt", (Const(1e-300), first_pow))  # a first year with no revenue: c = 0
         revenue = b.add(
             "revenue",
-            "Revenue (year-over-year growth scaled)",
-            has * Lag("revenue", 12) * (1.0 + k_g * (ratio - 1.0)) + (1.0 - has) * scale * b0,
+            "Revenue (growth scaled: scale x B^k x first-year B / first-year B^k)",
+            scale * Ref("revenue_base_pow") * first / (first_pow + none),
         )
 
     # ---- costs
