@@ -812,7 +812,8 @@ def simulate(
         )
     con.print(t)
     rs = Table(
-        title=f"Raise schedule: at most {m['alpha']:.0%} of paths below the buffer in any month",
+        title=f"Raise schedule: at most {m['alpha']:.0%} of the drawn paths below the buffer in "
+        "any month",
         title_justify="left",
     )
     for c in (

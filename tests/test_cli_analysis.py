@@ -178,7 +178,7 @@ def test_simulate_json_is_reproducible(in_tmp: Path) -> None:
 def test_simulate_writes_workbook_and_fan(in_tmp: Path) -> None:
     r = runner.invoke(app, ["simulate", "openai-plan-2025q3", "-n", "1000", "--seed", "1"])
     assert r.exit_code == 0, r.output
-    assert "Raise schedule: at most 5% of paths below the buffer in any month" in r.output
+    assert "Raise schedule: at most 5% of the drawn paths below the buffer in any month" in r.output
     assert "per-month quantile (not joint)" in r.output
     wb = load_workbook(in_tmp / "outputs" / "openai-plan-2025q3-montecarlo.xlsx")
     ws = wb["Monte Carlo"]
@@ -325,3 +325,16 @@ def test_value_needs_a_valuation_section(in_tmp: Path) -> None:
     assert r.exit_code == 2 and "expected a 'valuation' section" in r.output
     r = runner.invoke(app, ["value", "bear", "--implied", "730"])
     assert r.exit_code == 2 and "expected both" in r.output
+
+
+def test_a_step_metric_answer_plugs_back_as_printed(in_tmp: Path) -> None:
+    """The printed value of a runway goal seek, typed back in, gives the target (rounding it
+    to ten digits could land one month short)."""
+    r = runner.invoke(
+        app, ["solve", "hsbc-2025-11", "--target", "runway_months=30", "--vary", "opening.cash"]
+    )
+    assert r.exit_code == 0, r.output
+    m = re.search(r"opening\.cash \(set\) = ([0-9.e+-]+) gives", r.output)
+    assert m, r.output
+    back = finmodel.run("hsbc-2025-11", adjust={"opening.cash": {"set": float(m[1])}})
+    assert back.metrics["runway_months"] == 30

@@ -107,6 +107,9 @@ def joint_schedule(need: Paths, alpha: float) -> FloatArray:
     if covered.any():
         for t in range(T):
             out[t] = max(0.0, float(need[t, covered].max()))
+    # needs within the cash tolerance are rounding residues (a facility holding cash at the
+    # buffer), not money to raise: a breach needs N_s - R_s > CASH_TOL, so 0 covers them
+    out[out <= CASH_TOL] = 0.0
     return out
 
 
@@ -126,7 +129,9 @@ def need_quantile(need: Paths, alpha: float) -> FloatArray:
     """
     T, n = need.shape
     j = max(0, n - 1 - allowed_breaches(alpha, n))  # the (k + 1)-th largest, in ascending order
-    return np.array([float(np.partition(need[t], j)[j]) for t in range(T)])
+    out = np.array([float(np.partition(need[t], j)[j]) for t in range(T)])
+    out[out <= CASH_TOL] = 0.0  # rounding residues, as in joint_schedule
+    return out
 
 
 def round_up_float32(x: FloatArray) -> NDArray[np.float32]:

@@ -261,10 +261,16 @@ def _default_bracket(op: str, base: float) -> tuple[float, float]:
     return (0.0, 4.0 * base) if base > 0 else (4.0 * base, 0.0) if base < 0 else (-1.0, 1.0)
 
 
+STEP_METRICS = ("runway_months", "cash_out_month", "breakeven_year")
+"""Metrics in whole steps: their answer is printed in full, since rounding it may step back
+over the threshold it was found at."""
+
+
 def describe(sol: Solution, model: Model) -> str:
     met = parse_metric(sol.metric, model)
+    shown = repr(sol.value) if met.name in STEP_METRICS else f"{sol.value:.10g}"
     return (
-        f"{sol.path} ({sol.op}) = {sol.value:.10g} gives {sol.metric} = "
+        f"{sol.path} ({sol.op}) = {shown} gives {sol.metric} = "
         f"{format_metric(met, sol.achieved, model)} (target {sol.target:g}); bracket "
         f"[{sol.bracket[0]:g}, {sol.bracket[1]:g}], crossing in [{sol.scan_interval[0]:.6g}, "
         f"{sol.scan_interval[1]:.6g}], {sol.iterations} brentq iterations, "

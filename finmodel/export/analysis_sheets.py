@@ -197,8 +197,8 @@ def montecarlo_sheet(mc: Any, labels: list[str]) -> SheetWriter:
         put_text(
             ws,
             f"{_col(left)}{row}",
-            f"Raise schedule: at most {cov.alpha:.0%} of paths below the buffer in any month "
-            "(joint over the months)",
+            f"Raise schedule: at most {cov.alpha:.0%} of the drawn paths below the buffer in "
+            "any month (joint over the months; the validation sample below is independent)",
         ).font = st.bold
         _header_at(
             ws,
