@@ -317,6 +317,8 @@ def build_graph(res: Results, net: Network) -> Graph:
             raise AssumptionError(
                 f"counterparties: the scenario's counterparty {com.counterparty!r} ({k}) is not "
                 f"mapped to a party of the network ({', '.join(sorted(mapping)) or 'none mapped'})"
+                f"; add the line `  {k}: PARTY` under `counterparties:`, with PARTY one of "
+                f"{', '.join(parties)}"
             )
         j = pos[mapping[k]]
         amounts = [res.model.params[x].value for x in res.model.commitment_amounts[k]]
@@ -339,6 +341,8 @@ def build_graph(res: Results, net: Network) -> Graph:
                 raise AssumptionError(
                     f"investors: the scenario's investor {who!r} (inflow {f.name!r}) is not "
                     f"mapped to a party of the network ({', '.join(sorted(inv_map)) or 'none'})"
+                    f"; add the line `  {who}: PARTY` under `investors:`, with PARTY one of "
+                    f"{', '.join(parties)}"
                 )
             invest_items.append((f"inflow_{k}", pos[inv_map[who]], share))
             edges.setdefault((inv_map[who], net.company), []).append(f"{f.name} (investment)")

@@ -544,8 +544,11 @@ def test_every_partner_figure_names_a_filing_or_says_how() -> None:
 def test_a_party_missing_from_the_network_is_an_error(write_yaml: Callable[..., Path]) -> None:
     p = write_yaml(NETWORK.read_text().replace("  cerebras: Cerebras\n", ""), "net.yaml")
     net, _ = nw.load_network(p)
-    with pytest.raises(AssumptionError, match=r"counterparty 'Cerebras' .* is not mapped"):
+    with pytest.raises(AssumptionError, match=r"counterparty 'Cerebras' .* is not mapped") as e:
         nw.build_graph(finmodel.run("openai-plan-2025q3"), net)
+    # the message shows the line to add and the parties to choose from
+    assert "add the line `  cerebras: PARTY` under `counterparties:`" in str(e.value)
+    assert "Cerebras" in str(e.value).split("PARTY one of")[1]
 
 
 def test_a_cycle_of_loans_without_balance_sheets_is_an_error(

@@ -369,3 +369,17 @@ def _bear_row() -> tuple[str, ...]:
         _fig("bear", "stranded_compute_total"),
         _fig("bear", "funding_gap", 2030),
     )
+
+
+def test_the_readme_files_are_valid(tmp_path: Path) -> None:
+    """The example scenario and network files the README shows pass `finmodel validate`."""
+    blocks = re.findall(r"```yaml\n(.*?)```", TEXT, re.S)
+    assert len(blocks) == 2
+    paths = []
+    for i, block in enumerate(blocks):
+        p = tmp_path / f"example{i}.yaml"
+        p.write_text(block, encoding="utf-8")
+        paths.append(str(p))
+    result = CliRunner().invoke(app, ["validate", *paths])
+    assert result.exit_code == 0, result.output
+    assert "network 'The circle of money (2025)'" in result.output
