@@ -322,7 +322,7 @@ def build_graph(res: Results, net: Network) -> Graph:
         amounts = [res.model.params[x].value for x in res.model.commitment_amounts[k]]
         backlog[j] += sum(amounts)
         if com.take_or_pay:
-            owed_items.append((f"commit_{k}", j))
+            owed_items.append((f"commit__{k}", j))
             edges.setdefault((net.company, mapping[k]), []).append(f"{com.counterparty} contract")
     inv_map = {slug(k): v for k, v in net.investors.items()}
     invest_items: list[tuple[str, int, float]] = []
@@ -340,7 +340,7 @@ def build_graph(res: Results, net: Network) -> Graph:
                     f"investors: the scenario's investor {who!r} (inflow {f.name!r}) is not "
                     f"mapped to a party of the network ({', '.join(sorted(inv_map)) or 'none'})"
                 )
-            invest_items.append((f"inflow_{k}", pos[inv_map[who]], share))
+            invest_items.append((f"inflow__{k}", pos[inv_map[who]], share))
             edges.setdefault((inv_map[who], net.company), []).append(f"{f.name} (investment)")
     for o in net.obligations:
         for y, x in o.annual.items():
