@@ -682,45 +682,47 @@ def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
 
     from finmodel.export.analysis_sheets import save_png
 
-    G = nx.DiGraph()
-    tot = g.L.sum(axis=0)
-    for i, a in enumerate(g.parties):
-        G.add_node(a)
-        for j, b in enumerate(g.parties):
-            if tot[i, j] > 0:
-                G.add_edge(a, b, weight=float(tot[i, j]))
-    parties = rep["parties"]
-    owed_to = g.L.sum(axis=(0, 1))
-    stress = [
-        float(parties.at[p, "shortfall_received"] / owed_to[i]) if owed_to[i] > 0 else 0.0
-        for i, p in enumerate(g.parties)
-    ]
-    pos = nx.circular_layout(G)
-    fig, ax = plt.subplots(figsize=(10, 8))
-    wmax = max((d["weight"] for _, _, d in G.edges(data=True)), default=1.0)
-    nx.draw_networkx_edges(
-        G,
-        pos,
-        ax=ax,
-        width=[0.5 + 8 * d["weight"] / wmax for _, _, d in G.edges(data=True)],
-        edge_color="#7F7F7F",
-        arrows=True,
-        arrowsize=12,
-        connectionstyle="arc3,rad=0.08",
-    )
-    nodes = nx.draw_networkx_nodes(
-        G,
-        pos,
-        ax=ax,
-        node_color=stress,
-        cmap="RdYlGn_r",
-        vmin=0,
-        vmax=max(0.3, max(stress)),
-        node_size=1600,
-    )
-    nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
-    fig.colorbar(nodes, ax=ax, label="share of what was owed to it that did not arrive")
-    ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
-    ax.axis("off")
-    fig.tight_layout()
-    return save_png(fig, path, dpi=100)
+    # text from a file ($\frac$ in a name or currency) is drawn as written
+    with matplotlib.rc_context({"text.parse_math": False}):
+        G = nx.DiGraph()
+        tot = g.L.sum(axis=0)
+        for i, a in enumerate(g.parties):
+            G.add_node(a)
+            for j, b in enumerate(g.parties):
+                if tot[i, j] > 0:
+                    G.add_edge(a, b, weight=float(tot[i, j]))
+        parties = rep["parties"]
+        owed_to = g.L.sum(axis=(0, 1))
+        stress = [
+            float(parties.at[p, "shortfall_received"] / owed_to[i]) if owed_to[i] > 0 else 0.0
+            for i, p in enumerate(g.parties)
+        ]
+        pos = nx.circular_layout(G)
+        fig, ax = plt.subplots(figsize=(10, 8))
+        wmax = max((d["weight"] for _, _, d in G.edges(data=True)), default=1.0)
+        nx.draw_networkx_edges(
+            G,
+            pos,
+            ax=ax,
+            width=[0.5 + 8 * d["weight"] / wmax for _, _, d in G.edges(data=True)],
+            edge_color="#7F7F7F",
+            arrows=True,
+            arrowsize=12,
+            connectionstyle="arc3,rad=0.08",
+        )
+        nodes = nx.draw_networkx_nodes(
+            G,
+            pos,
+            ax=ax,
+            node_color=stress,
+            cmap="RdYlGn_r",
+            vmin=0,
+            vmax=max(0.3, max(stress)),
+            node_size=1600,
+        )
+        nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
+        fig.colorbar(nodes, ax=ax, label="share of what was owed to it that did not arrive")
+        ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
+        ax.axis("off")
+        fig.tight_layout()
+        return save_png(fig, path, dpi=100)

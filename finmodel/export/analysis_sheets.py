@@ -294,19 +294,21 @@ def tornado_png(df: pd.DataFrame, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    d = df.iloc[::-1]
-    base = float(df["base"].iloc[0])
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
-    y = range(len(d))
-    ax.barh(y, d["metric_low"] - base, left=base, color="#4472C4", label="low input")
-    ax.barh(y, d["metric_high"] - base, left=base, color="#ED7D31", label="high input")
-    ax.axvline(base, color="black", linewidth=0.8)
-    ax.set_yticks(list(y), d["parameter"], fontsize=8)
-    ax.set_xlabel(df.attrs.get("metric", "metric"))
-    ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
+    # text from a file ($\frac$ in a name or currency) is drawn as written
+    with matplotlib.rc_context({"text.parse_math": False}):
+        d = df.iloc[::-1]
+        base = float(df["base"].iloc[0])
+        fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
+        y = range(len(d))
+        ax.barh(y, d["metric_low"] - base, left=base, color="#4472C4", label="low input")
+        ax.barh(y, d["metric_high"] - base, left=base, color="#ED7D31", label="high input")
+        ax.axvline(base, color="black", linewidth=0.8)
+        ax.set_yticks(list(y), d["parameter"], fontsize=8)
+        ax.set_xlabel(df.attrs.get("metric", "metric"))
+        ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        return save_png(fig, path)
 
 
 def fan_png(mc: Any, path: Path, unit: str) -> Path:
@@ -315,21 +317,25 @@ def fan_png(mc: Any, path: Path, unit: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    f = mc.fan
-    x = range(len(f))
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.fill_between(x, f["p5"], f["p95"], color="#4472C4", alpha=0.2, label="5-95%")
-    ax.fill_between(x, f["p25"], f["p75"], color="#4472C4", alpha=0.4, label="25-75%")
-    ax.plot(x, f["p50"], color="#1F3864", label="median")
-    ax.axhline(0, color="black", linewidth=0.6)
-    ticks = list(range(0, len(f), 12))
-    ax.set_xticks(ticks, [f.index[i] for i in ticks])
-    ax.set_ylabel(unit)
-    m = mc.manifest
-    ax.set_title(f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
+    # text from a file ($\frac$ in a name or currency) is drawn as written
+    with matplotlib.rc_context({"text.parse_math": False}):
+        f = mc.fan
+        x = range(len(f))
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        ax.fill_between(x, f["p5"], f["p95"], color="#4472C4", alpha=0.2, label="5-95%")
+        ax.fill_between(x, f["p25"], f["p75"], color="#4472C4", alpha=0.4, label="25-75%")
+        ax.plot(x, f["p50"], color="#1F3864", label="median")
+        ax.axhline(0, color="black", linewidth=0.6)
+        ticks = list(range(0, len(f), 12))
+        ax.set_xticks(ticks, [f.index[i] for i in ticks])
+        ax.set_ylabel(unit)
+        m = mc.manifest
+        ax.set_title(
+            f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}"
+        )
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        return save_png(fig, path)
 
 
 def save_png(fig: Any, path: Path, dpi: int = 110) -> Path:
