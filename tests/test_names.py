@@ -196,3 +196,24 @@ def test_network_pays_each_hashed_counterparty_its_own_amount(
     assert got["$\\frac{a}{b}$ Capital"] == pytest.approx(12)
     assert got["[link=https://x]Bank[/link]"] == pytest.approx(6)
     assert got["🚀🚀"] == pytest.approx(3 + 2)
+
+
+def test_odd_names_workbook_recalculates_like_the_engine(
+    write_yaml: Callable[..., Path], tmp_path: Path, libreoffice: str
+) -> None:
+    """LibreOffice recalculates the workbook of a file with hashed identifiers and user
+    items named like built-in ones (facility__balance beside facility_balance): every line
+    item of the Calc sheet matches the engine to 1e-9."""
+    from finmodel.export.recalc import recalculate
+
+    res = finmodel.run(write_yaml(ODD))
+    (tmp_path / "w").mkdir()
+    [out] = recalculate([res.to_excel(tmp_path / "w" / "odd.xlsx")], tmp_path / "r")
+    ws = load_workbook(out, data_only=True)["Calc"]
+    rows = {str(r[0]): list(r[2:]) for r in ws.iter_rows(min_row=2, values_only=True) if r[0]}
+    assert set(rows) == set(res.model.ids)
+    for id in res.model.ids:
+        want = res.series(id)
+        got = np.array(rows[id], dtype=np.float64)
+        scale = np.maximum(np.abs(want), np.abs(want).max(initial=0.0))
+        assert np.all(np.abs(got - want) <= 1e-9 * scale), id
