@@ -851,7 +851,9 @@ class Assumptions(Frozen):
 
 def unique_names(names: list[str], where: str, field: str) -> None:
     """Refuse two names whose identifiers (:func:`slug`) coincide, naming both spellings:
-    ``'ORACLE!'`` and ``'Oracle'`` would share every parameter path and line item."""
+    ``'ORACLE!'`` and ``'Oracle'`` would share every parameter path and line item. The
+    error is located at the second; ``(at PATH)`` names the first (the loader adds its
+    line)."""
     plural = f"{field[:-1]}ies" if field.endswith("y") else f"{field}s"
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
@@ -862,27 +864,35 @@ def unique_names(names: list[str], where: str, field: str) -> None:
             if first == n:
                 raise ValueError(
                     f"{where}[{i}].{field}: expected unique {plural}, got {n!r} twice "
-                    f"({where}[{j}] and [{i}])"
+                    f"(at {where}[{j}].{field})"
                 )
             raise ValueError(
                 f"{where}[{i}].{field}: expected {plural} that differ once reduced to "
-                f"identifiers, got {n!r} and {first!r} ({where}[{j}]), which both become {s!r}"
+                f"identifiers, got {n!r} and {first!r} (at {where}[{j}].{field}), which both "
+                f"become {s!r}"
             )
         seen[s] = i
 
 
+def _key_path(where: str, key: str) -> str | None:
+    """``where.key`` when the located-message parser can follow it (an identifier-like
+    key), else None."""
+    return f"{where}.{key}" if re.fullmatch(r"[A-Za-z_][\w-]*", key) else None
+
+
 def unique_keys(keys: list[str], where: str, what: str) -> None:
     """Refuse mapping keys whose identifiers coincide (``counterparties``, ``milestones``):
-    the message names both spellings; the error is located at the second key."""
+    the message names both spellings; the error is located at the second key when the
+    parser can follow it (else at the mapping), ``(at PATH)`` names the first."""
     seen: dict[str, str] = {}
     for k in keys:
         s = slug(k)
         if s in seen:
-            # a key the located-message parser can follow gets its own line
-            at = f"{where}.{k}" if re.fullmatch(r"[A-Za-z_][\w-]*", k) else where
+            first = _key_path(where, seen[s])
             raise ValueError(
-                f"{at}: expected {what} that differ once reduced to identifiers, got "
-                f"{k!r} and {seen[s]!r}, which both become {s!r}"
+                f"{_key_path(where, k) or where}: expected {what} that differ once reduced to "
+                f"identifiers, got {k!r} and {seen[s]!r}{f' (at {first})' if first else ''}, "
+                f"which both become {s!r}"
             )
         seen[s] = k
 
