@@ -680,10 +680,9 @@ def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import networkx as nx
 
-    from finmodel.export.analysis_sheets import save_png
+    from finmodel.export.analysis_sheets import plain_text, save_png
 
-    # text from a file ($\frac$ in a name or currency) is drawn as written
-    with matplotlib.rc_context({"text.parse_math": False}):
+    with plain_text():
         G = nx.DiGraph()
         tot = g.L.sum(axis=0)
         for i, a in enumerate(g.parties):

@@ -140,7 +140,7 @@ def _png_ok(path: Path) -> None:
     assert np.ptp(img) > 0  # something was drawn
 
 
-@pytest.mark.filterwarnings("ignore:Glyph")
+@pytest.mark.filterwarnings("error:Glyph")
 def test_odd_text_runs_through_every_command(in_tmp: Path) -> None:
     (in_tmp / "odd.yaml").write_text(ODD, encoding="utf-8")
     (in_tmp / "net.yaml").write_text(NET, encoding="utf-8")

@@ -6,7 +6,9 @@ run's manifest. The scenario's own sheets stay a live model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +289,22 @@ def _fit_text_columns(ws: Any, lo: float = 10.0, hi: float = 60.0) -> None:
         ws.column_dimensions[_col(col)].width = min(hi, max(lo, n + 2.0))
 
 
+@contextlib.contextmanager
+def plain_text() -> Iterator[None]:
+    """Draw text from a file as written: ``$\\frac{a}{b}$`` in a name or a currency is not
+    read as mathematics (``text.parse_math`` off while the figure is made and saved). A
+    character no installed font has (a CJK name with only DejaVu Sans) is drawn as a box,
+    without matplotlib's warning for each glyph."""
+    import matplotlib
+
+    with (
+        matplotlib.rc_context({"text.parse_math": False}),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        yield
+
+
 def tornado_png(df: pd.DataFrame, path: Path) -> Path:
     """A tornado chart: bars from the base to the metric at low and high, largest on top."""
     import matplotlib
@@ -294,8 +312,7 @@ def tornado_png(df: pd.DataFrame, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # text from a file ($\frac$ in a name or currency) is drawn as written
-    with matplotlib.rc_context({"text.parse_math": False}):
+    with plain_text():
         d = df.iloc[::-1]
         base = float(df["base"].iloc[0])
         fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
@@ -317,8 +334,7 @@ def fan_png(mc: Any, path: Path, unit: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # text from a file ($\frac$ in a name or currency) is drawn as written
-    with matplotlib.rc_context({"text.parse_math": False}):
+    with plain_text():
         f = mc.fan
         x = range(len(f))
         fig, ax = plt.subplots(figsize=(10, 4.5))
