@@ -61,7 +61,17 @@ def _fail(message: str) -> NoReturn:
 def _console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False, width=max(100, Console().width))
+    # markup off: names, sources and labels from a file are printed as written ('[/bold]',
+    # '[link=...]'); the CLI's own styles are Text objects (_styled)
+    return Console(highlight=False, markup=False, soft_wrap=False, width=max(100, Console().width))
+
+
+def _styled(*parts: str | tuple[str, str]) -> Any:
+    """A line of plain text in which the given ``(text, style)`` parts are styled; nothing
+    in it is read as console markup."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def _fmt(x: Any, digits: int = 1) -> str:
@@ -174,7 +184,9 @@ def _print_run(res: Results) -> None:
     a = res.assumptions
     m = res.metrics
     unit = f"{a.currency} {a.unit}"
-    con.print(f"[bold]{a.company}: {a.name}[/bold]  ({a.start} to {a.end}, money in {unit})")
+    con.print(
+        _styled((f"{a.company}: {a.name}", "bold"), f"  ({a.start} to {a.end}, money in {unit})")
+    )
     t = Table(title="Summary", show_header=False, title_justify="left")
     t.add_column("metric")
     t.add_column("value", justify="right")
@@ -247,7 +259,7 @@ def _print_run(res: Results) -> None:
                 shown(r.model),
                 shown(r.difference),
                 tol,
-                "[green]yes[/green]" if r.ok else "[red]NO[/red]",
+                _styled(("yes", "green")) if r.ok else _styled(("NO", "red")),
             )
         con.print(tt)
 
@@ -541,11 +553,11 @@ def sensitivity(
             gt.add_column(f"{y:.4g}", justify="right")
         zmin, zmax = float(grid_df.min().min()), float(grid_df.max().max())
         for x, row in grid_df.iterrows():
-            cells = []
+            cells: list[Any] = []
             for v in row.to_numpy():
                 shade = 0.0 if zmax == zmin or v != v else (v - zmin) / (zmax - zmin)
                 style = "green" if shade < 1 / 3 else "yellow" if shade < 2 / 3 else "red"
-                cells.append(f"[{style}]{format_metric(met, float(v), model)}[/{style}]")
+                cells.append(_styled((format_metric(met, float(v), model), style)))
             gt.add_row(f"{x:.4g}", *cells)
         con.print(gt)
     if sob is not None:
@@ -788,8 +800,10 @@ def simulate(
     con = _console()
     m = mc.manifest
     con.print(
-        f"[bold]{res.model.scenario}[/bold]: {m['draws']:,} paths, seed {m['seed']}, "
-        f"{m['sampler']}, {mc.seconds} s"
+        _styled(
+            (res.model.scenario, "bold"),
+            f": {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}, {mc.seconds} s",
+        )
     )
     t = Table(title="Metrics across paths", title_justify="left")
     t.add_column("metric")
@@ -959,8 +973,11 @@ def value(
     assert a.valuation is not None
     unit = f"{a.currency} {a.unit}"
     con.print(
-        f"[bold]{res.name}[/bold]: valued at the end of {a.valuation.date}, "
-        f"{a.valuation.discount_rate.value:.1%} a year ({unit})"
+        _styled(
+            (res.name, "bold"),
+            f": valued at the end of {a.valuation.date}, "
+            f"{a.valuation.discount_rate.value:.1%} a year ({unit})",
+        )
     )
     t = Table(title="DCF", show_header=False, title_justify="left")
     t.add_column("item")
@@ -981,7 +998,7 @@ def value(
     t.add_row("IRR of FCF (terminal value in the last year)", str(rate))
     con.print(t)
     for w in d.warnings:
-        con.print(f"[yellow]warning:[/yellow] {w}")
+        con.print(_styled(("warning:", "yellow"), f" {w}"))
     inf = v["inflows"]
     if len(inf):
         it = Table(title="Inflows by kind (only equity dilutes)", title_justify="left")
@@ -1206,8 +1223,13 @@ def network(
     con = _console()
     yrs = rep["years"]
     con.print(
-        f"[bold]{res.name}[/bold] in [bold]{net.name}[/bold]. Shock: {manifest['shortfall']}. "
-        f"The company leaves {float(yrs['company_unpaid'].sum()):,.1f} unpaid."
+        _styled(
+            (res.name, "bold"),
+            " in ",
+            (net.name, "bold"),
+            f". Shock: {manifest['shortfall']}. "
+            f"The company leaves {float(yrs['company_unpaid'].sum()):,.1f} unpaid.",
+        )
     )
     t = Table(title="Exposure to the company over the horizon", title_justify="left")
     for c in (
@@ -1253,7 +1275,7 @@ def network(
             _fmt(float(r["shortfall_received"])),
             _fmt(float(r["cash_start"])),
             _fmt(float(r["cash_end"])),
-            "yes" if r["meets_own_obligations"] else "[red]NO[/red]",
+            "yes" if r["meets_own_obligations"] else _styled(("NO", "red")),
             r["first_default"] if isinstance(r["first_default"], str) else "",
         )
     con.print(ct)
@@ -1268,7 +1290,7 @@ def network(
             _fmt(float(r["loss"])),
             _fmt(float(r["company_unpaid"])),
             _fmt(float(r["company_cash_end"])),
-            f"[red]{r['defaulted']}[/red]" if r["defaulted"] else "",
+            _styled((str(r["defaulted"]), "red")) if r["defaulted"] else "",
         )
     con.print(yt)
     if len(rep["loans"]):
@@ -1282,7 +1304,7 @@ def network(
                 _fmt(float(r["amount"])),
                 str(r["secured_on"]),
                 _fmt(float(r["service_lost"])),
-                "[red]yes[/red]" if r["impaired"] else "no",
+                _styled(("yes", "red")) if r["impaired"] else "no",
             )
         con.print(lt)
     if mc is not None:

@@ -205,7 +205,7 @@ def sources(model: Model) -> list[Source]:
         out.append(
             Source(
                 f.name,
-                f"inflow_{k}",
+                f"inflow__{k}",
                 f.rule,
                 inv,
                 f.preference or v.preference,
@@ -261,7 +261,7 @@ def walk(
             first_pre.append(None)
             continue
         amounts.append(full(items[src.item], S))
-        f = next(x for x in a.funding.inflows if f"inflow_{slug(x.name)}" == src.item)
+        f = next(x for x in a.funding.inflows if f"inflow__{slug(x.name)}" == src.item)
         if f.pre_money is not None:
             first_pre.append(np.full(S, f.pre_money.value))
         elif f.post_money is not None:

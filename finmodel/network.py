@@ -324,7 +324,7 @@ def build_graph(res: Results, net: Network) -> Graph:
         amounts = [res.model.params[x].value for x in res.model.commitment_amounts[k]]
         backlog[j] += sum(amounts)
         if com.take_or_pay:
-            owed_items.append((f"commit_{k}", j))
+            owed_items.append((f"commit__{k}", j))
             edges.setdefault((net.company, mapping[k]), []).append(f"{com.counterparty} contract")
     inv_map = {slug(k): v for k, v in net.investors.items()}
     invest_items: list[tuple[str, int, float]] = []
@@ -344,7 +344,7 @@ def build_graph(res: Results, net: Network) -> Graph:
                     f"; add the line `  {who}: PARTY` under `investors:`, with PARTY one of "
                     f"{', '.join(parties)}"
                 )
-            invest_items.append((f"inflow_{k}", pos[inv_map[who]], share))
+            invest_items.append((f"inflow__{k}", pos[inv_map[who]], share))
             edges.setdefault((inv_map[who], net.company), []).append(f"{f.name} (investment)")
     for o in net.obligations:
         for y, x in o.annual.items():
@@ -684,47 +684,48 @@ def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
     import networkx as nx
 
-    from finmodel.export.analysis_sheets import save_png
+    from finmodel.export.analysis_sheets import plain_text, save_png
 
-    G = nx.DiGraph()
-    tot = g.L.sum(axis=0)
-    for i, a in enumerate(g.parties):
-        G.add_node(a)
-        for j, b in enumerate(g.parties):
-            if tot[i, j] > 0:
-                G.add_edge(a, b, weight=float(tot[i, j]))
-    parties = rep["parties"]
-    owed_to = g.L.sum(axis=(0, 1))
-    stress = [
-        float(parties.at[p, "shortfall_received"] / owed_to[i]) if owed_to[i] > 0 else 0.0
-        for i, p in enumerate(g.parties)
-    ]
-    pos = nx.circular_layout(G)
-    fig, ax = plt.subplots(figsize=(10, 8))
-    wmax = max((d["weight"] for _, _, d in G.edges(data=True)), default=1.0)
-    nx.draw_networkx_edges(
-        G,
-        pos,
-        ax=ax,
-        width=[0.5 + 8 * d["weight"] / wmax for _, _, d in G.edges(data=True)],
-        edge_color="#7F7F7F",
-        arrows=True,
-        arrowsize=12,
-        connectionstyle="arc3,rad=0.08",
-    )
-    nodes = nx.draw_networkx_nodes(
-        G,
-        pos,
-        ax=ax,
-        node_color=stress,
-        cmap="RdYlGn_r",
-        vmin=0,
-        vmax=max(0.3, max(stress)),
-        node_size=1600,
-    )
-    nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
-    fig.colorbar(nodes, ax=ax, label="share of what was owed to it that did not arrive")
-    ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
-    ax.axis("off")
-    fig.tight_layout()
-    return save_png(fig, path, dpi=100)
+    with plain_text():
+        G = nx.DiGraph()
+        tot = g.L.sum(axis=0)
+        for i, a in enumerate(g.parties):
+            G.add_node(a)
+            for j, b in enumerate(g.parties):
+                if tot[i, j] > 0:
+                    G.add_edge(a, b, weight=float(tot[i, j]))
+        parties = rep["parties"]
+        owed_to = g.L.sum(axis=(0, 1))
+        stress = [
+            float(parties.at[p, "shortfall_received"] / owed_to[i]) if owed_to[i] > 0 else 0.0
+            for i, p in enumerate(g.parties)
+        ]
+        pos = nx.circular_layout(G)
+        fig, ax = plt.subplots(figsize=(10, 8))
+        wmax = max((d["weight"] for _, _, d in G.edges(data=True)), default=1.0)
+        nx.draw_networkx_edges(
+            G,
+            pos,
+            ax=ax,
+            width=[0.5 + 8 * d["weight"] / wmax for _, _, d in G.edges(data=True)],
+            edge_color="#7F7F7F",
+            arrows=True,
+            arrowsize=12,
+            connectionstyle="arc3,rad=0.08",
+        )
+        nodes = nx.draw_networkx_nodes(
+            G,
+            pos,
+            ax=ax,
+            node_color=stress,
+            cmap="RdYlGn_r",
+            vmin=0,
+            vmax=max(0.3, max(stress)),
+            node_size=1600,
+        )
+        nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
+        fig.colorbar(nodes, ax=ax, label="share of what was owed to it that did not arrive")
+        ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
+        ax.axis("off")
+        fig.tight_layout()
+        return save_png(fig, path, dpi=100)

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StrictInt, model_validator
 
-from finmodel.assumptions.schema import Frozen, Month, Num, Sourced, YearsOnly, slug
+from finmodel.assumptions.schema import (
+    Frozen,
+    Month,
+    Num,
+    Sourced,
+    YearsOnly,
+    slug,
+    unique_keys,
+    unique_names,
+)
 
 
 def _by_year(v: Any) -> Any:
@@ -97,10 +106,11 @@ class Network(Frozen):
     @model_validator(mode="after")
     def _names(self) -> Network:
         names = [p.name for p in self.parties]
+        unique_names(names, "parties", "name")
+        unique_keys(list(self.counterparties), "counterparties", "counterparty names")
+        unique_keys(list(self.investors), "investors", "investor names")
         seen: set[str] = set()
         for i, n in enumerate(names):
-            if n in seen:
-                raise ValueError(f"parties[{i}].name: expected unique names, got {n!r} twice")
             if slug(n) == slug(OUTSIDE):
                 raise ValueError(
                     f"parties[{i}].name: expected a name other than {OUTSIDE!r} (it receives "

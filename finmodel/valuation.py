@@ -472,7 +472,7 @@ def commitments_pv(res: Results) -> pd.DataFrame:
                 "counterparty": c.counterparty,
                 "contract_value": math.fsum(amt),
                 "after_valuation_date": math.fsum(amt[t > d]),
-                "pv_in_horizon": math.fsum(res.series(f"commit_{k}") * df_t),
+                "pv_in_horizon": math.fsum(res.series(f"commit__{k}") * df_t),
                 "pv_after_horizon": math.fsum(amt[late] * (1.0 + r) ** -tau),
             }
         )
@@ -651,7 +651,7 @@ def inflows_table(res: Results) -> pd.DataFrame:
     d = date_index(res)
     rows = []
     for f in res.assumptions.funding.inflows:
-        x = res.series(f"inflow_{slug(f.name)}")
+        x = res.series(f"inflow__{slug(f.name)}")
         if f.kind == "equity":
             how = f"new shares, priced by {' then '.join(RULE_LABELS[r] for r in f.rule)}"
         elif f.kind == "debt":

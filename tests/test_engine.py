@@ -127,7 +127,7 @@ def test_facility_draws_follow_the_annuity_of_numpy_financial(
           facilities: [{name: Bank, limit: 5, rate: 0.12}]
     """)
     res = finmodel.run(p)
-    bal = res.series("facility_bank")
+    bal = res.series("facility__bank")
     for k in range(1, 5):
         assert bal[k - 1] == pytest.approx(npf.fv(0.01, k, -1, 0), rel=1e-12)
     assert bal[4:].tolist() == [5.0] * 8
@@ -157,7 +157,7 @@ def test_facility_is_repaid_as_cash_recovers(write_yaml: Callable[..., Path]) ->
     res = finmodel.run(p)
     # Jan-Mar drawn 1, 2, 3; April: 0 - 1 + 10 = 9 repays all 3 -> cash 6, falling 1 a month
     # to 0 in October; November and December draw again.
-    assert res.series("facility_bank").tolist() == [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 1, 2]
+    assert res.series("facility__bank").tolist() == [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 1, 2]
     assert res.series("cash_unfunded").tolist() == [0, 0, 0, 6, 5, 4, 3, 2, 1, 0, 0, 0]
     assert res.series("facility_draws").tolist() == [1, 1, 1, -3, 0, 0, 0, 0, 0, 0, 1, 1]
     assert res.metrics["cash_out_month"] is None
@@ -176,8 +176,8 @@ def test_two_facilities_draw_in_order(write_yaml: Callable[..., Path]) -> None:
           facilities: [{name: A, limit: 3, rate: 0}, {name: B, limit: 4, rate: 0}]
     """)
     res = finmodel.run(p)
-    assert res.series("facility_a").tolist() == [2, 3, 3, 3, 3, 3]
-    assert res.series("facility_b").tolist() == [0, 1, 3, 4, 4, 4]
+    assert res.series("facility__a").tolist() == [2, 3, 3, 3, 3, 3]
+    assert res.series("facility__b").tolist() == [0, 1, 3, 4, 4, 4]
     assert res.series("cash_unfunded").tolist() == [0, 0, 0, -1, -3, -5]
 
 
@@ -195,7 +195,7 @@ def test_milestone_tranches_arrive_per_whole_unit(write_yaml: Callable[..., Path
         funding:
           inflows: [{name: Chips, amount: 25, milestone: gw, per_unit: 10}]
     """)
-    inflow = finmodel.run(p).series("inflow_chips")
+    inflow = finmodel.run(p).series("inflow__chips")
     assert np.flatnonzero(inflow).tolist() == [5, 9]
     assert inflow.sum() == pytest.approx(20.0)
 
@@ -221,8 +221,8 @@ def test_commitment_profiles(
           - {{counterparty: C, amount: 78, start: 2026-01, years: 1, profile: {profile}}}
     """)
     res = finmodel.run(p)
-    assert res.series("commit_c")[:12] == pytest.approx(expected)
-    assert res.series("commit_c")[12:].tolist() == [0.0] * 6
+    assert res.series("commit__c")[:12] == pytest.approx(expected)
+    assert res.series("commit__c")[12:].tolist() == [0.0] * 6
     assert res.metrics["commitments_total"] == 78
 
 
@@ -243,7 +243,7 @@ def test_explicit_payments_spread_over_the_contract_months(write_yaml: Callable[
             take_or_pay: false
     """)
     res = finmodel.run(p)
-    c = res.series("commit_c")
+    c = res.series("commit__c")
     assert c[:6].tolist() == [0.0] * 6
     assert c[6:12] == pytest.approx([2.0] * 6)
     assert c[12:] == pytest.approx([0.5] * 12)
@@ -312,7 +312,7 @@ def test_users_times_paying_share_times_price_plus_segments(
     """)
     res = finmodel.run(p)
     assert res.series("revenue_subscriptions") == pytest.approx([0.2] * 12)
-    assert res.series("revenue_enterprise") == pytest.approx([1.0] * 12)
+    assert res.series("revenue__enterprise") == pytest.approx([1.0] * 12)
     assert res.annual.loc["revenue", 2026] == pytest.approx(14.4)
     p2 = write_yaml(
         """
@@ -522,8 +522,8 @@ def test_chunked_evaluation_equals_one_batch() -> None:
 
 def test_schedule_splits_recursive_items() -> None:
     sched = schedule(build(finmodel.load("openai-plan-2025q3")))
-    assert {"revenue", "commit_oracle", "depreciation"} <= set(sched.before)
-    for id in ("cash_unfunded", "tax", "facility_revolver", "funding_need_cumulative"):
+    assert {"revenue", "commit__oracle", "depreciation"} <= set(sched.before)
+    for id in ("cash_unfunded", "tax", "facility__revolver", "funding_need_cumulative"):
         assert id in sched.loop
     # read by nothing in the loop: computed whole after it
     for id in ("net_income", "net_loss", "burn", "cash", "funding_need", "below_buffer"):
@@ -571,7 +571,7 @@ def test_explicit_payments_spread_smoothly_from_the_start_month(
             profile: explicit
             payments: {2026: 6, 2027: 24}
     """)
-    c = finmodel.run(p).series("commit_c")
+    c = finmodel.run(p).series("commit__c")
     assert c[:6].tolist() == [0.0] * 6 and c[24:].tolist() == [0.0] * 12
     assert math.fsum(c[6:12]) == pytest.approx(6, rel=1e-12)
     assert math.fsum(c[12:24]) == pytest.approx(24, rel=1e-12)

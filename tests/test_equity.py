@@ -253,7 +253,7 @@ def test_milestone_tranches_dilute_in_the_engine_months(write_yaml: Callable[...
     10 and 5, so the holders keep 0.8 x 100 / 125 (the grant adds no shares)."""
     p = eq_file(write_yaml, "kind: grant", extra=CHIPS % "last_round")
     res = finmodel.run(p)
-    engine = res.series("inflow_chips")
+    engine = res.series("inflow__chips")
     months = [res.model.timeline.labels[t] for t in np.flatnonzero(engine)]
     assert engine[engine > 0].tolist() == pytest.approx([10, 10, 5])
     rounds = res.valuation()["rounds"]
@@ -266,7 +266,7 @@ def test_milestone_tranches_dilute_in_the_engine_months(write_yaml: Callable[...
     assert less.valuation()["dilution"] == pytest.approx(1 - 0.8 * 100 / 115, rel=1e-12)
     # at the policy's valuation: 150 in 2026, 200 in 2027 (by the arrival's year)
     pol = finmodel.run(eq_file(write_yaml, "kind: grant", extra=CHIPS % "raise_policy"))
-    flows = pol.series("inflow_chips")
+    flows = pol.series("inflow__chips")
     keep = 0.8
     for t in np.flatnonzero(flows):
         pre = {2026: 150.0, 2027: 200.0}[int(pol.model.timeline.year_of[t])]
@@ -486,7 +486,7 @@ def test_a_class_paid_in_tranches_earns_its_xirr(write_yaml: Callable[..., Path]
     ret = res.valuation()["returns"].set_index("round")
     chips = ret.loc["Chips"]
     assert chips["amount"] == pytest.approx(25.0) and chips["takes"] == "converts"
-    flows = res.series("inflow_chips")
+    flows = res.series("inflow__chips")
     t = np.flatnonzero(flows)
     labels = [res.model.timeline.labels[i] for i in t]
     dates = [date(int(m[:4]), int(m[5:]), 1) for m in labels]
@@ -524,7 +524,7 @@ def test_base_case_dilution_under_each_rule() -> None:
     res = finmodel.run("openai-plan-2025q3", pricing="raise_policy")
     assert not res.valuation()["rounds"]["from_policy"].any()
     rev = res.series("revenue")
-    flows = res.series("inflow_nvidia")
+    flows = res.series("inflow__nvidia")
     keep = 1.0
     for t in np.flatnonzero(flows):
         pre = 24 * sum(rev[min(s, len(rev) - 1)] for s in range(t + 1, t + 13))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from typer.testing import CliRunner
@@ -229,6 +229,72 @@ def test_interrupted_writes_leave_the_old_file_or_a_complete_one(
 def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["run", "bear", "--out", "/proc/finmodel-test.xlsx"])
     assert r.exit_code == 2 and "cannot write the file" in r.output
+
+
+NAMES = st.one_of(
+    st.sampled_from(
+        [
+            "Oracle",
+            "ORACLE!",
+            "oracle",
+            "Plan [/bold] Q3",
+            "Oracle [/]",
+            "[link=https://example.com]x[/link]",
+            "$\\frac$",
+            "!!!",
+            "???",
+            "甲骨文",
+            "ОРАКЛ",
+            "🚀",
+            "Société",
+            "Societe",
+            "Balance",
+            "Demand",
+            "Base",
+            "Plan",
+            "Subscriptions",
+        ]
+    ),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=6),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(NAMES, min_size=7, max_size=7))
+def test_fuzz_names(names: list[str]) -> None:
+    """Any text as the names of two counterparties, two inflows, two facilities and a
+    milestone: the file runs with one line item per name, or, exactly when two names of one
+    kind share an identifier, it is refused with a message naming both spellings."""
+    from finmodel.assumptions.schema import slug
+
+    c1, c2, i1, i2, f1, f2, ms = names
+    tree = _set(BASE, ("commitments",), [*BASE["commitments"], {**BASE["commitments"][0]}])
+    tree["commitments"][0]["counterparty"], tree["commitments"][1]["counterparty"] = c1, c2
+    tree["funding"]["inflows"][0]["name"], tree["funding"]["inflows"][1]["name"] = i1, i2
+    tree["funding"]["inflows"][1]["milestone"] = ms
+    tree["milestones"] = {ms: BASE["milestones"]["gw"]}
+    tree["funding"]["facilities"] = [
+        {"name": f1, "limit": 2, "rate": 0.1},
+        {"name": f2, "limit": 2, "rate": 0.1},
+    ]
+    pairs = [(c1, c2), (i1, i2), (f1, f2)]
+    clash = next(((a, b) for a, b in pairs if slug(a) == slug(b)), None)
+    try:
+        res = finmodel.run(validate(Document(tree, {}, [Path("fuzz.yaml")])))
+    except FinmodelError as e:
+        assert clash is not None, str(e)
+        a, b = clash
+        assert repr(b) in str(e) and (a == b or repr(a) in str(e)), str(e)
+        event("refused: two names share an identifier")
+        return
+    event("ran")
+    assert clash is None
+    ids = [it.id for it in res.model.items]
+    assert len(set(ids)) == len(ids)
+    for kind, name in (("commit", c1), ("commit", c2), ("inflow", i1), ("inflow", i2)):
+        assert f"{kind}__{slug(name)}" in ids
+    both = res.series(f"facility__{slug(f1)}") + res.series(f"facility__{slug(f2)}")
+    assert both == pytest.approx(res.series("facility_balance"))
 
 
 def test_injection_and_control_characters(write_yaml: Callable[..., Path], tmp_path: Path) -> None:

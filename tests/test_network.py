@@ -421,13 +421,13 @@ def test_exposures_from_the_scenario() -> None:
     exp = nw.exposures(nw.build_graph(res, net))
     # Oracle receives what the scenario's take-or-pay Oracle contract pays within the horizon
     assert exp.at["Oracle", "receives_from_company"] == pytest.approx(
-        res.annual.loc["commit_oracle"].sum()
+        res.annual.loc["commit__oracle"].sum()
     )
     assert exp.at["Oracle", "share_of_revenue"] == pytest.approx(exp.at["Oracle", "per_year"] / 57)
     # NVIDIA's contract is a letter of intent (not take-or-pay): its round trip is its
     # investment against what it is paid, capped at 1
     assert exp.at["NVIDIA", "invests_in_company"] == pytest.approx(
-        res.annual.loc["inflow_nvidia"].sum()
+        res.annual.loc["inflow__nvidia"].sum()
     )
     assert exp.at["NVIDIA", "backlog"] == pytest.approx(300)
 

@@ -108,20 +108,20 @@ def test_oracle_is_paid_60_a_year_and_the_ramp_is_the_named_alternative() -> Non
     leaves 107.2 for 2031. Nothing else about the contracts differs."""
     base = finmodel.run("openai-plan-2025q3")
     ramp = finmodel.run("oracle-ramp")
-    assert base.annual.loc["commit_oracle"].tolist() == pytest.approx(
+    assert base.annual.loc["commit__oracle"].tolist() == pytest.approx(
         [0, 0, 60, 60, 60, 60], rel=1e-12, abs=1e-12
     )
-    assert 300 - base.annual.loc["commit_oracle"].sum() == pytest.approx(60, rel=1e-12)
+    assert 300 - base.annual.loc["commit__oracle"].sum() == pytest.approx(60, rel=1e-12)
     # contract months 1-12 fall in 2027, 13-24 in 2028, ...; 49-60 in 2031, after the horizon
     by_year = [_ramp(300, 60, range(12 * k + 1, 12 * k + 13)) for k in range(4)]
     assert by_year == pytest.approx([300 * 156 / 3660, 300 * 444 / 3660, 60, 300 * 1020 / 3660])
-    assert ramp.annual.loc["commit_oracle"].tolist() == pytest.approx(
+    assert ramp.annual.loc["commit__oracle"].tolist() == pytest.approx(
         [0, 0, *by_year], rel=1e-12, abs=1e-12
     )
-    after = 300 - ramp.annual.loc["commit_oracle"].sum()
+    after = 300 - ramp.annual.loc["commit__oracle"].sum()
     assert after == pytest.approx(_ramp(300, 60, range(49, 61)), rel=1e-12)
     assert after == pytest.approx(107.21, abs=0.005)
-    others = [r.series("committed_payments") - r.series("commit_oracle") for r in (base, ramp)]
+    others = [r.series("committed_payments") - r.series("commit__oracle") for r in (base, ramp)]
     np.testing.assert_allclose(others[0], others[1], rtol=0, atol=1e-12)
 
 
@@ -133,7 +133,7 @@ def test_flat_oracle_binds_in_2027() -> None:
     a = finmodel.run("openai-plan-2025q3").annual
     committed = 60 + 38 * 12 / 84 + 22.4 * 12 / 60 + 10 * 12 / 36
     assert a.loc["committed_payments", 2027] == pytest.approx(committed, rel=1e-12)
-    assert a.loc["commit_microsoft_azure", 2027] == 0.0
+    assert a.loc["commit__microsoft_azure", 2027] == 0.0
     assert a.loc["compute_cost", 2027] >= committed - 1e-9
     excess = committed - a.loc["compute_need", 2027]
     assert excess > 0
@@ -182,7 +182,7 @@ def test_nvidia_pullback_opens_a_gap_the_base_does_not_have() -> None:
     b, p = (finmodel.run(n, adjust=NO_REVOLVER) for n in ("openai-plan-2025q3", "nvidia-pullback"))
     np.testing.assert_allclose(
         b.series("cash_unfunded") - p.series("cash_unfunded"),
-        np.cumsum(b.series("inflow_nvidia")),
+        np.cumsum(b.series("inflow__nvidia")),
         rtol=0,
         atol=1e-9,
     )
@@ -205,7 +205,7 @@ def test_revised_plan_does_not_count_the_stalled_tranches_and_the_overlay_restor
     tranches overlay adds exactly the ten tranches of 10 and changes nothing else."""
     rev = finmodel.run("openai-plan-2026q1")
     tr = finmodel.run("openai-plan-2026q1-nvidia-tranches")
-    assert not rev.series("inflow_nvidia").any()
+    assert not rev.series("inflow__nvidia").any()
     assert rev.annual.loc["committed_inflows"].tolist() == pytest.approx(
         [10 + 8.3 + 22.5, 110, 0, 0, 0, 0], rel=1e-12, abs=1e-12
     )

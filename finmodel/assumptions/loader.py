@@ -461,6 +461,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
     got = err.get("input")
     msg = str(err["msg"]).removeprefix("Value error, ")
     inner = _FIELD_MSG.match(msg)
+    base = loc
     if kind == "value_error" and inner:
         # a validator's message that names its own field below ``loc``
         loc = _translate((*loc, *_parse_dotted(inner.group(1))), doc.data)
@@ -485,7 +486,25 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
     f, line = doc.where(loc)
     where = f"{f}:{line}" if line else f
     field_path = _dotted(loc) or "top level"
-    return f"{where}: {field_path}: {text}"
+    return f"{where}: {field_path}: {_first_at(doc, base, text)}"
+
+
+def _first_at(doc: Document, base: Loc, text: str) -> str:
+    """``(at funding.inflows[0].name)`` in a validator's message (relative to the
+    validator's location ``base``) becomes ``(at funding.inflows[0].name, line 12)``."""
+
+    def line_of(m: re.Match[str]) -> str:
+        loc = _translate((*base, *_parse_dotted(m.group(1))), doc.data)
+        if loc not in doc.lines:
+            return m.group(0)
+        f, n = doc.lines[loc]
+        where = f"line {n}" if f == doc.where(base)[0] else f"{f}:{n}"
+        return f"(at {_dotted(loc)}, {where})"
+
+    return _AT.sub(line_of, text)
+
+
+_AT = re.compile(r"\(at ([A-Za-z_][\w.\[\]-]*)\)")
 
 
 _FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)

@@ -8,8 +8,10 @@ Any number may be written plain or as ``{value, source, note}``. Unknown keys ar
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -427,6 +429,7 @@ class Inflow(Frozen):
                     f"investors: expected amounts summing to the inflow's {self.amount.value:g}, "
                     f"got {total:g}"
                 )
+            unique_names([i.name for i in self.investors], "investors", "name")
         if (self.date is None) == (self.milestone is None):
             raise ValueError("expected exactly one of 'date' or 'milestone'")
         if self.milestone is not None and self.per_unit is None:
@@ -734,7 +737,7 @@ class Valuation(Frozen):
             total = sum(h.stake for h in self.holders)
             if abs(total - 1.0) > 1e-6:
                 raise ValueError(f"holders: expected stakes summing to 1, got {total:.6g}")
-            _unique([h.name for h in self.holders], "valuation.holders", "name")
+            unique_names([h.name for h in self.holders], "holders", "name")
         return self
 
 
@@ -797,10 +800,11 @@ class Assumptions(Frozen):
                     f"got {self.opening.as_of}"
                 )
         names = [c.counterparty for c in self.commitments]
-        _unique(names, "commitments", "counterparty")
-        _unique([i.name for i in self.funding.inflows], "funding.inflows", "name")
-        _unique([f.name for f in self.funding.facilities], "funding.facilities", "name")
-        _unique([s.name for s in self.revenue.segments], "revenue.segments", "name")
+        unique_names(names, "commitments", "counterparty")
+        unique_names([i.name for i in self.funding.inflows], "funding.inflows", "name")
+        unique_names([f.name for f in self.funding.facilities], "funding.facilities", "name")
+        unique_names([s.name for s in self.revenue.segments], "revenue.segments", "name")
+        unique_keys(list(self.milestones), "milestones", "milestone names")
         for n, t in enumerate(self.targets):
             span = parse_period(t.period)
             if span is not None and not (lo <= span[0] and span[1] <= hi):
@@ -845,25 +849,78 @@ class Assumptions(Frozen):
         return self
 
 
-def _unique(names: list[str], where: str, field: str) -> None:
-    seen: set[str] = set()
+def unique_names(names: list[str], where: str, field: str) -> None:
+    """Refuse two names whose identifiers (:func:`slug`) coincide, naming both spellings:
+    ``'ORACLE!'`` and ``'Oracle'`` would share every parameter path and line item. The
+    error is located at the second; ``(at PATH)`` names the first (the loader adds its
+    line)."""
+    plural = f"{field[:-1]}ies" if field.endswith("y") else f"{field}s"
+    seen: dict[str, int] = {}
     for i, n in enumerate(names):
         s = slug(n)
         if s in seen:
-            raise ValueError(f"{where}[{i}].{field}: expected unique {field}s, got {n!r} twice")
-        seen.add(s)
+            j = seen[s]
+            first = names[j]
+            if first == n:
+                raise ValueError(
+                    f"{where}[{i}].{field}: expected unique {plural}, got {n!r} twice "
+                    f"(at {where}[{j}].{field})"
+                )
+            raise ValueError(
+                f"{where}[{i}].{field}: expected {plural} that differ once reduced to "
+                f"identifiers, got {n!r} and {first!r} (at {where}[{j}].{field}), which both "
+                f"become {s!r}"
+            )
+        seen[s] = i
+
+
+def _key_path(where: str, key: str) -> str | None:
+    """``where.key`` when the located-message parser can follow it (an identifier-like
+    key), else None."""
+    return f"{where}.{key}" if re.fullmatch(r"[A-Za-z_][\w-]*", key) else None
+
+
+def unique_keys(keys: list[str], where: str, what: str) -> None:
+    """Refuse mapping keys whose identifiers coincide (``counterparties``, ``milestones``):
+    the message names both spellings; the error is located at the second key when the
+    parser can follow it (else at the mapping), ``(at PATH)`` names the first."""
+    seen: dict[str, str] = {}
+    for k in keys:
+        s = slug(k)
+        if s in seen:
+            first = _key_path(where, seen[s])
+            raise ValueError(
+                f"{_key_path(where, k) or where}: expected {what} that differ once reduced to "
+                f"identifiers, got {k!r} and {seen[s]!r}{f' (at {first})' if first else ''}, "
+                f"which both become {s!r}"
+            )
+        seen[s] = k
 
 
 def slug(text: str) -> str:
     """Identifier form of a name, used in parameter paths and defined names.
 
+    Accents are folded (NFKD, then ASCII letters, digits and ``_`` kept), runs of anything
+    else become ``_``, and the result is lower-cased. A name with no ASCII letter or digit
+    left (``'!!!'``, emoji, a non-Latin script) gets ``item_`` and the first 8 hex digits of
+    the SHA-256 of its NFC form: stable across runs and machines, and different for
+    different names.
+
     >>> slug("Microsoft Azure")
     'microsoft_azure'
     >>> slug("Series D (2027)")
     'series_d_2027'
+    >>> slug("Société Générale")
+    'societe_generale'
+    >>> slug("甲骨文")
+    'item_3f04a640'
     """
-    s = re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower()
-    return s or "item"
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", folded).strip("_").lower()
+    if s:
+        return s
+    digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()
+    return f"item_{digest[:8]}"
 
 
 def _year_paths(a: Assumptions) -> list[tuple[str, dict[int | str, Sourced]]]:

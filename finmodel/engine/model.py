@@ -310,19 +310,19 @@ def build(a: Assumptions) -> Model:
     for s in r.segments:
         k = slug(s.name)
         market = b.add(
-            f"market_{k}",
+            f"market__{k}",
             f"Market: {s.name} (in the month)",
             b.years(f"revenue.segments.{k}.market", s.market, flow=True, spread=s.spread),
         )
         share = b.add(
-            f"share_{k}",
+            f"share__{k}",
             f"Market share: {s.name}",
             b.years(
                 f"revenue.segments.{k}.share", s.share, flow=False, spread=s.spread, unit="rate"
             ),
             "level",
         )
-        rev_parts.append(b.add(f"revenue_{k}", f"Revenue: {s.name}", market * share))
+        rev_parts.append(b.add(f"revenue__{k}", f"Revenue: {s.name}", market * share))
     rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts))
     scale = b.scalar("revenue.scale", r.scale, "factor")
     if r.growth_scale is None:
@@ -379,7 +379,7 @@ def build(a: Assumptions) -> Model:
         expr: Expr = Path(tuple(names_w), np.array(rows))
         amounts[k] = names_w
         tag = "take-or-pay" if c.take_or_pay else "not binding"
-        ref = b.add(f"commit_{k}", f"Commitment: {c.counterparty} ({tag})", expr)
+        ref = b.add(f"commit__{k}", f"Commitment: {c.counterparty} ({tag})", expr)
         (binding if c.take_or_pay else nonbinding).append(ref)
     committed = b.add("committed_payments", "Committed payments (take-or-pay)", total(binding))
     b.add(
@@ -423,7 +423,7 @@ def build(a: Assumptions) -> Model:
     ebitda = b.add("ebitda", "EBITDA", revenue - opex_cash - cost["stock_comp"])
     ebit = b.add("ebit", "Operating income (EBIT)", ebitda - dep)
     facilities = a.funding.facilities
-    fac_ids = [f"facility_{slug(f.name)}" for f in facilities]
+    fac_ids = [f"facility__{slug(f.name)}" for f in facilities]
     rates = [
         b.scalar(f"funding.facilities.{slug(f.name)}.rate", f.rate, "rate per year")
         for f in facilities
@@ -533,11 +533,11 @@ def build(a: Assumptions) -> Model:
         else:
             assert f.milestone is not None and f.per_unit is not None
             per = b.scalar(f"funding.inflows.{k}.per_unit", f.per_unit)
-            mref = Ref(f"milestone_{slug(f.milestone)}")
+            mref = Ref(f"milestone__{slug(f.milestone)}")
             reached = fmin(amount, per * Fn("floor", (mref,)))
             before = fmin(amount, per * Fn("floor", (Prev(mref.item, Const(0.0)),)))
             expr = reached - before
-        ref = b.add(f"inflow_{k}", f"Inflow: {f.name} ({KIND_LABELS[f.kind]})", expr)
+        ref = b.add(f"inflow__{k}", f"Inflow: {f.name} ({KIND_LABELS[f.kind]})", expr)
         by_kind.setdefault(f.kind, []).append(ref)
         if f.kind == "debt":
             due = T if f.repay is None else tl.index_of(f.repay)  # may lie beyond the horizon
@@ -640,7 +640,7 @@ def build(a: Assumptions) -> Model:
         names = tuple(b.p.add(f"milestones.{k}.{m}", pts[m], "units") for m in months)
         w = tl.point_weights([month_index(*parse_month(m)) for m in months])
         ms_items.append(
-            Item(f"milestone_{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers")
+            Item(f"milestone__{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers")
         )
     items = ms_items + b.items
     for path, adj in a.adjust.items():

@@ -6,7 +6,9 @@ run's manifest. The scenario's own sheets stay a live model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +289,22 @@ def _fit_text_columns(ws: Any, lo: float = 10.0, hi: float = 60.0) -> None:
         ws.column_dimensions[_col(col)].width = min(hi, max(lo, n + 2.0))
 
 
+@contextlib.contextmanager
+def plain_text() -> Iterator[None]:
+    """Draw text from a file as written: ``$\\frac{a}{b}$`` in a name or a currency is not
+    read as mathematics (``text.parse_math`` off while the figure is made and saved). A
+    character no installed font has (a CJK name with only DejaVu Sans) is drawn as a box,
+    without matplotlib's warning for each glyph."""
+    import matplotlib
+
+    with (
+        matplotlib.rc_context({"text.parse_math": False}),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+        yield
+
+
 def tornado_png(df: pd.DataFrame, path: Path) -> Path:
     """A tornado chart: bars from the base to the metric at low and high, largest on top."""
     import matplotlib
@@ -294,19 +312,20 @@ def tornado_png(df: pd.DataFrame, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    d = df.iloc[::-1]
-    base = float(df["base"].iloc[0])
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
-    y = range(len(d))
-    ax.barh(y, d["metric_low"] - base, left=base, color="#4472C4", label="low input")
-    ax.barh(y, d["metric_high"] - base, left=base, color="#ED7D31", label="high input")
-    ax.axvline(base, color="black", linewidth=0.8)
-    ax.set_yticks(list(y), d["parameter"], fontsize=8)
-    ax.set_xlabel(df.attrs.get("metric", "metric"))
-    ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
+    with plain_text():
+        d = df.iloc[::-1]
+        base = float(df["base"].iloc[0])
+        fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
+        y = range(len(d))
+        ax.barh(y, d["metric_low"] - base, left=base, color="#4472C4", label="low input")
+        ax.barh(y, d["metric_high"] - base, left=base, color="#ED7D31", label="high input")
+        ax.axvline(base, color="black", linewidth=0.8)
+        ax.set_yticks(list(y), d["parameter"], fontsize=8)
+        ax.set_xlabel(df.attrs.get("metric", "metric"))
+        ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        return save_png(fig, path)
 
 
 def fan_png(mc: Any, path: Path, unit: str) -> Path:
@@ -315,21 +334,24 @@ def fan_png(mc: Any, path: Path, unit: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    f = mc.fan
-    x = range(len(f))
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.fill_between(x, f["p5"], f["p95"], color="#4472C4", alpha=0.2, label="5-95%")
-    ax.fill_between(x, f["p25"], f["p75"], color="#4472C4", alpha=0.4, label="25-75%")
-    ax.plot(x, f["p50"], color="#1F3864", label="median")
-    ax.axhline(0, color="black", linewidth=0.6)
-    ticks = list(range(0, len(f), 12))
-    ax.set_xticks(ticks, [f.index[i] for i in ticks])
-    ax.set_ylabel(unit)
-    m = mc.manifest
-    ax.set_title(f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
+    with plain_text():
+        f = mc.fan
+        x = range(len(f))
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        ax.fill_between(x, f["p5"], f["p95"], color="#4472C4", alpha=0.2, label="5-95%")
+        ax.fill_between(x, f["p25"], f["p75"], color="#4472C4", alpha=0.4, label="25-75%")
+        ax.plot(x, f["p50"], color="#1F3864", label="median")
+        ax.axhline(0, color="black", linewidth=0.6)
+        ticks = list(range(0, len(f), 12))
+        ax.set_xticks(ticks, [f.index[i] for i in ticks])
+        ax.set_ylabel(unit)
+        m = mc.manifest
+        ax.set_title(
+            f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}"
+        )
+        ax.legend(loc="lower left", fontsize=8)
+        fig.tight_layout()
+        return save_png(fig, path)
 
 
 def save_png(fig: Any, path: Path, dpi: int = 110) -> Path:

@@ -58,9 +58,9 @@ def put_text(ws: Any, ref: str, s: object) -> Any:
 
 
 def _fmt(item_id: str) -> str:
-    if item_id in ("paying_share", "revenue_growth_rate") or item_id.startswith("share_"):
+    if item_id in ("paying_share", "revenue_growth_rate") or item_id.startswith("share__"):
         return RATE
-    if item_id in ("users", "below_buffer") or item_id.startswith("milestone_"):
+    if item_id in ("users", "below_buffer") or item_id.startswith("milestone__"):
         return "#,##0.00"
     return MONEY
 
