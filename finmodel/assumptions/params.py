@@ -15,19 +15,21 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from finmodel.assumptions.schema import Sourced
+from finmodel.assumptions.schema import MAX_MAGNITUDE, Bounded, Sourced
 from finmodel.errors import AssumptionError
 
 
 @dataclass(frozen=True)
 class Param:
-    """One scalar input: its path, value, unit and the citation from the file."""
+    """One scalar input: its path, value, unit, the citation from the file and its domain
+    (the schema's bounds for it: a share in [0, 1], an amount >= 0; None when unbounded)."""
 
     path: str
     value: float
     unit: str
     source: str | None = None
     note: str | None = None
+    domain: type[Bounded] | None = None
 
     @property
     def name(self) -> str:
@@ -44,7 +46,8 @@ class Params:
     def add(self, path: str, x: Sourced | float, unit: str) -> str:
         """Register ``x`` under ``path``; return its name."""
         if isinstance(x, Sourced):
-            p = Param(path, float(x.value), unit, x.source, x.note)
+            domain = type(x) if isinstance(x, Bounded) else None
+            p = Param(path, float(x.value), unit, x.source, x.note, domain)
         else:
             p = Param(path, float(x), unit)
         if p.name in self._items:
@@ -65,11 +68,22 @@ class Params:
         return list(self._items)
 
     def adjust(self, path: str, op: str, x: float, source: str | None = None) -> None:
-        """Set, scale or shift the inputs under ``path``; the note records the change."""
+        """Set, scale or shift the inputs under ``path``; the note records the change.
+
+        A result outside the input's domain (a share above 1, a negative amount) or beyond
+        the file's largest magnitude is an error naming ``path``, the change and the input
+        it broke."""
         for i in resolve(self, path):
             p = list(self._items.values())[i]
             v = np.array([p.value])
             apply(v, [0], op, x)
+            new = float(v[0])
+            why = p.domain.problem(new) if p.domain is not None else None
+            if why is None and not abs(new) <= MAX_MAGNITUDE:
+                why = f"expected a number of magnitude at most {MAX_MAGNITUDE:g}, got {new:g}"
+            if why is not None:
+                at = "" if p.path == path else f" for {p.path}"
+                raise AssumptionError(f"{path}: {why}{at} (after {op} {x:g})")
             note = f"{op} {x:g} applied to {p.value:g}" + (f" ({source})" if source else "")
             self._items[p.name] = replace(p, value=float(v[0]), note=note)
 
