@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from finmodel.assumptions.schema import Assumptions, slug
+from finmodel.assumptions.schema import Assumptions, _kind, slug
 from finmodel.errors import AssumptionError
 
 Key = str | int
@@ -213,7 +213,19 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise AssumptionError(f"{name}:{line}: invalid YAML: {e.problem or e.context}") from None
+        problem = str(e.problem or e.context)
+        tag = re.search(r"constructor for the tag '([^']*)'", problem)
+        if tag and "lines" in locals():
+            # name the field: the last key written on or before the tag's line
+            at = [(n, -len(loc), loc) for loc, (_, n) in lines.items() if n <= line and loc]
+            field_path = _dotted(max(at)[2]) if at else "top level"
+            raise AssumptionError(
+                f"{name}:{line}: {field_path}: expected a plain value (a number, text, a list "
+                f"or a mapping; YAML tags are not allowed), got the tag "
+                f"'{tag.group(1).removeprefix('tag:yaml.org,2002:')}' (invalid YAML: could "
+                "not determine a constructor for the tag)"
+            ) from None
+        raise AssumptionError(f"{name}:{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as e:
         raise AssumptionError(f"{name}: invalid YAML: {e}") from None
     finally:
@@ -386,8 +398,57 @@ def validate(doc: Document, schema: type[Any] = Assumptions) -> Any:
     try:
         return schema.model_validate(doc.data)
     except ValidationError as e:
-        msgs = [_message(doc, err, schema) for err in e.errors(include_url=False)]
+        errors = _merge_type_errors(e.errors(include_url=False), schema)
+        msgs = [_message(doc, err, schema) for err in errors]
         raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
+
+
+_TYPE_WORDS = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "text",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+}
+"""What a pydantic type error expected, in words (the message never names a class)."""
+
+
+def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
+    """One error per location for wrong types: the branches of a union (a number is a
+    float or an int; notes are text or a list) become one ``expected A or B`` message."""
+    out: list[Any] = []
+    by_loc: dict[Loc, Any] = {}
+    for err in errors:
+        kind = err["type"]
+        if kind in _TYPE_WORDS or kind == "model_type":
+            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
+            if kind == "model_type":
+                keys = [k for k in _fields_at(loc, schema) if k not in ("source", "note")]
+                word = f"a mapping with keys {', '.join(keys)}" if keys else "a mapping"
+            else:
+                word = _TYPE_WORDS[kind]
+            if loc in by_loc:
+                words = by_loc[loc]["words"]
+                if word not in words:
+                    words.append(word)
+                continue
+            merged = {**err, "type": "wrong_type", "words": [word]}
+            by_loc[loc] = merged
+            out.append(merged)
+        else:
+            out.append(err)
+    for err in by_loc.values():
+        words = err["words"]
+        if "a number" in words and "a whole number" in words:
+            words.remove("a whole number")
+        err["msg"] = f"expected {' or '.join(words)}, got {_kind(err.get('input'))}"
+    return out
 
 
 def locate(doc: Document, message: str) -> str:
