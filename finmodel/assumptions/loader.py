@@ -526,6 +526,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
         # a validator's message that names its own field below ``loc``
         loc = _translate((*loc, *_parse_dotted(inner.group(1))), doc.data)
         err = {**err, "msg": inner.group(2)}
+    loc = _as_written(doc.data, loc)
     if loc and loc[-1] == "value" and loc not in doc.lines:
         loc = loc[:-1]  # a plain number: the user wrote no 'value' key
     if kind == "extra_forbidden":
@@ -540,6 +541,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
         msg = msg.replace("expected greater", "expected a number greater")
+        msg = msg.replace("expected less", "expected a number less")
         if "got" not in msg:
             msg = f"{msg}, got {_short(got)}"
         text = msg[0].lower() + msg[1:]
@@ -547,6 +549,37 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
     where = f"{f}:{line}" if line else f
     field_path = _dotted(loc) or "top level"
     return f"{where}: {field_path}: {text}"
+
+
+def _as_written(data: Any, loc: Loc) -> Loc:
+    """A validated location as the file wrote it: a plain number given for a path by year
+    is located at the path (not at the year the schema keyed it by), and an item of a list
+    the file wrote as a mapping (``investors: {Fund: 6}``) at its key."""
+    out: list[Key] = []
+    cur = data
+    for n, k in enumerate(loc):
+        if isinstance(cur, dict):
+            if k in cur:
+                out.append(k)
+                cur = cur[k]
+            elif isinstance(k, int) and "value" in cur:
+                continue  # a constant {value: ...} keyed by the schema's year
+            elif isinstance(k, int) and not _is_year(k) and 0 <= k < len(cur):
+                key = list(cur)[k]
+                out.append(key)
+                cur = cur[key]
+                if not isinstance(cur, dict):
+                    break  # the mapping's value is the item's one field (an amount)
+            else:
+                return (*out, *loc[n:])
+        elif isinstance(cur, list):
+            out.append(k)
+            cur = cur[k] if isinstance(k, int) and 0 <= k < len(cur) else None
+        elif cur is None:
+            return (*out, *loc[n:])
+        else:
+            break  # a plain value: the rest of the location is the schema's, not the file's
+    return tuple(out)
 
 
 _FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)
