@@ -83,9 +83,36 @@ def spec_from(model: Model, u: Uncertainty) -> Spec:
                 ),
             )
         )
+    for path, mv, m in zip(names, moves, marginals, strict=True):
+        _check_support(model, path, mv, m)
     pairs = [(c.a, c.b, float(c.rho)) for c in u.correlations]
     factor = check_correlation(names, pairs) if pairs else None
     return Spec(names, moves, marginals, factor, bool(pairs))
+
+
+def _check_support(model: Model, path: str, mv: Move, m: Marginal) -> None:
+    """Every draw must keep the inputs it changes within their domains (a share in [0, 1],
+    an amount >= 0): the ends of the distribution's support (``ppf`` at 0 and 1), applied
+    to each input, must both be inside. An unbounded distribution (a normal) cannot move a
+    bounded input; a lognormal, triangular, uniform or PERT can."""
+    ends = m.ppf(np.array([0.0, 1.0]))
+    params = list(model.params)
+    for i in mv.idx:
+        p = params[i]
+        if p.domain is None:
+            continue
+        for x in ends:
+            v = np.array([p.value])
+            with np.errstate(invalid="ignore"):
+                apply(v, [0], mv.op, float(x))
+            r = 0.0 if math.isnan(v[0]) else float(v[0])  # 0 x inf: an input of 0 stays 0
+            why = p.domain.problem(r)
+            if why is not None:
+                hint = " (an unbounded distribution: use a bounded one)" if math.isinf(x) else ""
+                raise AssumptionError(
+                    f"uncertainty.parameters.{path}: {why} for {p.path} at the end of the "
+                    f"distribution ({mv.op} {float(x):g}){hint}"
+                )
 
 
 def draw(spec: Spec, n: int, seed: int | np.random.SeedSequence, sampler: str) -> FloatArray:
