@@ -105,3 +105,15 @@ def test_changes_within_the_domain_run(tmp_path: Path) -> None:
     f.write_text(MINIMAL)
     code, out = _run(tmp_path, "run", str(f), "--set", "costs.tax_rate=0.21", "--no-workbook")
     assert code == 0, out
+
+
+def test_a_pct_bar_stops_at_the_domain_edge(tmp_path: Path) -> None:
+    from finmodel.analysis.sensitivity import TornadoSpec, tornado
+    from finmodel.engine.model import build
+
+    f = tmp_path / "taxed.yaml"
+    f.write_text(MINIMAL + "  tax_rate: 0.8\n")
+    model = build(load(f))
+    df = tornado(model, "trough_unfunded_cash", [TornadoSpec("costs.tax_rate", pct=0.5)])
+    # 0.8 -/+ 50% is 0.4 and 1.2; a rate stops at 1
+    assert df.loc[0, ["op", "low", "high"]].tolist() == ["set", pytest.approx(0.4), 1.0]

@@ -43,7 +43,7 @@ from finmodel.analysis.raise_schedule import (
     round_up_float32,
 )
 from finmodel.analysis.sensitivity import Move, move
-from finmodel.assumptions.params import apply
+from finmodel.assumptions.params import apply, leaves_domain
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, full
 from finmodel.engine.model import Model, ModelLike, as_model
@@ -95,24 +95,14 @@ def _check_support(model: Model, path: str, mv: Move, m: Marginal) -> None:
     an amount >= 0): the ends of the distribution's support (``ppf`` at 0 and 1), applied
     to each input, must both be inside. An unbounded distribution (a normal) cannot move a
     bounded input; a lognormal, triangular, uniform or PERT can."""
-    ends = m.ppf(np.array([0.0, 1.0]))
-    params = list(model.params)
-    for i in mv.idx:
-        p = params[i]
-        if p.domain is None:
-            continue
-        for x in ends:
-            v = np.array([p.value])
-            with np.errstate(invalid="ignore"):
-                apply(v, [0], mv.op, float(x))
-            r = 0.0 if math.isnan(v[0]) else float(v[0])  # 0 x inf: an input of 0 stays 0
-            why = p.domain.problem(r)
-            if why is not None:
-                hint = " (an unbounded distribution: use a bounded one)" if math.isinf(x) else ""
-                raise AssumptionError(
-                    f"uncertainty.parameters.{path}: {why} for {p.path} at the end of the "
-                    f"distribution ({mv.op} {float(x):g}){hint}"
-                )
+    for x in m.ppf(np.array([0.0, 1.0])):
+        broken = leaves_domain(model.params, mv.idx, mv.op, float(x))
+        if broken is not None:
+            hint = " (an unbounded distribution: use a bounded one)" if math.isinf(x) else ""
+            raise AssumptionError(
+                f"uncertainty.parameters.{path}: {broken[1]} for {broken[0]} at the end of the "
+                f"distribution ({mv.op} {float(x):g}){hint}"
+            )
 
 
 def draw(spec: Spec, n: int, seed: int | np.random.SeedSequence, sampler: str) -> FloatArray:

@@ -475,6 +475,7 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
     # the engine knows which inputs a file defines
     from finmodel.analysis.montecarlo import spec_from
     from finmodel.analysis.sensitivity import move
+    from finmodel.assumptions.params import leaves_domain
     from finmodel.engine.model import build
 
     def located(loc: Loc, text: str) -> AssumptionError:
@@ -491,19 +492,33 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
         raise
     s = a.sensitivity
     if s is not None:
-        bars: list[tuple[Loc, str, str | None]] = [
-            (("sensitivity", "parameters", i), b.path, b.op) for i, b in enumerate(s.parameters)
+        bars: list[tuple[Loc, str, str | None, dict[str, float]]] = [
+            (
+                ("sensitivity", "parameters", i),
+                b.path,
+                b.op,
+                {k: float(x) for k in ("low", "high") if (x := getattr(b, k)) is not None},
+            )
+            for i, b in enumerate(s.parameters)
         ]
         if s.grid is not None:
-            bars += [
-                (("sensitivity", "grid", ax), getattr(s.grid, ax).path, getattr(s.grid, ax).op)
-                for ax in ("x", "y")
-            ]
-        for loc, path, op in bars:
+            for ax in ("x", "y"):
+                g = getattr(s.grid, ax)
+                ends = {f"values[{n}]": float(x) for n, x in enumerate(g.values)}
+                bars.append((("sensitivity", "grid", ax), g.path, g.op, ends))
+        for loc, path, op, ends in bars:
             try:
-                move(model, path, op)
+                mv = move(model, path, op)
             except AssumptionError as e:
                 raise located(loc, f"{_dotted(loc)}.path: {e}") from None
+            for key, x in ends.items():
+                broken = leaves_domain(model.params, mv.idx, mv.op, x)
+                if broken is not None:
+                    where = (*loc, *_parse_dotted(key))
+                    raise located(
+                        where,
+                        f"{_dotted(where)}: {broken[1]} for {broken[0]} (after {mv.op} {x:g})",
+                    )
     u = a.uncertainty
     if u is not None:
         try:
