@@ -152,6 +152,14 @@ class PriceValue(Bounded):
     lo, what = 0.0, "a price"
 
 
+class GrowthValue(Bounded):
+    lo, lo_open, what = -1.0, True, "a growth rate"
+
+
+class FactorValue(Bounded):
+    lo, what = 0.0, "a factor"
+
+
 class LossLimitValue(Bounded):
     lo, hi, what = 0.0, 1.0, "a share of taxable income"
 
@@ -171,6 +179,10 @@ Amount = Annotated[AmountValue, BeforeValidator(_wrap_number)]
 Price = Annotated[PriceValue, BeforeValidator(_wrap_number)]
 """A price per paying user per month, >= 0."""
 LossLimit = Annotated[LossLimitValue, BeforeValidator(_wrap_number)]
+GrowthRate = Annotated[GrowthValue, BeforeValidator(_wrap_number)]
+"""An annual growth rate > -1 (-0.3 and 2.0 are both growth rates; -1 would end the series)."""
+Factor = Annotated[FactorValue, BeforeValidator(_wrap_number)]
+"""A multiplier >= 0 (a scale on a line, an exit multiple)."""
 ExitAmount = Annotated[ExitValue, BeforeValidator(_wrap_number)]
 
 
@@ -236,6 +248,10 @@ SharePath = Annotated[
     dict[int | str, Share], BeforeValidator(_period_keys), AfterValidator(_nonempty)
 ]
 """A :data:`YearPath` of shares in [0, 1]."""
+GrowthPath = Annotated[
+    dict[int | str, GrowthRate], BeforeValidator(_period_keys), AfterValidator(_nonempty)
+]
+"""A :data:`YearPath` of growth rates > -1."""
 AmountPath = Annotated[
     dict[int | str, Amount], BeforeValidator(_period_keys), AfterValidator(_nonempty)
 ]
@@ -278,7 +294,7 @@ class CostSpec(Frozen):
 
     annual: AmountPath | None = None
     share_of_revenue: SharePath | None = None
-    scale: Num = Sourced(value=1.0)
+    scale: Factor = FactorValue(value=1.0)
     spread: Spread = "smooth"
 
     @model_validator(mode="after")
@@ -327,7 +343,7 @@ class Growth(Frozen):
     or stepped up by ``g`` each January (``flat``)."""
 
     base: Amount
-    rates: YearPath
+    rates: GrowthPath
     spread: Spread = "smooth"
 
 
@@ -336,8 +352,8 @@ class Revenue(Frozen):
     growth: Growth | None = None
     users: Users | None = None
     segments: list[Segment] = []
-    scale: Num = Sourced(value=1.0)
-    growth_scale: Num | None = None
+    scale: Factor = FactorValue(value=1.0)
+    growth_scale: Factor | None = None
     spread: Spread = "smooth"
 
     @model_validator(mode="after")
@@ -747,8 +763,8 @@ class Terminal(Frozen):
     twelve months' revenue or EBITDA."""
 
     method: Literal["growth", "multiple"]
-    growth: Num | None = None
-    multiple: Num | None = None
+    growth: GrowthRate | None = None
+    multiple: Factor | None = None
     of: Literal["revenue", "ebitda"] = "revenue"
 
     @model_validator(mode="after")
