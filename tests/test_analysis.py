@@ -216,10 +216,9 @@ def test_lhs_is_stratified() -> None:
     ],
 )
 def test_marginals_have_their_means(write_yaml, dist: str, kw: dict, mean: float) -> None:  # type: ignore[no-untyped-def,type-arg]
-    # a cost line's scale has no domain, so every marginal (a normal too) may set it
-    staff = "costs: {staff: {annual: {2026: 6}, scale: {value: 1, source: a factor}}}"
-    model = build(finmodel.load(write_yaml(LINEAR.replace(LINEAR.splitlines()[7], staff))))
-    spec = spec_from(model, _u({"costs.staff.scale": {"dist": dist, **kw}}))
+    # a milestone's level has no domain, so every marginal (a normal too) may set it
+    model = build(finmodel.load(write_yaml(LINEAR + "milestones: {m: {2026-12: 0}}\n")))
+    spec = spec_from(model, _u({"milestones.m": {"dist": dist, **kw}}))
     x = draw(spec, 20_000, 3, "lhs")[:, 0]
     assert x.mean() == pytest.approx(mean, rel=0.01, abs=0.005)
 
