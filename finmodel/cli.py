@@ -1173,7 +1173,7 @@ def network(
     try:
         loaded = load_with_meta(scenario)
         res = run_loaded(loaded)
-        net, net_hash = net_mod.load_network(network_file)
+        net, net_hash = net_mod.load_network(network_file, unit=res.assumptions.unit)
         g = net_mod.build_graph(res, net)
         exp = net_mod.exposures(g)
         cas = net_mod.cascade(g, g.base, shortfall)

@@ -46,16 +46,26 @@ TOL = 1e-9
 """Relative tolerance below which a payment counts as made in full (reporting only)."""
 
 
-def load_network(path: str | Path) -> tuple[Network, str]:
+def load_network(path: str | Path, unit: str | None = None) -> tuple[Network, str]:
     """Load and check a network file (located errors, like assumption files).
 
-    ``path`` is a file, or the name of a shipped network (``network-2025``).
+    ``path`` is a file, or the name of a shipped network (``network-2025``). ``unit``, when
+    given, is the scenario's: the network's ``unit`` must equal it (its amounts are used as
+    written, never converted).
     """
     import hashlib
 
     p = _resolve_network(Path(path))
     doc = read_document(p)
     net: Network = validate(doc, Network)
+    if unit is not None and net.unit != unit:
+        f, line = doc.where(("unit",))
+        given = "unit" in doc.data
+        raise AssumptionError(
+            f"{f}:{line or 1}: unit: expected the scenario's unit {unit!r} (a network's amounts "
+            f"are used as written, not converted), got {net.unit!r}"
+            + ("" if given else " (the default; add 'unit: " + unit + "')")
+        )
     _check_loan_cycles(net, doc)
     h = hashlib.sha256(b"".join(f.read_bytes() for f in doc.files)).hexdigest()
     return net, h

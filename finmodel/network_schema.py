@@ -3,14 +3,17 @@ obligations, investments and secured loans between them (money in the file's uni
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictInt, model_validator
 
 from finmodel.assumptions.schema import (
+    Amount,
+    AmountYears,
     Frozen,
     Month,
     Num,
+    Rate,
     Sourced,
     YearsOnly,
     slug,
@@ -47,12 +50,12 @@ class Party(Frozen):
     """
 
     name: str
-    liquid_assets: Num | None = None
+    liquid_assets: Amount | None = None
     other_cash_flow: Num | None = None
     capex: ByYear | None = None
     debt_service: ByYear | None = None
-    revenue: Num | None = None
-    debt: Num | None = None
+    revenue: Amount | None = None
+    debt: Amount | None = None
     note: str | None = None
 
     @model_validator(mode="after")
@@ -72,7 +75,7 @@ class Obligation(Frozen):
 
     payer: str
     payee: str
-    annual: YearsOnly
+    annual: AmountYears
     source: str | None = None
     note: str | None = None
 
@@ -83,9 +86,9 @@ class Loan(Frozen):
 
     lender: str
     borrower: str
-    amount: Num
-    rate: Num
-    years: StrictInt = Field(gt=0)
+    amount: Amount
+    rate: Rate
+    years: StrictInt = Field(gt=0, le=100)
     start: Month
     secured_on: str | None = None
     source: str | None = None
@@ -95,7 +98,9 @@ class Loan(Frozen):
 class Network(Frozen):
     name: str
     company: str
-    unit: str = "billion"
+    unit: Literal["thousand", "million", "billion"] = "billion"
+    """The unit of every amount in the file; it must be the scenario's (amounts are not
+    converted, so a network in millions is never read as billions)."""
     parties: list[Party]
     counterparties: dict[str, str] = Field(default_factory=dict)
     investors: dict[str, str] = Field(default_factory=dict)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
 from finmodel import __version__
 from finmodel.assumptions.loader import Document, Loaded, load_with_meta
@@ -426,10 +427,9 @@ def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loa
     for path, change in adjust.items():
         try:
             merged[path] = Adjustment.model_validate(change)
-        except ValueError as e:
-            raise AssumptionError(
-                f"adjust {path}: expected one of set, scale or shift ({e})"
-            ) from None
+        except ValidationError as e:
+            why = "; ".join(str(x["msg"]).removeprefix("Value error, ") for x in e.errors())
+            raise AssumptionError(f"adjust.{path}: {why}") from None
     a = loaded.assumptions.model_copy(update={"adjust": merged})
     build(a)  # unknown paths fail here, listing the nearest
     return Loaded(a, loaded.path, loaded.sha256, loaded.files, loaded.document)

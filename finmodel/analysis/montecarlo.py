@@ -43,7 +43,7 @@ from finmodel.analysis.raise_schedule import (
     round_up_float32,
 )
 from finmodel.analysis.sensitivity import Move, move
-from finmodel.assumptions.params import apply
+from finmodel.assumptions.params import apply, leaves_domain
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, full
 from finmodel.engine.model import Model, ModelLike, as_model
@@ -83,9 +83,26 @@ def spec_from(model: Model, u: Uncertainty) -> Spec:
                 ),
             )
         )
+    for path, mv, m in zip(names, moves, marginals, strict=True):
+        _check_support(model, path, mv, m)
     pairs = [(c.a, c.b, float(c.rho)) for c in u.correlations]
     factor = check_correlation(names, pairs) if pairs else None
     return Spec(names, moves, marginals, factor, bool(pairs))
+
+
+def _check_support(model: Model, path: str, mv: Move, m: Marginal) -> None:
+    """Every draw must keep the inputs it changes within their domains (a share in [0, 1],
+    an amount >= 0): the ends of the distribution's support (``ppf`` at 0 and 1), applied
+    to each input, must both be inside. An unbounded distribution (a normal) cannot move a
+    bounded input; a lognormal, triangular, uniform or PERT can."""
+    for x in m.ppf(np.array([0.0, 1.0])):
+        broken = leaves_domain(model.params, mv.idx, mv.op, float(x))
+        if broken is not None:
+            hint = " (an unbounded distribution: use a bounded one)" if math.isinf(x) else ""
+            raise AssumptionError(
+                f"uncertainty.parameters.{path}: {broken[1]} for {broken[0]} at the end of the "
+                f"distribution ({mv.op} {float(x):g}){hint}"
+            )
 
 
 def draw(spec: Spec, n: int, seed: int | np.random.SeedSequence, sampler: str) -> FloatArray:

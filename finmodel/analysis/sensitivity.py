@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from finmodel.analysis.metrics import Metric, evaluate_metric, parse_metric
-from finmodel.assumptions.params import apply, resolve
+from finmodel.assumptions.params import allowed_range, apply, leaves_domain, resolve
 from finmodel.engine.evaluate import evaluate_chunks
 from finmodel.engine.model import Model, ModelLike, as_model
 from finmodel.errors import AssumptionError
@@ -76,6 +76,9 @@ def tornado(
 ) -> pd.DataFrame:
     """The metric at each parameter's low and high value, all else at base; sorted by swing.
 
+    A bar given as +/- ``pct`` stops at its inputs' domain (a share of 0.9 + 20% is 1); a
+    bar's own ``low``/``high`` outside the domain is an error.
+
     Returns columns ``parameter, op, low, high, metric_low, metric_high, base, swing``.
     A date that never comes (NaN) counts as one period past the horizon for the swing.
     """
@@ -92,11 +95,16 @@ def tornado(
                 lo, hi = b * (1 - pct), b * (1 + pct)
             else:
                 lo, hi = (1 - pct, 1 + pct) if mv.op == "scale" else (-pct, pct)
+            # a +/- pct bar stops at the domain's edge (a share at 1 cannot rise 20%)
+            a, b = allowed_range(model.params, mv.idx, mv.op)
+            lo, hi = min(max(lo, a), b), min(max(hi, a), b)
         elif sp.low is not None and sp.high is not None:
             mv = move(model, sp.path, sp.op)
             lo, hi = sp.low, sp.high
         else:
             raise AssumptionError(f"{sp.path}: expected both 'low' and 'high', or neither")
+        for end in (lo, hi):
+            _in_domain(model, sp.path, mv, end)
         rows.append((mv, lo, hi))
     values = np.repeat(base[None, :], 1 + 2 * len(rows), axis=0)
     for i, (mv, lo, hi) in enumerate(rows):
@@ -145,6 +153,9 @@ def grid(
         raise AssumptionError(f"{x} and {y}: expected two parameters that share no input")
     xs = np.asarray(x_values, dtype=np.float64)
     ys = np.asarray(y_values, dtype=np.float64)
+    for mv, vs in ((mx, xs), (my, ys)):
+        for v in vs:
+            _in_domain(model, mv.path, mv, float(v))
     values = np.repeat(model.params.vector()[None, :], xs.size * ys.size, axis=0)
     apply(values, mx.idx, mx.op, np.repeat(xs, ys.size))
     apply(values, my.idx, my.op, np.tile(ys, xs.size))
@@ -152,6 +163,15 @@ def grid(
     df = pd.DataFrame(z, index=pd.Index(xs, name=x), columns=pd.Index(ys, name=y))
     df.attrs["metric"] = met.label
     return df
+
+
+def _in_domain(model: Model, path: str, mv: Move, x: float) -> None:
+    """Refuse a bar's end or a grid value that takes an input out of its domain (a share
+    above 1, a negative amount)."""
+    broken = leaves_domain(model.params, mv.idx, mv.op, x)
+    if broken is not None:
+        at = "" if broken[0] == path else f" for {broken[0]}"
+        raise AssumptionError(f"{path}: {broken[1]}{at} (after {mv.op} {x:g})")
 
 
 def parse_values(text: str) -> list[float]:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from finmodel.assumptions.schema import Assumptions, slug
+from finmodel.assumptions.schema import Assumptions, _kind, slug
 from finmodel.errors import AssumptionError
 
 Key = str | int
@@ -213,7 +213,19 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise AssumptionError(f"{name}:{line}: invalid YAML: {e.problem or e.context}") from None
+        problem = str(e.problem or e.context)
+        tag = re.search(r"constructor for the tag '([^']*)'", problem)
+        if tag and "lines" in locals():
+            # name the field: the last key written on or before the tag's line
+            at = [(n, -len(loc), loc) for loc, (_, n) in lines.items() if n <= line and loc]
+            field_path = _dotted(max(at)[2]) if at else "top level"
+            raise AssumptionError(
+                f"{name}:{line}: {field_path}: expected a plain value (a number, text, a list "
+                f"or a mapping; YAML tags are not allowed), got the tag "
+                f"'{tag.group(1).removeprefix('tag:yaml.org,2002:')}' (invalid YAML: could "
+                "not determine a constructor for the tag)"
+            ) from None
+        raise AssumptionError(f"{name}:{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as e:
         raise AssumptionError(f"{name}: invalid YAML: {e}") from None
     finally:
@@ -386,8 +398,57 @@ def validate(doc: Document, schema: type[Any] = Assumptions) -> Any:
     try:
         return schema.model_validate(doc.data)
     except ValidationError as e:
-        msgs = [_message(doc, err, schema) for err in e.errors(include_url=False)]
+        errors = _merge_type_errors(e.errors(include_url=False), schema)
+        msgs = [_message(doc, err, schema) for err in errors]
         raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
+
+
+_TYPE_WORDS = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "text",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping",
+}
+"""What a pydantic type error expected, in words (the message never names a class)."""
+
+
+def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
+    """One error per location for wrong types: the branches of a union (a number is a
+    float or an int; notes are text or a list) become one ``expected A or B`` message."""
+    out: list[Any] = []
+    by_loc: dict[Loc, Any] = {}
+    for err in errors:
+        kind = err["type"]
+        if kind in _TYPE_WORDS or kind == "model_type":
+            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
+            if kind == "model_type":
+                keys = [k for k in _fields_at(loc, schema) if k not in ("source", "note")]
+                word = f"a mapping with keys {', '.join(keys)}" if keys else "a mapping"
+            else:
+                word = _TYPE_WORDS[kind]
+            if loc in by_loc:
+                words = by_loc[loc]["words"]
+                if word not in words:
+                    words.append(word)
+                continue
+            merged = {**err, "type": "wrong_type", "words": [word]}
+            by_loc[loc] = merged
+            out.append(merged)
+        else:
+            out.append(err)
+    for err in by_loc.values():
+        words = err["words"]
+        if "a number" in words and "a whole number" in words:
+            words.remove("a whole number")
+        err["msg"] = f"expected {' or '.join(words)}, got {_kind(err.get('input'))}"
+    return out
 
 
 def locate(doc: Document, message: str) -> str:
@@ -414,6 +475,7 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
     # the engine knows which inputs a file defines
     from finmodel.analysis.montecarlo import spec_from
     from finmodel.analysis.sensitivity import move
+    from finmodel.assumptions.params import leaves_domain
     from finmodel.engine.model import build
 
     def located(loc: Loc, text: str) -> AssumptionError:
@@ -430,19 +492,33 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
         raise
     s = a.sensitivity
     if s is not None:
-        bars: list[tuple[Loc, str, str | None]] = [
-            (("sensitivity", "parameters", i), b.path, b.op) for i, b in enumerate(s.parameters)
+        bars: list[tuple[Loc, str, str | None, dict[str, float]]] = [
+            (
+                ("sensitivity", "parameters", i),
+                b.path,
+                b.op,
+                {k: float(x) for k in ("low", "high") if (x := getattr(b, k)) is not None},
+            )
+            for i, b in enumerate(s.parameters)
         ]
         if s.grid is not None:
-            bars += [
-                (("sensitivity", "grid", ax), getattr(s.grid, ax).path, getattr(s.grid, ax).op)
-                for ax in ("x", "y")
-            ]
-        for loc, path, op in bars:
+            for ax in ("x", "y"):
+                g = getattr(s.grid, ax)
+                ends = {f"values[{n}]": float(x) for n, x in enumerate(g.values)}
+                bars.append((("sensitivity", "grid", ax), g.path, g.op, ends))
+        for loc, path, op, ends in bars:
             try:
-                move(model, path, op)
+                mv = move(model, path, op)
             except AssumptionError as e:
                 raise located(loc, f"{_dotted(loc)}.path: {e}") from None
+            for key, x in ends.items():
+                broken = leaves_domain(model.params, mv.idx, mv.op, x)
+                if broken is not None:
+                    where = (*loc, *_parse_dotted(key))
+                    raise located(
+                        where,
+                        f"{_dotted(where)}: {broken[1]} for {broken[0]} (after {mv.op} {x:g})",
+                    )
     u = a.uncertainty
     if u is not None:
         try:
@@ -466,6 +542,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
         # a validator's message that names its own field below ``loc``
         loc = _translate((*loc, *_parse_dotted(inner.group(1))), doc.data)
         err = {**err, "msg": inner.group(2)}
+    loc = _as_written(doc.data, loc)
     if loc and loc[-1] == "value" and loc not in doc.lines:
         loc = loc[:-1]  # a plain number: the user wrote no 'value' key
     if kind == "extra_forbidden":
@@ -480,6 +557,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
         msg = msg.replace("expected greater", "expected a number greater")
+        msg = msg.replace("expected less", "expected a number less")
         if "got" not in msg:
             msg = f"{msg}, got {_short(got)}"
         text = msg[0].lower() + msg[1:]
@@ -505,6 +583,37 @@ def _first_at(doc: Document, base: Loc, text: str) -> str:
 
 
 _AT = re.compile(r"\(at ([A-Za-z_][\w.\[\]-]*)\)")
+
+
+def _as_written(data: Any, loc: Loc) -> Loc:
+    """A validated location as the file wrote it: a plain number given for a path by year
+    is located at the path (not at the year the schema keyed it by), and an item of a list
+    the file wrote as a mapping (``investors: {Fund: 6}``) at its key."""
+    out: list[Key] = []
+    cur = data
+    for n, k in enumerate(loc):
+        if isinstance(cur, dict):
+            if k in cur:
+                out.append(k)
+                cur = cur[k]
+            elif isinstance(k, int) and "value" in cur:
+                continue  # a constant {value: ...} keyed by the schema's year
+            elif isinstance(k, int) and not _is_year(k) and 0 <= k < len(cur):
+                key = list(cur)[k]
+                out.append(key)
+                cur = cur[key]
+                if not isinstance(cur, dict):
+                    break  # the mapping's value is the item's one field (an amount)
+            else:
+                return (*out, *loc[n:])
+        elif isinstance(cur, list):
+            out.append(k)
+            cur = cur[k] if isinstance(k, int) and 0 <= k < len(cur) else None
+        elif cur is None:
+            return (*out, *loc[n:])
+        else:
+            break  # a plain value: the rest of the location is the schema's, not the file's
+    return tuple(out)
 
 
 _FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)

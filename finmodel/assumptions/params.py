@@ -10,24 +10,27 @@ are the same list.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from finmodel.assumptions.schema import Sourced
+from finmodel.assumptions.schema import MAX_MAGNITUDE, Bounded, Sourced
 from finmodel.errors import AssumptionError
 
 
 @dataclass(frozen=True)
 class Param:
-    """One scalar input: its path, value, unit and the citation from the file."""
+    """One scalar input: its path, value, unit, the citation from the file and its domain
+    (the schema's bounds for it: a share in [0, 1], an amount >= 0; None when unbounded)."""
 
     path: str
     value: float
     unit: str
     source: str | None = None
     note: str | None = None
+    domain: type[Bounded] | None = None
 
     @property
     def name(self) -> str:
@@ -44,7 +47,8 @@ class Params:
     def add(self, path: str, x: Sourced | float, unit: str) -> str:
         """Register ``x`` under ``path``; return its name."""
         if isinstance(x, Sourced):
-            p = Param(path, float(x.value), unit, x.source, x.note)
+            domain = type(x) if isinstance(x, Bounded) else None
+            p = Param(path, float(x.value), unit, x.source, x.note, domain)
         else:
             p = Param(path, float(x), unit)
         if p.name in self._items:
@@ -65,8 +69,17 @@ class Params:
         return list(self._items)
 
     def adjust(self, path: str, op: str, x: float, source: str | None = None) -> None:
-        """Set, scale or shift the inputs under ``path``; the note records the change."""
-        for i in resolve(self, path):
+        """Set, scale or shift the inputs under ``path``; the note records the change.
+
+        A result outside the input's domain (a share above 1, a negative amount) or beyond
+        the file's largest magnitude is an error naming ``path``, the change and the input
+        it broke."""
+        idx = resolve(self, path)
+        broken = leaves_domain(self, idx, op, x, magnitude=True)
+        if broken is not None:
+            at = "" if broken[0] == path else f" for {broken[0]}"
+            raise AssumptionError(f"{path}: {broken[1]}{at} (after {op} {x:g})")
+        for i in idx:
             p = list(self._items.values())[i]
             v = np.array([p.value])
             apply(v, [0], op, x)
@@ -79,6 +92,56 @@ class Params:
 
 
 OPS = ("set", "scale", "shift")
+
+
+def allowed_range(params: Params, idx: list[int], op: str) -> tuple[float, float]:
+    """The values of ``x`` for which ``op`` by ``x`` keeps every input ``idx`` in its domain:
+    for ``set`` the domain itself, for ``scale`` the factors ``f`` with ``lo <= v f <= hi``
+    for each input value ``v``, for ``shift`` the amounts ``lo - v .. hi - v``; intersected
+    over the inputs (``-inf``/``inf`` where unbounded)."""
+    low, high = -math.inf, math.inf
+    items = list(params)
+    for i in idx:
+        p = items[i]
+        if p.domain is None:
+            continue
+        lo = -math.inf if p.domain.lo is None else p.domain.lo
+        hi = math.inf if p.domain.hi is None else p.domain.hi
+        v = p.value
+        if op == "set":
+            a, b = lo, hi
+        elif op == "shift":
+            a, b = lo - v, hi - v
+        elif v > 0:
+            a, b = lo / v, hi / v
+        elif v < 0:
+            a, b = hi / v, lo / v
+        else:
+            continue  # 0 scaled stays 0
+        low, high = max(low, a), min(high, b)
+    return low, high
+
+
+def leaves_domain(
+    params: Params, idx: list[int], op: str, x: float, *, magnitude: bool = False
+) -> tuple[str, str] | None:
+    """The first of inputs ``idx`` that ``op`` by ``x`` takes out of its domain, as
+    ``(path, "expected ..., got ...")``; None when every result is inside. With
+    ``magnitude``, a result beyond the file's largest magnitude is out too. An input of 0
+    scaled by an infinite factor stays 0."""
+    items = list(params)
+    for i in idx:
+        p = items[i]
+        v = np.array([p.value])
+        with np.errstate(invalid="ignore", over="ignore"):
+            apply(v, [0], op, x)
+        new = 0.0 if np.isnan(v[0]) else float(v[0])
+        why = p.domain.problem(new) if p.domain is not None else None
+        if why is None and magnitude and not abs(new) <= MAX_MAGNITUDE:
+            why = f"expected a number of magnitude at most {MAX_MAGNITUDE:g}, got {new:g}"
+        if why is not None:
+            return p.path, why
+    return None
 
 
 def resolve(params: Params, path: str) -> list[int]:

@@ -12,7 +12,9 @@ import hashlib
 import math
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,8 +22,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     StrictFloat,
     StrictInt,
+    field_validator,
     model_validator,
 )
 
@@ -68,6 +72,21 @@ class Sourced(Frozen):
     note: str | None = None
 
 
+def _kind(v: Any) -> str:
+    """What a wrong-typed value is, in words (for messages)."""
+    if isinstance(v, bool):
+        return f"a boolean ({v})"
+    if isinstance(v, str):
+        return f"the text {v!r}"[:70]
+    if isinstance(v, list | dict):
+        r = repr(v)
+        what = "a list" if isinstance(v, list) else "a mapping"
+        return f"{what} {r if len(r) <= 50 else r[:47] + '...'}"
+    if v is None:
+        return "nothing"
+    return f"{v!r}"[:60]
+
+
 def _wrap_number(v: Any) -> Any:
     if isinstance(v, bool):
         raise ValueError(f"expected a number, got a boolean ({v})")
@@ -79,6 +98,94 @@ def _wrap_number(v: Any) -> Any:
 
 
 Num = Annotated[Sourced, BeforeValidator(_wrap_number)]
+
+DECIMALS_HINT = "rates are decimals: 0.21, not 21"
+
+
+class Bounded(Sourced):
+    """A number whose meaning bounds it (a share, an amount): the bounds travel with the
+    value, so an input changed later (``adjust``, ``--set``) is checked against them too."""
+
+    lo: ClassVar[float | None] = None
+    hi: ClassVar[float | None] = None
+    lo_open: ClassVar[bool] = False
+    what: ClassVar[str] = "a number"
+
+    @classmethod
+    def problem(cls, v: float) -> str | None:
+        """Why ``v`` is outside the domain (``expected ..., got ...``), or None."""
+        lo, hi = cls.lo, cls.hi
+        below = lo is not None and (v <= lo if cls.lo_open else v < lo)
+        if not below and (hi is None or v <= hi):
+            return None
+        if lo is not None and hi is not None:
+            span = f"> {lo:g} and <= {hi:g}" if cls.lo_open else f"between {lo:g} and {hi:g}"
+            hint = f" ({DECIMALS_HINT})" if hi == 1 and v > 1 else ""
+            return f"expected {cls.what} {span}{hint}, got {v:g}"
+        op = ">" if cls.lo_open else ">="
+        return f"expected {cls.what} {op} {lo:g}, got {v:g}"
+
+    @field_validator("value")
+    @classmethod
+    def _domain(cls, v: float) -> float:
+        why = cls.problem(v)
+        if why is not None:
+            raise ValueError(why)
+        return v
+
+
+class ShareValue(Bounded):
+    lo, hi, what = 0.0, 1.0, "a share"
+
+
+class RateValue(Bounded):
+    lo, hi, what = 0.0, 1.0, "a rate"
+
+
+class DiscountValue(Bounded):
+    lo, hi, lo_open, what = -1.0, 1.0, True, "a discount rate"
+
+
+class AmountValue(Bounded):
+    lo, what = 0.0, "an amount"
+
+
+class PriceValue(Bounded):
+    lo, what = 0.0, "a price"
+
+
+class GrowthValue(Bounded):
+    lo, lo_open, what = -1.0, True, "a growth rate"
+
+
+class FactorValue(Bounded):
+    lo, what = 0.0, "a factor"
+
+
+class LossLimitValue(Bounded):
+    lo, hi, what = 0.0, 1.0, "a share of taxable income"
+
+
+class ExitValue(Bounded):
+    lo, what = 0.0, "an exit value"
+
+
+Share = Annotated[ShareValue, BeforeValidator(_wrap_number)]
+"""A share or probability-like fraction in [0, 1] (a paying share, a share of revenue)."""
+Rate = Annotated[RateValue, BeforeValidator(_wrap_number)]
+"""An annual rate in [0, 1] (tax, interest): 0.05 for 5%."""
+DiscountRate = Annotated[DiscountValue, BeforeValidator(_wrap_number)]
+"""A discount rate in (-1, 1]: a rate of 1 is 100% a year."""
+Amount = Annotated[AmountValue, BeforeValidator(_wrap_number)]
+"""An amount of money (or of users) that cannot be negative."""
+Price = Annotated[PriceValue, BeforeValidator(_wrap_number)]
+"""A price per paying user per month, >= 0."""
+LossLimit = Annotated[LossLimitValue, BeforeValidator(_wrap_number)]
+GrowthRate = Annotated[GrowthValue, BeforeValidator(_wrap_number)]
+"""An annual growth rate > -1 (-0.3 and 2.0 are both growth rates; -1 would end the series)."""
+Factor = Annotated[FactorValue, BeforeValidator(_wrap_number)]
+"""A multiplier >= 0 (a scale on a line, an exit multiple)."""
+ExitAmount = Annotated[ExitValue, BeforeValidator(_wrap_number)]
 
 
 def _check_month(v: Any) -> str:
@@ -97,9 +204,23 @@ def _nonempty(v: dict[Any, Any]) -> dict[Any, Any]:
     return v
 
 
+_CONSTANT_YEAR: ContextVar[int | None] = ContextVar("_CONSTANT_YEAR", default=None)
+"""The first year of the scenario being validated: a plain number given for a path by
+period is that path with one value, at this year (held, so the same every year)."""
+
+
 def _period_keys(v: Any) -> Any:
+    year = _CONSTANT_YEAR.get()
+    if year is not None and (
+        (isinstance(v, int | float) and not isinstance(v, bool))
+        or (isinstance(v, dict) and "value" in v)
+    ):
+        return {year: v}  # a constant: the same value every period
     if not isinstance(v, dict):
-        return v
+        raise ValueError(
+            f"expected a number, or a mapping of year to number ({{2026: 10, 2030: 20}}), "
+            f"got {_kind(v)}"
+        )
     out: dict[Any, Any] = {}
     sizes = set()
     for k, x in v.items():
@@ -122,10 +243,30 @@ def _period_keys(v: Any) -> Any:
 
 YearPath = Annotated[dict[int | str, Num], BeforeValidator(_period_keys), AfterValidator(_nonempty)]
 """Values by period: years ``{2026: 10, 2030: 20}``, quarters ``{"2026-Q1": 2}`` or months
-``{"2026-01": 0.7}`` (one granularity; interpolated between periods, held outside)."""
+``{"2026-01": 0.7}`` (one granularity; interpolated between periods, held outside), or one
+number for the same value every year (``0.3``: the path ``{start year: 0.3}``)."""
+
+SharePath = Annotated[
+    dict[int | str, Share], BeforeValidator(_period_keys), AfterValidator(_nonempty)
+]
+"""A :data:`YearPath` of shares in [0, 1]."""
+GrowthPath = Annotated[
+    dict[int | str, GrowthRate], BeforeValidator(_period_keys), AfterValidator(_nonempty)
+]
+"""A :data:`YearPath` of growth rates > -1."""
+AmountPath = Annotated[
+    dict[int | str, Amount], BeforeValidator(_period_keys), AfterValidator(_nonempty)
+]
+"""A :data:`YearPath` of amounts >= 0."""
+PricePath = Annotated[
+    dict[int | str, Price], BeforeValidator(_period_keys), AfterValidator(_nonempty)
+]
+"""A :data:`YearPath` of prices >= 0."""
 
 YearsOnly = Annotated[dict[int, Num], AfterValidator(_nonempty)]
 """Values by calendar year only (contract payments, valuations by year)."""
+AmountYears = Annotated[dict[int, Amount], AfterValidator(_nonempty)]
+"""A :data:`YearsOnly` of amounts >= 0 (contract payments)."""
 
 Spread = Literal["smooth", "flat"]
 """How a path's periods become months (finmodel/timeline.py): ``smooth`` (default) or
@@ -153,9 +294,9 @@ PointPath = Annotated[dict[str, Num], BeforeValidator(_point_keys)]
 class CostSpec(Frozen):
     """A cost line: an annual path (a flow, spread 1/12 a month), a share of revenue, or both."""
 
-    annual: YearPath | None = None
-    share_of_revenue: YearPath | None = None
-    scale: Num = Sourced(value=1.0)
+    annual: AmountPath | None = None
+    share_of_revenue: SharePath | None = None
+    scale: Factor = FactorValue(value=1.0)
     spread: Spread = "smooth"
 
     @model_validator(mode="after")
@@ -168,7 +309,7 @@ class CostSpec(Frozen):
 class Logistic(Frozen):
     """An S-curve: ``ceiling / (1 + exp(-rate * (year - midpoint)))``, time in decimal years."""
 
-    ceiling: Num
+    ceiling: Amount
     midpoint: Num
     rate: Num
 
@@ -176,10 +317,10 @@ class Logistic(Frozen):
 class Users(Frozen):
     """Subscription revenue = users (millions) x paying share x price (currency/month)."""
 
-    count: YearPath | None = None
+    count: AmountPath | None = None
     s_curve: Logistic | None = None
-    paying_share: YearPath
-    price: YearPath
+    paying_share: SharePath
+    price: PricePath
     spread: Spread = "smooth"
 
     @model_validator(mode="after")
@@ -193,8 +334,8 @@ class Segment(Frozen):
     """Segment revenue = annual market size (a flow) x market share (a level)."""
 
     name: str
-    market: YearPath
-    share: YearPath
+    market: AmountPath
+    share: SharePath
     spread: Spread = "smooth"
 
 
@@ -203,18 +344,18 @@ class Growth(Frozen):
     compounded monthly at ``(1 + g)^(1/12)`` (``smooth``, rates interpolated month by month)
     or stepped up by ``g`` each January (``flat``)."""
 
-    base: Num
-    rates: YearPath
+    base: Amount
+    rates: GrowthPath
     spread: Spread = "smooth"
 
 
 class Revenue(Frozen):
-    annual: YearPath | None = None
+    annual: AmountPath | None = None
     growth: Growth | None = None
     users: Users | None = None
     segments: list[Segment] = []
-    scale: Num = Sourced(value=1.0)
-    growth_scale: Num | None = None
+    scale: Factor = FactorValue(value=1.0)
+    growth_scale: Factor | None = None
     spread: Spread = "smooth"
 
     @model_validator(mode="after")
@@ -235,7 +376,7 @@ class Revenue(Frozen):
 class Capex(Frozen):
     """Capital expenditure (an annual flow), depreciated straight-line over ``life_years``."""
 
-    annual: YearPath
+    annual: AmountPath
     life_years: StrictInt = Field(gt=0, le=100)
     spread: Spread = "smooth"
 
@@ -249,20 +390,11 @@ class Costs(Frozen):
     revenue_share: CostSpec | None = None
     stock_comp: CostSpec | None = None
     capex: Capex | None = None
-    tax_rate: Num = Sourced(value=0.0)
-    loss_offset_limit: Num = Sourced(value=1.0)
+    tax_rate: Rate = RateValue(value=0.0)
+    loss_offset_limit: LossLimit = LossLimitValue(value=1.0)
     """Share of a year's taxable income that losses of earlier years may offset (US federal
     since 2018: 0.8). Default 1 (no limit): the rule differs by jurisdiction, so a file
     states its own; see docs/methodology.md, "Tax"."""
-
-    @model_validator(mode="after")
-    def _rates(self) -> Costs:
-        for name in ("tax_rate", "loss_offset_limit"):
-            x = getattr(self, name).value
-            if not 0.0 <= x <= 1.0:
-                what = "a rate" if name == "tax_rate" else "a share of taxable income"
-                raise ValueError(f"{name}: expected {what} between 0 and 1, got {x:g}")
-        return self
 
 
 class Commitment(Frozen):
@@ -275,11 +407,11 @@ class Commitment(Frozen):
     """
 
     counterparty: str
-    amount: Num | None = None
+    amount: Amount | None = None
     start: Month
     years: StrictInt = Field(default=1, gt=0, le=100)
     profile: Literal["flat", "ramp", "explicit"] = "flat"
-    payments: YearsOnly | None = None
+    payments: AmountYears | None = None
     spread: Spread = "smooth"
     take_or_pay: bool = True
     note: str | None = None
@@ -368,16 +500,16 @@ class Inflow(Frozen):
     """
 
     name: str
-    amount: Num
+    amount: Amount
     date: Month | None = None
     milestone: str | None = None
-    per_unit: Num | None = None
+    per_unit: Amount | None = None
     kind: Literal["equity", "debt", "prepayment", "grant", "asset_sale"] = "equity"
     pre_money: Num | None = None
     post_money: Num | None = None
     pricing: Pricing | None = None
     preference: Terms | None = None
-    rate: Num | None = None
+    rate: Rate | None = None
     repay: Month | None = None
     investors: Annotated[list[Investor], BeforeValidator(_investors)] = []
     source: str | None = None
@@ -385,8 +517,6 @@ class Inflow(Frozen):
 
     @model_validator(mode="after")
     def _fields(self) -> Inflow:
-        if self.amount.value < 0:
-            raise ValueError(f"amount: expected an amount >= 0, got {self.amount.value:g}")
         if self.pre_money is not None and self.pre_money.value <= 0:
             raise ValueError(f"pre_money: expected a valuation > 0, got {self.pre_money.value:g}")
         if self.pre_money is not None and self.post_money is not None:
@@ -417,11 +547,6 @@ class Inflow(Frozen):
                         f"{f}: expected none on a {self.kind} inflow (only debt carries "
                         "interest and repayment), got one"
                     )
-        if self.rate is not None and not 0 <= self.rate.value <= 1:
-            raise ValueError(
-                f"rate: expected a decimal annual rate in [0, 1] (0.05 for 5%), "
-                f"got {self.rate.value:g}"
-            )
         if self.investors:
             total = sum(i.amount.value for i in self.investors)
             if abs(total - self.amount.value) > 1e-9 * max(1.0, abs(self.amount.value)):
@@ -457,7 +582,7 @@ class Inflow(Frozen):
 
 class Investor(Frozen):
     name: str
-    amount: Num
+    amount: Amount
 
 
 def _investors(v: Any) -> Any:
@@ -470,22 +595,22 @@ class Facility(Frozen):
     """A credit facility: drawn when cash would fall below the buffer, repaid as it recovers."""
 
     name: str
-    limit: Num
-    rate: Num
+    limit: Amount
+    rate: Rate
     source: str | None = None
     note: str | None = None
 
 
 class Funding(Frozen):
-    min_cash: Num = Sourced(value=0.0)
+    min_cash: Amount = AmountValue(value=0.0)
     inflows: list[Inflow] = []
     facilities: list[Facility] = []
 
 
 class Opening(Frozen):
-    cash: Num
-    debt: Num = Sourced(value=0.0)
-    tax_losses: Num = Sourced(value=0.0)
+    cash: Amount
+    debt: Amount = AmountValue(value=0.0)
+    tax_losses: Amount = AmountValue(value=0.0)
     as_of: Month | None = None
 
 
@@ -641,8 +766,8 @@ class Terminal(Frozen):
     twelve months' revenue or EBITDA."""
 
     method: Literal["growth", "multiple"]
-    growth: Num | None = None
-    multiple: Num | None = None
+    growth: GrowthRate | None = None
+    multiple: Factor | None = None
     of: Literal["revenue", "ebitda"] = "revenue"
 
     @model_validator(mode="after")
@@ -669,8 +794,8 @@ class RaisePolicy(Frozen):
 
     runway_below_months: StrictInt = Field(12, ge=0, le=1200)
     cover_months: StrictInt = Field(18, ge=1, le=1200)
-    min_round: Num | None = None
-    max_round: Num | None = None
+    min_round: Amount | None = None
+    max_round: Amount | None = None
     revenue_multiple: Num | None = None
     pre_money: YearsOnly | None = None
     investor: str = "New investors"
@@ -701,20 +826,14 @@ class Exit(Frozen):
     """An exit (a sale or a listing) at ``value``: the equity value shared among holders."""
 
     date: Month
-    value: Num
-
-    @model_validator(mode="after")
-    def _positive(self) -> Exit:
-        if self.value.value < 0:
-            raise ValueError(f"value: expected an exit value >= 0, got {self.value.value:g}")
-        return self
+    value: ExitAmount
 
 
 class Valuation(Frozen):
     """DCF inputs, the cap table at the valuation date, a raise policy and an exit."""
 
     date: Month
-    discount_rate: Num
+    discount_rate: DiscountRate
     mid_period: bool = True
     terminal: Terminal
     holders: list[Holder] = []
@@ -725,8 +844,6 @@ class Valuation(Frozen):
     @model_validator(mode="after")
     def _checks(self) -> Valuation:
         r = self.discount_rate.value
-        if r <= -1:
-            raise ValueError(f"discount_rate: expected a rate > -1, got {r}")
         t = self.terminal
         if t.method == "growth" and t.growth is not None and t.growth.value >= r:
             raise ValueError(
@@ -763,6 +880,23 @@ class Assumptions(Frozen):
     sensitivity: Sensitivity | None = None
     targets: list[Target] = []
     notes: str | list[str] | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _constants(cls, data: Any, handler: ModelWrapValidatorHandler[Assumptions]) -> Assumptions:
+        """Validate with the start year at hand, so that a plain number given for a path by
+        period means that value every year (see :data:`YearPath`)."""
+        year = None
+        if isinstance(data, dict) and isinstance(data.get("start"), str):
+            try:
+                year = parse_month(data["start"])[0]
+            except ValueError:
+                year = None
+        token = _CONSTANT_YEAR.set(year)
+        try:
+            return handler(data)
+        finally:
+            _CONSTANT_YEAR.reset(token)
 
     @model_validator(mode="after")
     def _horizon(self) -> Assumptions:
@@ -923,9 +1057,9 @@ def slug(text: str) -> str:
     return f"item_{digest[:8]}"
 
 
-def _year_paths(a: Assumptions) -> list[tuple[str, dict[int | str, Sourced]]]:
+def _year_paths(a: Assumptions) -> list[tuple[str, Mapping[int | str, Sourced]]]:
     """Every period path of the file with its parameter path (for horizon checks)."""
-    out: list[tuple[str, dict[int | str, Sourced]]] = []
+    out: list[tuple[str, Mapping[int | str, Sourced]]] = []
     r = a.revenue
     if r.annual:
         out.append(("revenue.annual", r.annual))

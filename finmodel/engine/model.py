@@ -11,6 +11,7 @@ cash are signed. Money is in the scenario's unit per month.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Literal
@@ -27,7 +28,6 @@ from finmodel.assumptions.schema import (
     Commitment,
     CostSpec,
     Sourced,
-    YearPath,
     slug,
 )
 from finmodel.engine.expr import (
@@ -139,7 +139,7 @@ def commitment_profile(c: Commitment) -> list[tuple[str, Sourced, dict[int, floa
         totals = np.array([c.payments[y].value if y in c.payments else 0.0 for y in years])
         months = spread_totals(lengths, totals, c.spread)  # (M, Y)
         lo = years[0] * 12 + (12 - lengths[0])  # the first paid month
-        out = []
+        out: list[tuple[str, Sourced, dict[int, float]]] = []
         for y in keys:
             w: dict[int, float] = {}
             if y in years:
@@ -179,7 +179,13 @@ class _Builder:
         return In(self.p.add(path, x, unit or self.money))
 
     def years(
-        self, path: str, ys: YearPath, *, flow: bool, spread: Spread, unit: str | None = None
+        self,
+        path: str,
+        ys: Mapping[int | str, Sourced],
+        *,
+        flow: bool,
+        spread: Spread,
+        unit: str | None = None,
     ) -> Path:
         """A period path (years, quarters or months) as monthly weights (timeline.py)."""
         keys = sorted(ys, key=parse_period_key)
