@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -56,6 +55,17 @@ def _root(
 def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _located(e: Exception, loaded: Any = None) -> str:
+    """An error's message, with ``file:line:`` before a field of the loaded file it names
+    (``uncertainty.draws: expected ...``)."""
+    doc = getattr(loaded, "document", None)
+    if doc is None:
+        return str(e)
+    from finmodel.assumptions.loader import locate
+
+    return locate(doc, str(e))
 
 
 def _console() -> Console:
@@ -423,6 +433,11 @@ def sensitivity(
     from finmodel.errors import FinmodelError
     from finmodel.results import run_loaded
 
+    if pct is not None and not (pct > 0 and pct != float("inf")):
+        _fail(f"--pct: expected a positive finite fraction such as 0.2, got {pct}")
+    if top < 0:
+        _fail(f"--top: expected 0 or more bars, got {top}")
+    loaded = None
     try:
         loaded = load_with_meta(file)
         res = run_loaded(loaded)
@@ -461,7 +476,15 @@ def sensitivity(
                 _fail("--grid-x and --grid-y: expected both")
             gx, vx = _split(grid_x, "--grid-x")
             gy, vy = _split(grid_y, "--grid-y")
-            grid_df = sens.grid(model, met, gx, sens.parse_values(vx), gy, sens.parse_values(vy))
+            grid_df = sens.grid(
+                model,
+                met,
+                gx,
+                sens.parse_values(vx, "--grid-x"),
+                gy,
+                sens.parse_values(vy, "--grid-y"),
+                field="--grid",
+            )
         elif cfg and cfg.grid:
             g = cfg.grid
             grid_df = sens.grid(
@@ -473,6 +496,7 @@ def sensitivity(
                 [float(v) for v in g.y.values],
                 g.x.op,
                 g.y.op,
+                field="sensitivity.grid",
             )
         sob = None
         if sobol_indices:
@@ -508,7 +532,7 @@ def sensitivity(
             wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
             written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e, loaded))
     con = _console()
     t = Table(
         title=f"Tornado: {met.label} (base {format_metric(met, float(tor['base'][0]), model)})",
@@ -699,6 +723,7 @@ def simulate(
 
     if sampler is not None and sampler not in ("lhs", "random"):
         _fail(f"--sampler: expected lhs or random, got {sampler!r}")
+    loaded = None
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.uncertainty is None:
@@ -732,7 +757,7 @@ def simulate(
             unit = f"{res.model.currency} {res.model.unit}"
             written += [wbpath, sheets.fan_png(mc, _png_beside(wbpath, "fan", stem), unit)]
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e, loaded))
     summary = mc.summary()
     cov = mc.coverage
     ends = [sl.stop - 1 for _, sl in res.model.timeline.year_slices()]
@@ -899,6 +924,8 @@ def value(
 
     if (implied is None) != (vary is None):
         _fail("--implied and --vary: expected both (the value to explain and what to solve for)")
+    if implied is not None and not (0 < implied < float("inf")):
+        _fail(f"--implied: expected a positive finite equity value, got {implied}")
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.valuation is None:
@@ -1304,16 +1331,8 @@ def network(
 
 
 def main() -> None:
-    """Console-script entry point. SIGTERM ends the run like Ctrl-C: temporary files are
-    removed and no output is left half-written."""
-    import signal
+    """Console-script entry point (see :mod:`finmodel.console`): Ctrl-C or SIGTERM ends the
+    run with exit code 130 and one line; temporary files are removed."""
+    from finmodel.console import main as console_main
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    console_main()

@@ -169,6 +169,20 @@ def evaluate_chunks(
         yield sl, evaluate(model, values[sl])
 
 
+def evaluation_bytes(model: Model, scenarios: int) -> float:
+    """Bytes one :func:`evaluate` call over ``scenarios`` holds at its peak, estimated from the
+    shape: ``scenarios x (T x (line items + 1) + K) x 8`` (every item (T, S) float64, one
+    temporary, and the (S, K) inputs).
+
+    >>> from finmodel.assumptions import load
+    >>> from finmodel.engine.model import build
+    >>> m = build(load("bear"))
+    >>> evaluation_bytes(m, 1) == (m.timeline.T * (len(m.items) + 1) + len(m.params)) * 8
+    True
+    """
+    return float(scenarios) * (model.timeline.T * (len(model.items) + 1) + len(model.params)) * 8
+
+
 def full(a: FloatArray, S: int) -> FloatArray:
     """An item as (T, S), broadcasting a (T, 1) item that does not vary."""
     return np.broadcast_to(a, (a.shape[0], S))
