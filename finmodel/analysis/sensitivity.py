@@ -198,18 +198,12 @@ def parse_values(text: str, field: str = "values") -> list[float]:
     try:
         if ":" in text:
             a, b, n = text.split(":")
-            count = int(n)
+            lo, hi, count = float(a), float(b), int(n)
             if count < 2:
                 raise ValueError
-            if count > MAX_AXIS:
-                raise AssumptionError(
-                    f"{field}: expected at most {MAX_AXIS:,} values on an axis, got {count:,}"
-                )
-            lo, hi = float(a), float(b)
-            if not (math.isfinite(lo) and math.isfinite(hi)):
-                raise AssumptionError(f"{field}: expected finite values, got {text!r}")
-            return [float(v) for v in np.linspace(lo, hi, count)]
-        out = [float(v) for v in text.split(",")]
+            out = [lo, hi]
+        else:
+            out = [float(v) for v in text.split(",")]
     except ValueError:
         raise AssumptionError(
             f"{field}: expected values as START:STOP:COUNT (COUNT >= 2) or a comma list, "
@@ -217,6 +211,12 @@ def parse_values(text: str, field: str = "values") -> list[float]:
         ) from None
     if not all(math.isfinite(v) for v in out):
         raise AssumptionError(f"{field}: expected finite values, got {text!r}")
+    if ":" in text:
+        if count > MAX_AXIS:
+            raise AssumptionError(
+                f"{field}: expected at most {MAX_AXIS:,} values on an axis, got {count:,}"
+            )
+        return [float(v) for v in np.linspace(lo, hi, count)]
     return out
 
 
