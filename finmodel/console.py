@@ -6,13 +6,16 @@ half-written; a second signal during that clean-up is ignored."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 EXIT_INTERRUPTED = 130
+_seen: list[int] = []  # the signal that interrupted the run, once one has
 
 
 def _interrupted(signum: int, frame: object) -> None:
+    _seen.append(signum)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.stderr.write("interrupted\n")
@@ -29,4 +32,18 @@ def main() -> None:
 
         app()
     except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+        _leave()
+    except SystemExit:
+        if _seen:
+            _leave()
+        raise
+
+
+def _leave() -> None:
+    """Exit 130 at once: the clean-up (``finally`` blocks, temporary files) has run while the
+    ``KeyboardInterrupt`` unwound. ``os._exit`` skips the interpreter's own shutdown, which
+    would otherwise re-raise SIGINT on itself (exit status -2) when the interrupt had left
+    through an import."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
