@@ -91,8 +91,15 @@ def _out_path(out: Path | None, default_name: str) -> Path:
         if out.suffix.lower() != ".xlsx":
             _fail(f"--out: expected a workbook path ending in .xlsx, got {str(out)!r}")
         return out
-    OUTPUTS.mkdir(exist_ok=True)
+    _outputs_folder()
     return OUTPUTS / default_name
+
+
+def _outputs_folder() -> None:
+    """Create ``outputs/`` unless it exists; a regular file of that name is refused."""
+    if OUTPUTS.exists() and not OUTPUTS.is_dir():
+        _fail(f"{OUTPUTS}: expected a folder for the outputs, got a file; move it or pass --out")
+    OUTPUTS.mkdir(exist_ok=True)
 
 
 @app.command()
@@ -365,7 +372,8 @@ def _number(text: str, what: str) -> float:
 
 def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
     folder = workbook.parent if workbook is not None else OUTPUTS
-    folder.mkdir(exist_ok=True)
+    if workbook is None:
+        _outputs_folder()
     base = workbook.stem if workbook is not None else stem
     return folder / f"{base}-{suffix}.png"
 
@@ -514,7 +522,7 @@ def sensitivity(
         written: list[Path] = []
         if not no_workbook:
             from finmodel.export import analysis_sheets as sheets
-            from finmodel.export.workbook import write_workbook
+            from finmodel.export.workbook import output_set, write_workbook
 
             stem = loaded.path.stem if loaded.path else "scenario"
             extra = [sheets.tornado_sheet(tor, manifest)]
@@ -529,8 +537,9 @@ def sensitivity(
                         {**manifest, "evaluations": sob.evaluations},
                     )
                 )
-            wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
-            written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
+            with output_set():  # the workbook and its chart appear together or not at all
+                wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
+                written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
     except FinmodelError as e:
         _fail(_located(e, loaded))
     con = _console()
@@ -746,16 +755,17 @@ def simulate(
         written: list[Path] = []
         if not no_workbook:
             from finmodel.export import analysis_sheets as sheets
-            from finmodel.export.workbook import write_workbook
+            from finmodel.export.workbook import output_set, write_workbook
 
             stem = loaded.path.stem if loaded.path else "scenario"
-            wbpath = write_workbook(
-                [res],
-                _out_path(out, f"{stem}-montecarlo.xlsx"),
-                [sheets.montecarlo_sheet(mc, res.model.timeline.labels)],
-            )
             unit = f"{res.model.currency} {res.model.unit}"
-            written += [wbpath, sheets.fan_png(mc, _png_beside(wbpath, "fan", stem), unit)]
+            with output_set():  # the workbook and the fan appear together or not at all
+                wbpath = write_workbook(
+                    [res],
+                    _out_path(out, f"{stem}-montecarlo.xlsx"),
+                    [sheets.montecarlo_sheet(mc, res.model.timeline.labels)],
+                )
+                written += [wbpath, sheets.fan_png(mc, _png_beside(wbpath, "fan", stem), unit)]
     except FinmodelError as e:
         _fail(_located(e, loaded))
     summary = mc.summary()
@@ -1203,15 +1213,19 @@ def network(
         written: list[Path] = []
         if not no_workbook:
             from finmodel.export.network_sheet import exposures_sheet
-            from finmodel.export.workbook import write_workbook
+            from finmodel.export.workbook import output_set, write_workbook
 
             stem = loaded.path.stem if loaded.path else "scenario"
-            wbpath = write_workbook(
-                [res],
-                _out_path(out, f"{stem}-network.xlsx"),
-                [exposures_sheet(g, exp, rep, mc, manifest)],
-            )
-            written += [wbpath, net_mod.network_png(g, rep, _png_beside(wbpath, "graph", stem))]
+            with output_set():  # the workbook and the graph appear together or not at all
+                wbpath = write_workbook(
+                    [res],
+                    _out_path(out, f"{stem}-network.xlsx"),
+                    [exposures_sheet(g, exp, rep, mc, manifest)],
+                )
+                written += [
+                    wbpath,
+                    net_mod.network_png(g, rep, _png_beside(wbpath, "graph", stem)),
+                ]
     except FinmodelError as e:
         _fail(str(e))
     if as_json:

@@ -178,8 +178,9 @@ def test_a_seed_above_2_53_is_recorded_exactly(tmp_path: Path) -> None:
     out = tmp_path / "m.xlsx"
     p = _cli(["simulate", str(plan), "-n", "200", "--seed", str(seed), "--out", str(out)], tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
-    ws = load_workbook(out, read_only=True)["Monte Carlo"]
-    cells = [row for row in ws.iter_rows(values_only=True) if "seed" in row]
+    wb = load_workbook(out, read_only=True)
+    cells = [row for row in wb["Monte Carlo"].iter_rows(values_only=True) if "seed" in row]
+    wb.close()
     assert cells, "no seed row in the manifest"
     row = cells[0]
     assert row[row.index("seed") + 1] == str(seed)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,9 @@ def write_workbook(
     from openpyxl import Workbook
 
     path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise ExportError(f"{path}: expected a workbook path ending in .xlsx, got {str(path)!r}")
+    check_writable(path)
     wb = Workbook()
     wb.remove(wb.active)
     multi = len(results) > 1
@@ -164,28 +168,115 @@ def reproducible_bytes(wb: Any) -> bytes:
     return out.getvalue()
 
 
+def check_writable(path: Path) -> None:
+    """Refuse, with the reason, a path that cannot take a new file: a missing folder, a folder
+    that is a regular file, or a path that is itself a folder."""
+    if path.is_dir():
+        raise ExportError(f"{path}: expected a file path, got a folder")
+    if not path.parent.is_dir():
+        for up in path.parents:
+            if up.exists() and not up.is_dir():
+                raise ExportError(f"{path}: {up} is a file, not a folder")
+        raise ExportError(f"{path}: the folder {path.parent} does not exist")
+
+
+@dataclass
+class _Staged:
+    """Files written to temporary names, to be moved into place together."""
+
+    moves: list[tuple[str, Path]] = field(default_factory=list)
+
+
+_STAGING: list[_Staged] = []
+
+
+@contextmanager
+def output_set() -> Iterator[None]:
+    """Make every :func:`write_atomic` inside the block part of one set: each file is written
+    to a temporary name beside its target, and only when the block ends without an error are
+    they all moved into place, in order, under an exclusive lock on each target folder (so two
+    runs writing the same outputs at once leave one run's set, never a mix). On any error,
+    Ctrl-C included, the temporary files are removed and no file of the set appears.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> try:
+    ...     with output_set():
+    ...         write_atomic(d / "a.txt", lambda t: Path(t).write_text("a"))
+    ...         raise ValueError("the second file failed")
+    ... except ValueError:
+    ...     pass
+    >>> sorted(p.name for p in d.iterdir())
+    []
+    """
+    staged = _Staged()
+    _STAGING.append(staged)
+    try:
+        yield
+        _STAGING.pop()
+        with _folder_locks(sorted({dst.parent for _, dst in staged.moves})):
+            try:
+                for tmp, dst in staged.moves:
+                    os.replace(tmp, dst)
+            except OSError as e:
+                raise ExportError(f"{dst}: cannot write the file ({e.strerror or e})") from None
+    finally:
+        if _STAGING and _STAGING[-1] is staged:
+            _STAGING.pop()
+        for tmp, _ in staged.moves:
+            Path(tmp).unlink(missing_ok=True)
+
+
+@contextmanager
+def _folder_locks(folders: Sequence[Path]) -> Iterator[None]:
+    """Exclusive advisory locks (flock) on folders, taken in sorted order; a no-op where
+    flock is not available (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fds: list[int] = []
+    try:
+        for d in folders:
+            fd = os.open(d, os.O_RDONLY)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)  # closing the descriptor releases its lock
+
+
 def write_atomic(path: Path, save: Callable[[str], object]) -> None:
     """Call ``save(tmp)`` on a temporary file beside ``path``, then move it into place.
 
     An interrupted or failed write leaves the old file (or none), never a partial one.
+    Inside :func:`output_set` the move waits for the set's other files.
     """
-    if not path.parent.is_dir():
-        raise ExportError(f"{path}: the folder {path.parent} does not exist")
+    check_writable(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise ExportError(f"{path}: cannot write the file ({e.strerror or e})") from None
     os.close(fd)
+    staged = _STAGING[-1] if _STAGING else None
+    keep = False
     try:
         save(tmp)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
+        if staged is not None:
+            staged.moves.append((tmp, path))
+            keep = True
+        else:
+            os.replace(tmp, path)
     except OSError as e:
         raise ExportError(f"{path}: cannot write the file ({e.strerror or e})") from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        if not keep:
+            Path(tmp).unlink(missing_ok=True)
 
 
 class _Styles:
