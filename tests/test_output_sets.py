@@ -4,6 +4,7 @@ cannot be written get a message that says why."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 import finmodel
 from finmodel.cli import app
-from finmodel.errors import AssumptionError, ExportError
+from finmodel.errors import AssumptionError, ExportError, ResourceLimitError
 
 PLAN = """\
 name: Uncertain plan
@@ -128,3 +129,53 @@ def test_concurrent_runs_leave_one_runs_set(plan: Path, tmp_path: Path) -> None:
         seed = int(row[row.index("seed") + 1])  # type: ignore[arg-type]
         assert (tmp_path / "m-fan.png").read_bytes() == alone[seed]
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_commitments_total_sums_a_range_within_excels_formula_limit(tmp_path: Path) -> None:
+    """300 commitments: naming each amount (``=a+b+...``) would pass Excel's 8,192-character
+    limit; the total is one SUM over their Inputs rows, and those rows hold the amounts."""
+    lines = [
+        "name: Many commitments",
+        "company: M",
+        "start: 2026-01",
+        "end: 2027-12",
+        "opening: {cash: 100}",
+        "revenue: {annual: {2026: 10, 2027: 12}}",
+        "commitments:",
+    ]
+    lines += [
+        f"  - {{counterparty: C{i}, amount: {1 + i % 7}, start: 2026-{1 + i % 12:02d}, years: 1}}"
+        for i in range(300)
+    ]
+    p = tmp_path / "many.yaml"
+    p.write_text("\n".join(lines) + "\n")
+    out = finmodel.run(p).to_excel(tmp_path / "many.xlsx")
+    wb = load_workbook(out)
+    longest = max(
+        len(c.value)
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("=")
+    )
+    assert longest <= 8192
+    row = next(r for r in wb["Summary"].iter_rows() if r[0].value == "commitments_total")
+    formula = row[1].value
+    m = re.fullmatch(r"=SUM\(Inputs!\$C\$(\d+):\$C\$(\d+)\)", formula)
+    assert m, formula
+    a, b = int(m.group(1)), int(m.group(2))
+    inputs = wb["Inputs"]
+    paths = [inputs.cell(r, 1).value for r in range(a, b + 1)]
+    assert paths == [f"commitments.c{i}.amount" for i in range(300)]
+    # sum of 1 + i mod 7 over i < 300: 42 full cycles of 1..7 (28 each) plus 1..6 = 1,197
+    assert sum(inputs.cell(r, 3).value for r in range(a, b + 1)) == 42 * 28 + 21 == 1197
+
+
+def test_a_workbook_beyond_the_memory_limit_is_refused(
+    plan: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    res = finmodel.run(plan)
+    monkeypatch.setenv("FINMODEL_MEMORY_GB", "0.0001")  # 100 kB
+    with pytest.raises(ResourceLimitError, match=r"many.xlsx: expected a run that fits"):
+        res.to_excel(tmp_path / "many.xlsx")
+    assert _files(tmp_path) == ["plan.yaml"]
