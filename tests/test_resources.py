@@ -207,3 +207,14 @@ def test_ctrl_c_exits_130_with_one_line(after: float, tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert err == "interrupted\n"
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_api_run_none_and_a_nan_tornado_bound(tmp_path: Path) -> None:
+    from finmodel.analysis.sensitivity import TornadoSpec, tornado
+
+    with pytest.raises(AssumptionError, match=r"^source: expected a file path.*got NoneType"):
+        finmodel.run(None)  # type: ignore[arg-type]
+    model = build(finmodel.load(_plan(tmp_path, end="2026-12")))
+    spec = TornadoSpec("opening.cash", float("nan"), 30.0)
+    with pytest.raises(ValueError, match=r"opening.cash.low: expected a finite number, got nan"):
+        tornado(model, "trough_unfunded_cash", [spec])

@@ -98,6 +98,13 @@ def tornado(
             lo, hi = sp.low, sp.high
         else:
             raise AssumptionError(f"{sp.path}: expected both 'low' and 'high', or neither")
+        for name, x in (
+            ("low", lo),
+            ("high", hi),
+            ("pct", default_pct if sp.pct is None else sp.pct),
+        ):
+            if not math.isfinite(float(x)):
+                raise AssumptionError(f"{sp.path}.{name}: expected a finite number, got {x}")
         rows.append((mv, lo, hi))
     values = np.repeat(base[None, :], 1 + 2 * len(rows), axis=0)
     for i, (mv, lo, hi) in enumerate(rows):
