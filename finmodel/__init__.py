@@ -11,15 +11,10 @@ The public names load on first use (so ``finmodel --help`` does not import numpy
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("finmodel")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
-
 if TYPE_CHECKING:
+    __version__: str
     from finmodel.analysis.montecarlo import MonteCarlo, simulate
     from finmodel.analysis.sensitivity import TornadoSpec, grid, tornado
     from finmodel.analysis.sobol import sobol
@@ -85,7 +80,21 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    """The installed version, looked up on first use (importing ``finmodel`` stays instant,
+    so the ``finmodel`` command handles Ctrl-C from its first moment)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("finmodel")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0+source"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     if name in _WHERE:
         value = getattr(import_module(_WHERE[name]), name)
         globals()[name] = value

@@ -1,5 +1,5 @@
 """``python -m finmodel``: the same CLI as the ``finmodel`` command."""
 
-from finmodel.cli import main
+from finmodel.console import main
 
 main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -58,6 +57,17 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _located(e: Exception, loaded: Any = None) -> str:
+    """An error's message, with ``file:line:`` before a field of the loaded file it names
+    (``uncertainty.draws: expected ...``)."""
+    doc = getattr(loaded, "document", None)
+    if doc is None:
+        return str(e)
+    from finmodel.assumptions.loader import locate
+
+    return locate(doc, str(e))
+
+
 def _console() -> Console:
     from rich.console import Console
 
@@ -91,8 +101,15 @@ def _out_path(out: Path | None, default_name: str) -> Path:
         if out.suffix.lower() != ".xlsx":
             _fail(f"--out: expected a workbook path ending in .xlsx, got {str(out)!r}")
         return out
-    OUTPUTS.mkdir(exist_ok=True)
+    _outputs_folder()
     return OUTPUTS / default_name
+
+
+def _outputs_folder() -> None:
+    """Create ``outputs/`` unless it exists; a regular file of that name is refused."""
+    if OUTPUTS.exists() and not OUTPUTS.is_dir():
+        _fail(f"{OUTPUTS}: expected a folder for the outputs, got a file; move it or pass --out")
+    OUTPUTS.mkdir(exist_ok=True)
 
 
 @app.command()
@@ -367,7 +384,8 @@ def _number(text: str, what: str) -> float:
 
 def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
     folder = workbook.parent if workbook is not None else OUTPUTS
-    folder.mkdir(exist_ok=True)
+    if workbook is None:
+        _outputs_folder()
     base = workbook.stem if workbook is not None else stem
     return folder / f"{base}-{suffix}.png"
 
@@ -435,6 +453,11 @@ def sensitivity(
     from finmodel.errors import FinmodelError
     from finmodel.results import run_loaded
 
+    if pct is not None and not (pct > 0 and pct != float("inf")):
+        _fail(f"--pct: expected a positive finite fraction such as 0.2, got {pct}")
+    if top < 0:
+        _fail(f"--top: expected 0 or more bars, got {top}")
+    loaded = None
     try:
         loaded = load_with_meta(file)
         res = run_loaded(loaded)
@@ -473,7 +496,15 @@ def sensitivity(
                 _fail("--grid-x and --grid-y: expected both")
             gx, vx = _split(grid_x, "--grid-x")
             gy, vy = _split(grid_y, "--grid-y")
-            grid_df = sens.grid(model, met, gx, sens.parse_values(vx), gy, sens.parse_values(vy))
+            grid_df = sens.grid(
+                model,
+                met,
+                gx,
+                sens.parse_values(vx, "--grid-x"),
+                gy,
+                sens.parse_values(vy, "--grid-y"),
+                field="--grid",
+            )
         elif cfg and cfg.grid:
             g = cfg.grid
             grid_df = sens.grid(
@@ -485,6 +516,7 @@ def sensitivity(
                 [float(v) for v in g.y.values],
                 g.x.op,
                 g.y.op,
+                field="sensitivity.grid",
             )
         sob = None
         if sobol_indices:
@@ -502,7 +534,7 @@ def sensitivity(
         written: list[Path] = []
         if not no_workbook:
             from finmodel.export import analysis_sheets as sheets
-            from finmodel.export.workbook import write_workbook
+            from finmodel.export.workbook import output_set, write_workbook
 
             stem = loaded.path.stem if loaded.path else "scenario"
             extra = [sheets.tornado_sheet(tor, manifest)]
@@ -517,10 +549,11 @@ def sensitivity(
                         {**manifest, "evaluations": sob.evaluations},
                     )
                 )
-            wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
-            written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
+            with output_set():  # the workbook and its chart appear together or not at all
+                wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
+                written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e, loaded))
     con = _console()
     t = Table(
         title=f"Tornado: {met.label} (base {format_metric(met, float(tor['base'][0]), model)})",
@@ -711,6 +744,7 @@ def simulate(
 
     if sampler is not None and sampler not in ("lhs", "random"):
         _fail(f"--sampler: expected lhs or random, got {sampler!r}")
+    loaded = None
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.uncertainty is None:
@@ -733,18 +767,19 @@ def simulate(
         written: list[Path] = []
         if not no_workbook:
             from finmodel.export import analysis_sheets as sheets
-            from finmodel.export.workbook import write_workbook
+            from finmodel.export.workbook import output_set, write_workbook
 
             stem = loaded.path.stem if loaded.path else "scenario"
-            wbpath = write_workbook(
-                [res],
-                _out_path(out, f"{stem}-montecarlo.xlsx"),
-                [sheets.montecarlo_sheet(mc, res.model.timeline.labels)],
-            )
             unit = f"{res.model.currency} {res.model.unit}"
-            written += [wbpath, sheets.fan_png(mc, _png_beside(wbpath, "fan", stem), unit)]
+            with output_set():  # the workbook and the fan appear together or not at all
+                wbpath = write_workbook(
+                    [res],
+                    _out_path(out, f"{stem}-montecarlo.xlsx"),
+                    [sheets.montecarlo_sheet(mc, res.model.timeline.labels)],
+                )
+                written += [wbpath, sheets.fan_png(mc, _png_beside(wbpath, "fan", stem), unit)]
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e, loaded))
     summary = mc.summary()
     cov = mc.coverage
     ends = [sl.stop - 1 for _, sl in res.model.timeline.year_slices()]
@@ -913,6 +948,8 @@ def value(
 
     if (implied is None) != (vary is None):
         _fail("--implied and --vary: expected both (the value to explain and what to solve for)")
+    if implied is not None and not (0 < implied < float("inf")):
+        _fail(f"--implied: expected a positive finite equity value, got {implied}")
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.valuation is None:
@@ -1193,15 +1230,19 @@ def network(
         written: list[Path] = []
         if not no_workbook:
             from finmodel.export.network_sheet import exposures_sheet
-            from finmodel.export.workbook import write_workbook
+            from finmodel.export.workbook import output_set, write_workbook
 
             stem = loaded.path.stem if loaded.path else "scenario"
-            wbpath = write_workbook(
-                [res],
-                _out_path(out, f"{stem}-network.xlsx"),
-                [exposures_sheet(g, exp, rep, mc, manifest)],
-            )
-            written += [wbpath, net_mod.network_png(g, rep, _png_beside(wbpath, "graph", stem))]
+            with output_set():  # the workbook and the graph appear together or not at all
+                wbpath = write_workbook(
+                    [res],
+                    _out_path(out, f"{stem}-network.xlsx"),
+                    [exposures_sheet(g, exp, rep, mc, manifest)],
+                )
+                written += [
+                    wbpath,
+                    net_mod.network_png(g, rep, _png_beside(wbpath, "graph", stem)),
+                ]
     except FinmodelError as e:
         _fail(str(e))
     if as_json:
@@ -1326,16 +1367,8 @@ def network(
 
 
 def main() -> None:
-    """Console-script entry point. SIGTERM ends the run like Ctrl-C: temporary files are
-    removed and no output is left half-written."""
-    import signal
+    """Console-script entry point (see :mod:`finmodel.console`): Ctrl-C or SIGTERM ends the
+    run with exit code 130 and one line; temporary files are removed."""
+    from finmodel.console import main as console_main
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    console_main()

@@ -50,3 +50,12 @@ class IdentityError(FinmodelError, ArithmeticError):
 
 class ExportError(FinmodelError, OSError):
     """An output could not be written (missing or read-only folder, ...)."""
+
+
+class ResourceLimitError(FinmodelError, MemoryError):
+    """A run would need more memory than finmodel allows itself (see :mod:`finmodel.limits`).
+
+    Raised before anything large is allocated; the message gives the estimate, the limit and
+    what to reduce. It subclasses :class:`MemoryError` so that a caller's
+    ``except MemoryError`` keeps working.
+    """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -327,8 +328,13 @@ def run(
     """
     if isinstance(source, Assumptions):
         loaded = Loaded(source, None, None, ())
-    else:
+    elif isinstance(source, str | PathLike):
         loaded = load_with_meta(source)
+    else:
+        raise AssumptionError(
+            f"source: expected a file path, a shipped scenario's name or Assumptions, "
+            f"got {type(source).__name__}"
+        )
     if adjust:
         loaded = with_adjustments(loaded, adjust)
     if as_of is not None:

@@ -45,9 +45,10 @@ from finmodel.analysis.raise_schedule import (
 from finmodel.analysis.sensitivity import Move, move
 from finmodel.assumptions.params import apply, leaves_domain
 from finmodel.assumptions.schema import Uncertainty
-from finmodel.engine.evaluate import evaluate, full
+from finmodel.engine.evaluate import evaluate, evaluation_bytes, full
 from finmodel.engine.model import Model, ModelLike, as_model
 from finmodel.errors import AssumptionError, IdentityError
+from finmodel.limits import check_memory
 
 FloatArray = NDArray[np.float64]
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -103,6 +104,41 @@ def _check_support(model: Model, path: str, mv: Move, m: Marginal) -> None:
                 f"uncertainty.parameters.{path}: {broken[1]} for {broken[0]} at the end of the "
                 f"distribution ({mv.op} {float(x):g}){hint}"
             )
+
+
+MAX_SEED = 2**128
+"""Seeds run from 0 to 2^128 - 1 (numpy's SeedSequence takes 128 bits of entropy)."""
+
+
+def check_seed(seed: object, field: str) -> int:
+    """``seed`` if it is a whole number in [0, 2^128), else a located refusal.
+
+    >>> check_seed(7, "--seed")
+    7
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise AssumptionError(f"{field}: expected a whole number from 0 to 2^128 - 1, got {seed!r}")
+    if not 0 <= seed < MAX_SEED:
+        raise AssumptionError(f"{field}: expected a whole number from 0 to 2^128 - 1, got {seed}")
+    return int(seed)
+
+
+def memory_needed(model: Model, p: int, n: int, nv: int, chunk: int) -> float:
+    """Bytes :func:`simulate` holds at its peak, from the run's shape (T months, P uncertain
+    parameters, n paths, nv validation paths):
+
+    * the draws, 3 x (n + nv) x P x 8 (uniforms, correlated, values);
+    * the stored paths of cash and need, plus the percentile's copy: 3 x T x n x d, with
+      d = 8 bytes (float64) or 4 (float32 above ``STORE_FLOAT64_UP_TO``);
+    * the per-path metrics, 16 x n x 8, and the breach flags;
+    * one chunk's evaluation, :func:`~finmodel.engine.evaluate.evaluation_bytes`.
+    """
+    T = model.timeline.T
+    d = 8 if 2 * T * n * 8 <= STORE_FLOAT64_UP_TO else 4
+    draws = 3.0 * (n + nv) * p * 8
+    paths = 3.0 * T * n * d
+    metrics = 16.0 * n * 8 + 2.0 * n
+    return draws + paths + metrics + evaluation_bytes(model, min(chunk, max(n, nv)))
 
 
 def draw(spec: Spec, n: int, seed: int | np.random.SeedSequence, sampler: str) -> FloatArray:
@@ -208,21 +244,31 @@ def simulate(
         u = model.assumptions.uncertainty if model.assumptions is not None else None
         if u is None:
             raise AssumptionError(f"{model.scenario}: expected an 'uncertainty' section")
+    n_field = "uncertainty.draws" if n is None else "-n"
     n = u.draws if n is None else n
-    seed = u.seed if seed is None else seed
+    seed = u.seed if seed is None else check_seed(seed, "--seed")
     sampler = u.sampler if sampler is None else sampler
     alpha = float(u.alpha if alpha is None else alpha)
     nv = n if validation_draws is None else validation_draws
+    for name, count in ((n_field, n), ("--validation-draws", nv), ("--chunk", chunk)):
+        if isinstance(count, bool) or not isinstance(count, int | np.integer):
+            raise AssumptionError(f"{name}: expected a whole number, got {count!r}")
     if n < 1:
-        raise AssumptionError(f"-n: expected at least 1 draw, got {n}")
+        raise AssumptionError(f"{n_field}: expected at least 1 draw, got {n}")
     if nv < 1:
         raise AssumptionError(f"--validation-draws: expected at least 1 draw, got {nv}")
     if not 0.0 <= alpha <= 1.0:
         raise AssumptionError(f"--alpha: expected a probability in [0, 1], got {alpha}")
     if chunk < 1:
         raise AssumptionError(f"--chunk: expected at least 1, got {chunk}")
-    t0 = time.perf_counter()
     spec = spec_from(model, u)
+    need_bytes = memory_needed(model, len(spec.names), n, nv, chunk)
+    if evaluation_bytes(model, min(chunk, max(n, nv))) > need_bytes / 2:
+        check_memory(need_bytes, "--chunk", chunk, "use a smaller --chunk")
+    elif nv > n:
+        check_memory(need_bytes, "--validation-draws", nv, "use fewer validation paths")
+    check_memory(need_bytes, n_field, n, "use fewer paths")
+    t0 = time.perf_counter()
     x = draw(spec, n, seed, sampler)
     T, labels, years = model.timeline.T, model.timeline.labels, model.timeline.years
     dtype = np.float64 if 2 * T * n * 8 <= STORE_FLOAT64_UP_TO else np.float32

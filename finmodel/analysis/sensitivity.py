@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 
 from finmodel.analysis.metrics import Metric, evaluate_metric, parse_metric
 from finmodel.assumptions.params import allowed_range, apply, leaves_domain, resolve
-from finmodel.engine.evaluate import evaluate_chunks
+from finmodel.engine.evaluate import evaluate_chunks, evaluation_bytes
 from finmodel.engine.model import Model, ModelLike, as_model
 from finmodel.errors import AssumptionError
+from finmodel.limits import check_memory
 
 FloatArray = NDArray[np.float64]
 CHUNK = 5_000
@@ -103,6 +104,13 @@ def tornado(
             lo, hi = sp.low, sp.high
         else:
             raise AssumptionError(f"{sp.path}: expected both 'low' and 'high', or neither")
+        for name, x in (
+            ("low", lo),
+            ("high", hi),
+            ("pct", default_pct if sp.pct is None else sp.pct),
+        ):
+            if not math.isfinite(float(x)):
+                raise AssumptionError(f"{sp.path}.{name}: expected a finite number, got {x}")
         for end in (lo, hi):
             _in_domain(model, sp.path, mv, end)
         rows.append((mv, lo, hi))
@@ -144,19 +152,32 @@ def grid(
     y_values: Sequence[float],
     x_op: str | None = None,
     y_op: str | None = None,
+    field: str = "grid",
 ) -> pd.DataFrame:
-    """The metric over every pair of values of two parameters: rows x, columns y."""
+    """The metric over every pair of values of two parameters: rows x, columns y.
+
+    ``field`` names the grid in messages (``--grid`` for the options, ``sensitivity.grid``).
+    The run is refused up front when it would not fit in memory: nx x ny points each hold K
+    inputs plus the metric (``(K + 3) x 8`` bytes), and each chunk of :data:`CHUNK` points
+    is evaluated at once (:func:`~finmodel.engine.evaluate.evaluation_bytes`).
+    """
     model = as_model(model)
     met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
     mx, my = move(model, x, x_op), move(model, y, y_op)
     if set(mx.idx) & set(my.idx):
         raise AssumptionError(f"{x} and {y}: expected two parameters that share no input")
-    xs = np.asarray(x_values, dtype=np.float64)
-    ys = np.asarray(y_values, dtype=np.float64)
+    if field == "--grid":
+        fx, fy, both = "--grid-x", "--grid-y", "--grid-x and --grid-y"
+    else:
+        fx, fy, both = f"{field}.x.values", f"{field}.y.values", field
+    xs, ys = _axis(x_values, fx), _axis(y_values, fy)
+    points = xs.size * ys.size
+    need = points * (len(model.params) + 3) * 8.0 + evaluation_bytes(model, min(CHUNK, points))
+    check_memory(need, both, f"{xs.size:,} x {ys.size:,} points", "use fewer values on an axis")
     for mv, vs in ((mx, xs), (my, ys)):
         for v in vs:
             _in_domain(model, mv.path, mv, float(v))
-    values = np.repeat(model.params.vector()[None, :], xs.size * ys.size, axis=0)
+    values = np.repeat(model.params.vector()[None, :], points, axis=0)
     apply(values, mx.idx, mx.op, np.repeat(xs, ys.size))
     apply(values, my.idx, my.op, np.tile(ys, xs.size))
     z = batch_metric(model, values, met).reshape(xs.size, ys.size)
@@ -174,8 +195,27 @@ def _in_domain(model: Model, path: str, mv: Move, x: float) -> None:
         raise AssumptionError(f"{path}: {broken[1]}{at} (after {mv.op} {x:g})")
 
 
-def parse_values(text: str) -> list[float]:
-    """``0.5:1.5:11`` (start:stop:count, inclusive) or ``1,2,3``.
+def _axis(values: Sequence[float], field: str) -> FloatArray:
+    """One grid axis as floats: at least one value, every value finite."""
+    try:
+        xs = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssumptionError(f"{field}: expected a list of numbers, got {values!r}") from None
+    if xs.ndim != 1 or xs.size == 0:
+        raise AssumptionError(f"{field}: expected at least one value, got {list(values)!r}")
+    if not np.all(np.isfinite(xs)):
+        raise AssumptionError(f"{field}: expected finite values, got {list(values)!r}")
+    return xs
+
+
+MAX_AXIS = 100_000
+"""Most values on one axis given as START:STOP:COUNT (a 100,000 x 100,000 grid is already far
+beyond any memory; the grid's own check then bounds the product)."""
+
+
+def parse_values(text: str, field: str = "values") -> list[float]:
+    """``0.5:1.5:11`` (start:stop:count, inclusive) or ``1,2,3``; COUNT is at most
+    :data:`MAX_AXIS`.
 
     >>> parse_values("0:1:5")
     [0.0, 0.25, 0.5, 0.75, 1.0]
@@ -185,17 +225,25 @@ def parse_values(text: str) -> list[float]:
     try:
         if ":" in text:
             a, b, n = text.split(":")
-            count = int(n)
+            lo, hi, count = float(a), float(b), int(n)
             if count < 2:
                 raise ValueError
-            return [float(v) for v in np.linspace(float(a), float(b), count)]
-        out = [float(v) for v in text.split(",")]
+            out = [lo, hi]
+        else:
+            out = [float(v) for v in text.split(",")]
     except ValueError:
         raise AssumptionError(
-            f"expected values as START:STOP:COUNT (COUNT >= 2) or a comma list, got {text!r}"
+            f"{field}: expected values as START:STOP:COUNT (COUNT >= 2) or a comma list, "
+            f"got {text!r}"
         ) from None
     if not all(math.isfinite(v) for v in out):
-        raise AssumptionError(f"expected finite values, got {text!r}")
+        raise AssumptionError(f"{field}: expected finite values, got {text!r}")
+    if ":" in text:
+        if count > MAX_AXIS:
+            raise AssumptionError(
+                f"{field}: expected at most {MAX_AXIS:,} values on an axis, got {count:,}"
+            )
+        return [float(v) for v in np.linspace(lo, hi, count)]
     return out
 
 

@@ -15,10 +15,15 @@ import pandas as pd
 
 from finmodel.analysis.metrics import Metric, parse_metric
 from finmodel.analysis.montecarlo import inputs_for, spec_from
-from finmodel.analysis.sensitivity import _never, batch_metric
+from finmodel.analysis.sensitivity import CHUNK, _never, batch_metric
 from finmodel.assumptions.schema import Uncertainty
+from finmodel.engine.evaluate import evaluation_bytes
 from finmodel.engine.model import ModelLike, as_model
 from finmodel.errors import AssumptionError
+from finmodel.limits import check_memory
+
+RESAMPLES = 100
+"""SALib's default bootstrap resamples for the confidence intervals."""
 
 
 @dataclass
@@ -48,6 +53,8 @@ def sobol(
     from SALib.analyze import sobol as analyze
     from SALib.sample import sobol as sample
 
+    if isinstance(n_base, bool) or not isinstance(n_base, int | np.integer):
+        raise AssumptionError(f"--base: expected a power of 2 (>= 2), got {n_base!r}")
     if n_base < 2 or n_base & (n_base - 1):
         raise AssumptionError(f"--base: expected a power of 2 (>= 2), got {n_base}")
     met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
@@ -55,6 +62,13 @@ def sobol(
     p = len(spec.names)
     if p < 2:
         raise AssumptionError("uncertainty.parameters: Sobol indices need at least 2 parameters")
+    n_eval = n_base * (p + 2)
+    need = (
+        n_eval * (3 * p + len(model.params) + 2) * 8.0  # unit, clipped, values; inputs; metric
+        + n_base * RESAMPLES * 8.0 * 4  # SALib's bootstrap of the confidence intervals
+        + evaluation_bytes(model, min(CHUNK, n_eval))
+    )
+    check_memory(need, "--base", n_base, f"use a smaller --base ({n_eval:,} evaluations asked)")
     problem = {"num_vars": p, "names": spec.names, "bounds": [[0.0, 1.0]] * p}
     s = u.seed if seed is None else seed
     with warnings.catch_warnings():

@@ -137,6 +137,8 @@ def resolve(path: str | PathLike[str]) -> Path:
         return p
     if p.is_dir():
         raise AssumptionError(f"{p}: expected an assumption file, got a directory")
+    if p.exists():  # a FIFO, a socket or a device: reading it could block or never end
+        raise AssumptionError(f"{p}: expected an assumption file, got a special file")
     if len(p.parts) == 1:
         s = shipped_path(p.name)
         if s.is_file():

@@ -724,7 +724,7 @@ class Correlation(Frozen):
 
 class Uncertainty(Frozen):
     draws: StrictInt = Field(10_000, gt=0, le=100_000_000)
-    seed: StrictInt = 0
+    seed: StrictInt = Field(0, ge=0, lt=2**128)
     sampler: Literal["lhs", "random"] = "lhs"
     alpha: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.05, ge=0, le=1)
     parameters: dict[str, Distribution]

@@ -32,6 +32,10 @@ def _manifest(ws: Any, st: _Styles, manifest: dict[str, Any], col: int) -> None:
         c = ws.cell(row=i, column=col + 1)
         if isinstance(v, bool) or v is None:
             put_text(ws, f"{_col(col + 1)}{i}", str(v))
+        elif isinstance(v, int) and abs(v) > 2**53:
+            # Excel keeps 15-17 significant digits: a seed above 2^53 is written as text,
+            # exactly, so that the run can be repeated from the workbook
+            put_text(ws, f"{_col(col + 1)}{i}", str(v))
         elif isinstance(v, int | float):
             c.value = v
         else:

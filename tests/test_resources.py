@@ -1,0 +1,220 @@
+"""Size and resources: runs that would not fit in memory are refused up front with the
+estimate and the limit; the estimates bound what a run really allocates; seeds, option
+domains and Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+import finmodel
+from finmodel.analysis.montecarlo import memory_needed, simulate
+from finmodel.analysis.sensitivity import grid
+from finmodel.engine.model import build
+from finmodel.errors import AssumptionError, FinmodelError, ResourceLimitError
+from finmodel.limits import ENV_VAR, check_memory, memory_limit
+
+PLAN = """\
+name: Uncertain plan
+company: Example Co
+start: 2026-01
+end: {end}
+opening:
+  cash: 25
+revenue:
+  annual: {{2026: 10, 2030: 60}}
+uncertainty:
+  draws: 1000
+  seed: 3
+  parameters:
+    opening.cash: {{dist: normal, mean: 25, sd: 2}}
+    revenue.scale: {{dist: triangular, low: 0.8, mode: 1, high: 1.2}}
+"""
+
+AS_LIMIT = 1_500_000_000  # bytes of address space for the subprocess
+
+
+def _plan(tmp_path: Path, end: str = "2125-12") -> Path:
+    p = tmp_path / "plan.yaml"
+    p.write_text(PLAN.format(end=end))
+    return p
+
+
+def _cli(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The command in a fresh process with 1.5 GB of address space (as in test_hardening)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+
+    return subprocess.run(
+        [sys.executable, "-m", "finmodel", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        check=False,
+    )
+
+
+def _refused(p: subprocess.CompletedProcess[str], field: str) -> tuple[float, float]:
+    """Exit 2, one message naming ``field``, no traceback; returns (needs, limit) in GB."""
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr and "MemoryError" not in p.stderr
+    m = re.search(
+        rf"error: (?:\S+:\d+: )?{re.escape(field)}: expected a run that fits in memory "
+        r"\(needs about ([\d,.]+) GB, the limit is ([\d,.]+) GB",
+        p.stderr,
+    )
+    assert m, p.stderr
+    return float(m.group(1).replace(",", "")), float(m.group(2).replace(",", ""))
+
+
+def test_huge_runs_are_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """Under a 1.5 GB address space the limit is at most half of it, 0.75 GB; each huge run
+    is refused before it allocates, and nothing is written."""
+    plan = _plan(tmp_path)
+    # 10^7 paths x 1,200 months: cash, need and the percentile's copy as float32 are
+    # 3 x 1,200 x 10^7 x 4 bytes = 144 GB, before the draws and the metrics
+    needs, limit = _refused(_cli(["simulate", str(plan), "-n", "10000000"], tmp_path), "-n")
+    assert 144 <= needs <= 150 and limit <= 0.75
+    # 2^30 x (2 + 2) = 4.3e9 Sobol evaluations, each holding at least 8 x (3 x 2 + 2) bytes
+    needs, _ = _refused(
+        _cli(["sensitivity", str(plan), "--sobol", "--base", str(2**30)], tmp_path), "--base"
+    )
+    assert needs >= 2**30 * 4 * 8 * 8 / 1e9
+    p = _cli(
+        [
+            "sensitivity",
+            str(plan),
+            "--grid-x",
+            "opening.cash=0:1:20000",
+            "--grid-y",
+            "revenue.annual=0:1:20000",
+        ],
+        tmp_path,
+    )
+    needs, _ = _refused(p, "--grid-x and --grid-y")
+    assert needs >= 4e8 * 8 * 3 / 1e9  # 4e8 points, at least 3 floats each
+    (tmp_path / "draws.yaml").write_text(plan.read_text().replace("draws: 1000", "draws: 3000000"))
+    p = _cli(["simulate", "draws.yaml"], tmp_path)
+    needs, _ = _refused(p, "uncertainty.draws")
+    assert "draws.yaml:10: uncertainty.draws" in p.stderr
+    assert needs >= 3 * 1200 * 3e6 * 4 / 1e9  # the stored paths alone, float32
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_run_within_the_limit_still_runs_under_the_same_address_space(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    p = _cli(["simulate", str(plan), "-n", "500", "--json"], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert '"draws": 500' in p.stdout
+
+
+def test_the_estimate_bounds_what_a_simulation_allocates(tmp_path: Path) -> None:
+    """tracemalloc sees numpy's allocations: the peak stays below the estimate, and the
+    estimate is not wildly pessimistic (within 4x)."""
+    model = build(finmodel.load(_plan(tmp_path, end="2045-12")))
+    n = 20_000
+    tracemalloc.start()
+    simulate(model, None, n=n, chunk=5_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    est = memory_needed(model, 2, n, n, 5_000)
+    assert peak <= est <= 4 * peak, (peak, est)
+
+
+def test_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(ENV_VAR, "0.02")
+    assert memory_limit() == pytest.approx(2e7)  # 0.02 GB of 10^9 bytes
+    model = build(finmodel.load(_plan(tmp_path, end="2026-12")))
+    # 12 months, 1,000 paths: the stored paths are 3 x 12 x 1,000 x 8 = 288,000 bytes and one
+    # chunk of 1,000 paths (T x (items + 8) x 8 bytes each) a few MB
+    simulate(model, None, n=1_000)
+    with pytest.raises(ResourceLimitError, match=r"^-n: .*the limit is 0.02 GB") as e:
+        simulate(model, None, n=1_000_000)  # 288 MB of stored paths alone, above 20 MB
+    assert isinstance(e.value, MemoryError) and isinstance(e.value, FinmodelError)
+    monkeypatch.setenv(ENV_VAR, "lots")
+    with pytest.raises(AssumptionError, match="FINMODEL_MEMORY_GB: expected a positive number"):
+        memory_limit()
+
+
+def test_check_memory_message() -> None:
+    with pytest.raises(ResourceLimitError) as e:
+        check_memory(1e15, "grid", "3 x 4 points", "use fewer values")
+    assert str(e.value).startswith(
+        "grid: expected a run that fits in memory (needs about 1,000,000 GB, the limit is "
+    )
+    assert str(e.value).endswith("got 3 x 4 points")
+
+
+def test_api_arguments_are_named(tmp_path: Path) -> None:
+    model = build(finmodel.load(_plan(tmp_path, end="2026-12")))
+    with pytest.raises(AssumptionError, match=r"-n: expected a whole number, got 2.5"):
+        simulate(model, None, n=2.5)  # type: ignore[arg-type]
+    with pytest.raises(AssumptionError, match=r"--seed: expected a whole number"):
+        simulate(model, None, n=10, seed=-1)
+    with pytest.raises(ValueError, match=r"grid.x.values: expected at least one value, got \[\]"):
+        grid(model, "trough_unfunded_cash", "opening.cash", [], "revenue.annual", [1.0])
+    with pytest.raises(ValueError, match=r"grid.y.values: expected finite values"):
+        grid(model, "trough_unfunded_cash", "opening.cash", [1.0], "revenue.annual", [float("nan")])
+
+
+def test_a_seed_above_2_53_is_recorded_exactly(tmp_path: Path) -> None:
+    """2^60 + 1 is not a float64: the workbook keeps it as text, digit for digit, and a run
+    from that text draws the same paths."""
+    seed = 2**60 + 1
+    assert float(seed) != seed
+    plan = _plan(tmp_path, end="2026-12")
+    out = tmp_path / "m.xlsx"
+    p = _cli(["simulate", str(plan), "-n", "200", "--seed", str(seed), "--out", str(out)], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    wb = load_workbook(out, read_only=True)
+    cells = [row for row in wb["Monte Carlo"].iter_rows(values_only=True) if "seed" in row]
+    wb.close()
+    assert cells, "no seed row in the manifest"
+    row = cells[0]
+    assert row[row.index("seed") + 1] == str(seed)
+    model = build(finmodel.load(plan))
+    a = simulate(model, None, n=200, seed=seed)
+    b = simulate(model, None, n=200, seed=int(str(row[row.index("seed") + 1])))
+    assert a.draws.equals(b.draws)
+
+
+@pytest.mark.parametrize("after", [0.3, 1.0, 2.5])
+def test_ctrl_c_exits_130_with_one_line(after: float, tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finmodel", "simulate", str(plan), "-n", "300000"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "interrupted\n"
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
+
+
+def test_api_run_none_and_a_nan_tornado_bound(tmp_path: Path) -> None:
+    from finmodel.analysis.sensitivity import TornadoSpec, tornado
+
+    with pytest.raises(AssumptionError, match=r"^source: expected a file path.*got NoneType"):
+        finmodel.run(None)  # type: ignore[arg-type]
+    model = build(finmodel.load(_plan(tmp_path, end="2026-12")))
+    spec = TornadoSpec("opening.cash", float("nan"), 30.0)
+    with pytest.raises(ValueError, match=r"opening.cash.low: expected a finite number, got nan"):
+        tornado(model, "trough_unfunded_cash", [spec])
