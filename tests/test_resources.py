@@ -36,7 +36,7 @@ uncertainty:
   draws: 1000
   seed: 3
   parameters:
-    opening.cash: {{dist: normal, mean: 25, sd: 2}}
+    opening.cash: {{dist: triangular, low: 20, mode: 25, high: 30}}
     revenue.scale: {{dist: triangular, low: 0.8, mode: 1, high: 1.2}}
 """
 
