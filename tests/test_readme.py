@@ -120,8 +120,8 @@ def _prose() -> str:
 STATIC = {"1.4", "3.11", "99%", "10%", "13%", "0.3", "100%", "1.41x", "0.21"}
 """Figures that are published facts quoted as such ($1.4T of commitments, SoftBank's
 reported ~13%), versions, conventions (the IRR guess of 10%, rates below -99%, columns
-summing to 100%, a doubling at half the growth in logs is 2^0.5 = 1.41x, a rate written 0.21) or the options of
-a command shown (``--shortfall 0.3``), not results."""
+summing to 100%, a doubling at half the growth in logs is 2^0.5 = 1.41x, a rate written
+0.21) or the options of a command shown (``--shortfall 0.3``), not results."""
 
 
 def test_every_figure_in_the_prose_is_checked() -> None:
