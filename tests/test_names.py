@@ -217,3 +217,36 @@ def test_odd_names_workbook_recalculates_like_the_engine(
         got = np.array(rows[id], dtype=np.float64)
         scale = np.maximum(np.abs(want), np.abs(want).max(initial=0.0))
         assert np.all(np.abs(got - want) <= 1e-9 * scale), id
+
+
+def test_a_name_too_long_for_excel_gets_a_short_stable_defined_name(
+    write_yaml: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A commitment whose parameter path would make a defined name over Excel's 255
+    characters gets one of exactly 255 (its first 246 characters, '_' and 8 hex digits of
+    its SHA-256), used by the Inputs sheet and by every formula that reads it."""
+    import hashlib
+
+    from openpyxl import load_workbook
+
+    from finmodel.export.workbook import excel_name
+
+    long = "Very long counterparty " * 14  # 322 characters
+    p = write_yaml(f"""
+        name: Long
+        company: L
+        start: 2026-01
+        end: 2026-12
+        opening: {{cash: 10}}
+        revenue: {{annual: {{2026: 1}}}}
+        commitments:
+          - {{counterparty: "{long}", amount: 6, start: 2026-01, years: 1}}
+    """)
+    res = finmodel.run(p)
+    full = next(n for n in res.model.params.names() if n.startswith("commitments_"))
+    assert len(full) > 255
+    short = excel_name(full)
+    digest = hashlib.sha256(full.encode("utf-8")).hexdigest()[:8]
+    assert len(short) == 255 and short == f"{full[:246]}_{digest}"
+    wb = load_workbook(res.to_excel(tmp_path / "long.xlsx"))
+    assert short in wb.defined_names and all(len(n) <= 255 for n in wb.defined_names)

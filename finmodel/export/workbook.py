@@ -90,7 +90,27 @@ class _Scenario:
         return f"{_col(3 + t)}{self.rows[item]}"
 
     def name(self, input_name: str) -> str:
-        return f"{self.name_prefix}{input_name}"
+        return excel_name(f"{self.name_prefix}{input_name}")
+
+
+MAX_NAME = 255
+"""Excel's limit on the length of a defined name."""
+
+
+def excel_name(name: str) -> str:
+    """``name`` as an Excel defined name: unchanged up to 255 characters; longer ones keep
+    their first 246 characters and end with ``_`` and 8 hex digits of their SHA-256, so they
+    stay unique and the same from run to run.
+
+    >>> excel_name("opening_cash"), len(excel_name("x" * 300))
+    ('opening_cash', 255)
+    """
+    if len(name) <= MAX_NAME:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{name[: MAX_NAME - 9]}_{digest}"
 
 
 BYTES_PER_CELL = 600
