@@ -453,8 +453,8 @@ def sensitivity(
     from finmodel.errors import FinmodelError
     from finmodel.results import run_loaded
 
-    if pct is not None and not (pct > 0 and pct != float("inf")):
-        _fail(f"--pct: expected a positive finite fraction such as 0.2, got {pct}")
+    if pct is not None and not (0 < pct < 1):
+        _fail(f"--pct: expected a fraction above 0 and below 1 such as 0.2 (±20%), got {pct}")
     if top < 0:
         _fail(f"--top: expected 0 or more bars, got {top}")
     loaded = None

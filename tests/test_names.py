@@ -22,9 +22,19 @@ runner = CliRunner()
 
 
 def _hashed(name: str) -> str:
-    # the documented rule for a name with no ASCII letter or digit (docs/methodology.md, Names)
-    nfc = unicodedata.normalize("NFC", name).encode("utf-8")
-    return "item_" + hashlib.sha256(nfc).hexdigest()[:8]
+    # the documented rule for a name with no ASCII letter or digit (docs/methodology.md,
+    # Names): the SHA-256 of its letters and digits in any script, NFKC and case folded, or
+    # of its NFC text when it has none
+    core = "".join(c for c in unicodedata.normalize("NFKC", name).casefold() if c.isalnum())
+    key = (core or unicodedata.normalize("NFC", name)).encode("utf-8")
+    return "item_" + hashlib.sha256(key).hexdigest()[:8]
+
+
+def test_names_in_other_scripts_that_differ_only_by_punctuation_coincide() -> None:
+    """'甲骨文', '甲骨文!' and '甲骨文 ' are one identifier, as 'Oracle' and 'ORACLE!' are;
+    names of different letters, or with none at all, stay apart."""
+    assert slug("甲骨文") == slug("甲骨文!") == slug("甲骨文 ") == _hashed("甲骨文")
+    assert slug("甲骨文") != slug("万得") and slug("🚀") != slug("🛰")
 
 
 @pytest.mark.parametrize(

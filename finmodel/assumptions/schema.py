@@ -735,7 +735,9 @@ class SensitivityBar(Frozen):
     path: str
     low: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
     high: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
-    pct: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
+    pct: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = Field(
+        None, gt=0, lt=1
+    )
     op: Literal["set", "scale", "shift"] | None = None
     source: str | None = None
 
@@ -756,7 +758,7 @@ class Sensitivity(Frozen):
     """Tornado bars (and an optional two-way grid) for ``finmodel sensitivity``."""
 
     metric: str = "funding_gap"
-    pct: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.2, gt=0)
+    pct: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.2, gt=0, lt=1)
     parameters: list[SensitivityBar] = []
     grid: Grid | None = None
 
@@ -1037,8 +1039,9 @@ def slug(text: str) -> str:
     Accents are folded (NFKD, then ASCII letters, digits and ``_`` kept), runs of anything
     else become ``_``, and the result is lower-cased. A name with no ASCII letter or digit
     left (``'!!!'``, emoji, a non-Latin script) gets ``item_`` and the first 8 hex digits of
-    the SHA-256 of its NFC form: stable across runs and machines, and different for
-    different names.
+    the SHA-256 of its letters and digits in any script (NFKC, case folded), or of its NFC
+    text when it has none: stable across runs and machines, the same for names that differ
+    only by punctuation, space or case, different otherwise.
 
     >>> slug("Microsoft Azure")
     'microsoft_azure'
@@ -1053,7 +1056,12 @@ def slug(text: str) -> str:
     s = re.sub(r"[^0-9a-zA-Z]+", "_", folded).strip("_").lower()
     if s:
         return s
-    digest = hashlib.sha256(unicodedata.normalize("NFC", text).encode("utf-8")).hexdigest()
+    # no ASCII letter or digit: hash the name's own letters and digits (any script), case
+    # folded, so '甲骨文', '甲骨文!' and '甲骨文 ' are one identifier as 'Oracle' and 'ORACLE!'
+    # are; a name with none at all (emoji, punctuation) hashes its whole text
+    core = "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
+    key = core or unicodedata.normalize("NFC", text)
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
     return f"item_{digest[:8]}"
 
 
