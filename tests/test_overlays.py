@@ -110,3 +110,13 @@ def test_extends_a_shipped_scenario_by_name_from_anywhere(write_yaml: Callable[.
     with_revolver = finmodel.run(kept)
     assert with_revolver.series("facility_balance").max() == pytest.approx(4.0)
     assert 20 - trough - 4 < with_revolver.metrics["peak_funding_need"] < 20 - trough
+
+
+def test_null_removes_a_named_item(write_yaml: Callable[..., Path]) -> None:
+    """`commitments: {oracle: null}` drops the parent's Oracle contract (300), as null drops a
+    key; the rest of the commitments are the parent's (1,400.4 - 300 = 1,100.4)."""
+    child = write_yaml("extends: openai-plan-2025q3.yaml\ncommitments: {oracle: null}\n")
+    res = finmodel.run(child)
+    assert all(c.counterparty != "Oracle" for c in res.assumptions.commitments)
+    base = finmodel.run("openai-plan-2025q3").metrics["commitments_total"]
+    assert res.metrics["commitments_total"] == pytest.approx(base - 300, rel=1e-12)

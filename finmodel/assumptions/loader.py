@@ -325,8 +325,12 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
     if isinstance(base, list) and isinstance(over, list) and _named(base) and _named(over):
         merged = list(base)
         ids = {_item_id(item): i for i, item in enumerate(base)}
-        for item in over:
+        seen: dict[str, tuple[int, Any]] = {}
+        for j, item in enumerate(over):
             k = _item_id(item)
+            if k in seen:
+                _twice(loc, j, seen[k], (j, _item_name(item)), k, lines)
+            seen[k] = (j, _item_name(item))
             if k in ids:
                 merged[ids[k]] = _merge(base[ids[k]], item, (*loc, ids[k]), lines)
             else:
@@ -335,8 +339,13 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
     if isinstance(base, list) and isinstance(over, dict):
         ids = {_item_id(item): i for i, item in enumerate(base)}
         out_list = list(base)
+        keys: dict[str, tuple[Any, Any]] = {}
+        dropped: set[int] = set()
         for k, v in over.items():
             s = slug(str(k))
+            if s in keys:
+                _twice(loc, k, keys[s], (k, k), s, lines)
+            keys[s] = (k, k)
             if s not in ids:
                 f, line = lines.get((*loc, k), ("<overlay>", 0))
                 near = difflib.get_close_matches(s, list(ids), n=3)
@@ -345,9 +354,35 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
                     f"{f}:{line}: {_dotted((*loc, k))}: expected the name of an item of "
                     f"{_dotted(loc)} ({', '.join(sorted(ids))}), got {k!r}{hint}"
                 )
+            if v is None:  # null removes the named item, as it removes a key
+                dropped.add(ids[s])
+                continue
             out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines)
-        return out_list
+        return [it for i, it in enumerate(out_list) if i not in dropped]
     return over
+
+
+def _item_name(item: Any) -> Any:
+    """The name an overlay item was written with (``name`` or ``counterparty``)."""
+    return item.get("name", item.get("counterparty")) if isinstance(item, dict) else item
+
+
+def _twice(
+    loc: Loc,
+    at: Any,
+    first: tuple[Any, Any],
+    second: tuple[Any, Any],
+    ident: str,
+    lines: dict[Loc, tuple[str, int]],
+) -> None:
+    """Refuse two overlay entries whose names reduce to one identifier, naming both."""
+    f, line = lines.get((*loc, at), ("<overlay>", 0))
+    _, first_line = lines.get((*loc, first[0]), ("", 0))
+    where = f" (line {first_line})" if first_line else ""
+    raise AssumptionError(
+        f"{f}:{line}: {_dotted((*loc, at))}: expected names that differ once reduced to "
+        f"identifiers, got {second[1]!r} and {first[1]!r}{where}, which both become {ident!r}"
+    )
 
 
 def _named(items: list[Any]) -> bool:
