@@ -948,8 +948,11 @@ def value(
 
     if (implied is None) != (vary is None):
         _fail("--implied and --vary: expected both (the value to explain and what to solve for)")
-    if implied is not None and not (0 < implied < float("inf")):
-        _fail(f"--implied: expected a positive finite equity value, got {implied}")
+    if implied is not None and not (0 < implied <= 1e15):
+        _fail(
+            f"--implied: expected a positive equity value of at most 1e15 (the file's unit), "
+            f"got {implied:g}"
+        )
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.valuation is None:

@@ -146,7 +146,10 @@ class Network(Frozen):
                 )
         for i, o in enumerate(self.obligations):
             if o.payer == o.payee:
-                raise ValueError(f"obligations[{i}].payee: expected another party than the payer")
+                raise ValueError(
+                    f"obligations[{i}].payee: expected another party than the payer, got "
+                    f"{o.payee!r} paying itself"
+                )
         return self
 
 
