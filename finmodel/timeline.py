@@ -119,12 +119,9 @@ def denton_weights(lengths: tuple[int, ...]) -> FloatArray:
 
     M, P = sum(lengths), len(lengths)
     if P == 1 or all(n == 1 for n in lengths):
-        out = np.zeros((M, P))
-        start = 0
-        for p, n in enumerate(lengths):
-            out[start : start + n, p] = 1.0 / n
-            start += n
-        return out
+        flat = flat_weights(lengths)  # one period, or months: nothing to smooth
+        flat.setflags(write=False)
+        return flat
     d = sparse.diags([-np.ones(M - 1), np.ones(M - 1)], [0, 1], shape=(M - 1, M))
     rows = np.repeat(np.arange(P), lengths)
     c = sparse.csr_matrix((np.ones(M), (rows, np.arange(M))), shape=(P, M))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -44,3 +47,25 @@ def libreoffice() -> str:
             pytest.fail("LibreOffice (soffice) is required under CI=true but is not installed")
         pytest.skip("LibreOffice is not installed (set CI=true to make this a failure)")
     return exe
+
+
+AS_LIMIT = 1_500_000_000
+"""Address space (bytes) of the processes :func:`run_limited` starts."""
+
+
+def run_limited(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """The installed command in a fresh process with 1.5 GB of address space: a hang or a
+    memory blow-up fails the test instead of taking the machine down."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+
+    return subprocess.run(
+        [sys.executable, "-m", "finmodel", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        check=False,
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import resource
 import signal
 import subprocess
 import sys
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import run_limited
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
@@ -28,22 +29,8 @@ from finmodel.errors import FinmodelError
 BAD = Path(__file__).parent / "bad_inputs"
 
 
-def _cli(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """The installed command in a fresh process with 1.5 GB of address space: a hang or a
-    memory blow-up fails here instead of taking the machine down."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
-
-    return subprocess.run(
-        [sys.executable, "-m", "finmodel", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=limit,
-        check=False,
-    )
+_cli = functools.partial(run_limited, timeout=60)
+"""The command in a fresh process with 1.5 GB of address space (conftest.run_limited)."""
 
 
 @pytest.mark.parametrize("name", ["alias_bomb", "deep_nesting", "python_tag", "huge_integer"])

@@ -4,8 +4,8 @@ domains and Ctrl-C."""
 
 from __future__ import annotations
 
+import functools
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -14,6 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from conftest import run_limited
 from openpyxl import load_workbook
 
 import finmodel
@@ -40,8 +41,6 @@ uncertainty:
     revenue.scale: {{dist: triangular, low: 0.8, mode: 1, high: 1.2}}
 """
 
-AS_LIMIT = 1_500_000_000  # bytes of address space for the subprocess
-
 
 def _plan(tmp_path: Path, end: str = "2125-12") -> Path:
     p = tmp_path / "plan.yaml"
@@ -49,21 +48,8 @@ def _plan(tmp_path: Path, end: str = "2125-12") -> Path:
     return p
 
 
-def _cli(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The command in a fresh process with 1.5 GB of address space (as in test_hardening)."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
-
-    return subprocess.run(
-        [sys.executable, "-m", "finmodel", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=limit,
-        check=False,
-    )
+_cli = functools.partial(run_limited, timeout=120)
+"""The command in a fresh process with 1.5 GB of address space (conftest.run_limited)."""
 
 
 def _refused(p: subprocess.CompletedProcess[str], field: str) -> tuple[float, float]:

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from finmodel.engine.evaluate import full
 from finmodel.engine.model import Model
 from finmodel.errors import AssumptionError
-from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
+from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index, runway_months
 from finmodel.targets import BALANCE_METRICS, FLOW_METRICS, SCALAR_METRICS, parse_period
 
 FloatArray = NDArray[np.float64]
@@ -102,9 +102,10 @@ def evaluate_metric(
     if n in MONTH_VALUED:
         a = model.as_of
         need = full(items["funding_need_cumulative"], S)
+        if n == "runway_months":
+            return runway_months(u, min_cash, as_of=a, need=need)
         idx = cash_out_index(u, min_cash, after=a, need=need).astype(np.float64)
-        counted = idx if n == "cash_out_month" else idx - a - 1
-        months: FloatArray = np.where(idx == NEVER, np.nan, counted)
+        months: FloatArray = np.where(idx == NEVER, np.nan, idx)
         return months
     if n == "breakeven_year":
         return breakeven_year(annual(full(items["free_cash_flow"], S), tl, "flow"), tl.years)
