@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from finmodel.analysis.solve import solve
     from finmodel.assumptions import Assumptions, load
     from finmodel.errors import (
+        ArgumentError,
+        ArgumentTypeError,
         AssumptionError,
         FinmodelError,
         IdentityError,
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from finmodel.valuation import Rate, irr, npv, xirr, xnpv
 
 _WHERE = {
+    "ArgumentError": "finmodel.errors",
+    "ArgumentTypeError": "finmodel.errors",
     "AssumptionError": "finmodel.errors",
     "Assumptions": "finmodel.assumptions",
     "FinmodelError": "finmodel.errors",
@@ -55,6 +59,8 @@ _WHERE = {
 }
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "AssumptionError",
     "Assumptions",
     "FinmodelError",

@@ -57,15 +57,43 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+OPTIONS = {
+    "n": "-n/--draws",
+    "seed": "--seed",
+    "sampler": "--sampler",
+    "alpha": "--alpha",
+    "chunk": "--chunk",
+    "validation_draws": "--validation-draws",
+    "n_base": "--base",
+    "x_values": "--grid-x",
+    "y_values": "--grid-y",
+    "x_values and y_values": "--grid-x and --grid-y",
+    "default_pct": "--pct",
+    "target": "--target",
+    "vary": "--vary",
+    "bracket": "--bracket",
+    "op": "--op",
+    "draws": "--draws",
+    "as_of": "--as-of",
+    "pricing": "--pricing",
+    "path": "--out",
+}
+"""The API's argument behind each option: an error about an argument (``n: expected ...``)
+is printed with the option's name (``-n/--draws: expected ...``)."""
+
+
 def _located(e: Exception, loaded: Any = None) -> str:
-    """An error's message, with ``file:line:`` before a field of the loaded file it names
-    (``uncertainty.draws: expected ...``)."""
+    """An error's message, with the option in place of the API argument it names, and with
+    ``file:line:`` before a field of the loaded file it names (``uncertainty.draws: ...``)."""
+    text, arg = str(e), getattr(e, "argument", None)
+    if arg in OPTIONS and text.startswith(arg) and text[len(arg) : len(arg) + 1] in (":", " "):
+        return OPTIONS[arg] + text[len(arg) :]
     doc = getattr(loaded, "document", None)
     if doc is None:
-        return str(e)
+        return text
     from finmodel.assumptions.loader import locate
 
-    return locate(doc, str(e))
+    return locate(doc, text)
 
 
 def _console() -> Console:
@@ -183,7 +211,7 @@ def run(
             stem = loaded.path.stem if loaded.path else "scenario"
             written = res.to_excel(_out_path(out, f"{stem}.xlsx"))
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e))
     if as_json:
         typer.echo(json.dumps(res.to_json(), indent=2))
         if written:
@@ -344,7 +372,7 @@ def compare(
         results = [run(f) for f in files]
         written = None if no_workbook else write_workbook(results, _out_path(out, "compare.xlsx"))
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e))
     t = Table(title="Scenarios side by side", title_justify="left")
     t.add_column("metric")
     for r in results:
@@ -489,7 +517,8 @@ def sensitivity(
             ]
         else:
             specs = sens.default_specs(model, p)
-        tor = sens.tornado(model, met, specs, default_pct=p)
+        bars = None if param or not (cfg and cfg.parameters) else "sensitivity.parameters"
+        tor = sens.tornado(model, met, specs, default_pct=p, field=bars)
         grid_df = None
         if grid_x or grid_y:
             if not (grid_x and grid_y):
@@ -503,7 +532,6 @@ def sensitivity(
                 sens.parse_values(vx, "--grid-x"),
                 gy,
                 sens.parse_values(vy, "--grid-y"),
-                field="--grid",
             )
         elif cfg and cfg.grid:
             g = cfg.grid
@@ -670,7 +698,7 @@ def solve(
     except TargetNotReachedError as e:
         _no_solution(e)
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e))
     typer.echo(describe(sol, model))
 
 
@@ -983,7 +1011,7 @@ def value(
     except TargetNotReachedError as e:
         _no_solution(e)
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e))
     d = v["dcf"]
     if as_json:
         doc = {
@@ -1247,7 +1275,7 @@ def network(
                     net_mod.network_png(g, rep, _png_beside(wbpath, "graph", stem)),
                 ]
     except FinmodelError as e:
-        _fail(str(e))
+        _fail(_located(e))
     if as_json:
         doc = {
             "manifest": manifest,

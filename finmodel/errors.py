@@ -10,7 +10,13 @@ from __future__ import annotations
 
 
 class FinmodelError(Exception):
-    """Base class of every error finmodel raises deliberately."""
+    """Base class of every error finmodel raises deliberately.
+
+    ``argument`` names the argument of a public function the error is about (``n``), when it
+    is about one; the message then starts with ``argument: `` (see :class:`ArgumentError`).
+    """
+
+    argument: str | None = None
 
 
 class AssumptionError(FinmodelError, ValueError):
@@ -59,3 +65,27 @@ class ResourceLimitError(FinmodelError, MemoryError):
     what to reduce. It subclasses :class:`MemoryError` so that a caller's
     ``except MemoryError`` keeps working.
     """
+
+
+class ArgumentError(AssumptionError):
+    """An argument of a public function is out of its domain (``simulate(n=0)``).
+
+    ``argument`` is the Python argument's name (``n``, ``seed``, ``x_values``) and the
+    message starts with it: ``n: expected at least 1 draw, got 0`` (or with the part of it
+    at fault, ``where``: ``specs[2].low: expected a finite number, got nan``). The CLI, which passes
+    its options through these arguments, names its option there instead (``-n/--draws:
+    ...``), from one table of argument -> option (``finmodel.cli.OPTIONS``). A
+    :class:`ResourceLimitError` about an argument carries ``argument`` the same way. It is an
+    :class:`AssumptionError`, so a caller's ``except AssumptionError`` (or ``ValueError``)
+    keeps working.
+    """
+
+    def __init__(self, argument: str, message: str, where: str | None = None) -> None:
+        super().__init__(f"{where or argument}: {message}")
+        self.argument = argument
+        self.where = where or argument  # a part of the argument: ``specs[2].low``
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type (``simulate(n=2.5)``, ``run(None)``): also a
+    :class:`TypeError` (and, as every :class:`ArgumentError`, a ``ValueError``)."""

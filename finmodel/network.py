@@ -653,29 +653,29 @@ def report(g: Graph, cas: Cascade, s: int = 0) -> dict[str, Any]:
 def monte_carlo_shortfalls(
     res: Results,
     g: Graph,
-    n: int,
+    draws: int,
     seed: int | None = None,
     fraction: float | None = None,
 ) -> pd.DataFrame:
-    """Distribution of each party's total shortfall received over the scenario's Monte
-    Carlo paths: each path's company cash comes from its own projection (and the same
-    ``fraction`` shock, if any)."""
+    """Distribution of each party's total shortfall received over ``draws`` of the
+    scenario's Monte Carlo paths (``seed``: the file's unless given): each path's company
+    cash comes from its own projection (and the same ``fraction`` shock, if any)."""
+    from finmodel.analysis import arguments as args
     from finmodel.analysis.montecarlo import draw, inputs_for, spec_from
     from finmodel.engine.evaluate import evaluate, evaluation_bytes
-    from finmodel.limits import check_memory
 
+    n = args.count("draws", draws, 1, "path")
     u = res.assumptions.uncertainty
     if u is None:
-        raise AssumptionError(f"{res.name}: --draws: expected an 'uncertainty' section")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise AssumptionError(f"--draws: expected a whole number of paths of 1 or more, got {n!r}")
+        raise AssumptionError(f"{res.name}: expected an 'uncertainty' section to draw paths from")
+    s = u.seed if seed is None else args.seed("seed", seed)
     spec = spec_from(res.model, u)
     # all n paths are evaluated at once: the engine's items, then the clearing's arrays
     # (parties x parties x years per path, a few of them) and the draws
     P, Y = len(g.parties), len(res.model.timeline.years)
     need = evaluation_bytes(res.model, n) + n * (6.0 * P * P * Y + 3 * len(spec.names)) * 8
-    check_memory(need, "--draws", n, "use fewer paths")
-    x = draw(spec, n, u.seed if seed is None else seed, u.sampler)
+    args.memory("draws", need, n, "use fewer paths")
+    x = draw(spec, n, s, u.sampler)
     v = inputs_for(res.model, spec, x)
     cas = cascade(g, company_cash(g, res.model, evaluate(res.model, v), v), fraction)
     total = cas.shortfall_received.sum(axis=1)  # (S, n)

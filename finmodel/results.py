@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from os import PathLike
@@ -15,12 +16,13 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from finmodel import __version__
+from finmodel.analysis import arguments as args
 from finmodel.assumptions.loader import Document, Loaded, load_with_meta
 from finmodel.assumptions.schema import Assumptions
 from finmodel.engine.checks import check
 from finmodel.engine.evaluate import evaluate
 from finmodel.engine.model import Model, build
-from finmodel.errors import AssumptionError
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
 from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
 from finmodel.timeline import month_index, month_label, parse_month
@@ -296,7 +298,10 @@ class Results:
         """Write the live workbook (formulas, not pasted numbers) atomically to ``path``."""
         from finmodel.export.workbook import write_workbook
 
-        return write_workbook([self], Path(path))
+        p = args.path("path", path, "a workbook path ending in .xlsx")
+        if p.suffix.lower() != ".xlsx":
+            raise ArgumentError("path", f"expected a workbook path ending in .xlsx, got {str(p)!r}")
+        return write_workbook([self], p)
 
 
 def _num(x: object) -> float:
@@ -331,9 +336,16 @@ def run(
     elif isinstance(source, str | PathLike):
         loaded = load_with_meta(source)
     else:
-        raise AssumptionError(
-            f"source: expected a file path, a shipped scenario's name or Assumptions, "
-            f"got {type(source).__name__}"
+        raise ArgumentTypeError(
+            "source",
+            "expected a file path, a shipped scenario's name or Assumptions, "
+            f"got {type(source).__name__}",
+        )
+    if adjust is not None and not isinstance(adjust, Mapping):
+        raise ArgumentTypeError(
+            "adjust",
+            "expected a mapping of parameter paths to changes such as "
+            f"{{'revenue.annual': {{'scale': 0.8}}}}, got {adjust!r}",
         )
     if adjust:
         loaded = with_adjustments(loaded, adjust)
@@ -347,15 +359,17 @@ def run(
 def with_as_of(loaded: Loaded, as_of: str) -> Loaded:
     """The same scenario with runway counted from the end of month ``as_of`` (``YYYY-MM``)."""
     a = loaded.assumptions
+    month = args.text("as_of", as_of, "a month 'YYYY-MM'")
     try:
-        m = month_index(*parse_month(as_of))
+        m = month_index(*parse_month(month))
     except ValueError as e:
-        raise AssumptionError(f"as-of month: {e}") from None
+        raise ArgumentError("as_of", str(e)) from None
     first, last = month_index(*parse_month(a.start)), month_index(*parse_month(a.end))
     if not first - 1 <= m <= last - 1:
-        raise AssumptionError(
-            f"as-of month: expected a month from {month_label(first - 1)} (the opening balance "
-            f"date) to {month_label(last - 1)} (the month before the end), got {as_of}"
+        raise ArgumentError(
+            "as_of",
+            f"expected a month from {month_label(first - 1)} (the opening balance date) to "
+            f"{month_label(last - 1)} (the month before the end), got {as_of}",
         )
     opening = a.opening.model_copy(update={"as_of": as_of})
     new = a.model_copy(update={"opening": opening})
@@ -376,21 +390,22 @@ def with_pricing(loaded: Loaded, rule: str) -> Loaded:
     """
     from finmodel.assumptions.schema import Inflow
 
+    rule = args.text("pricing", rule, "a pricing rule such as 'last_round'")
     key, eq, text = rule.partition("=")
     key = key.strip()
     if eq:
         if key not in ("pre_money", "post_money"):
-            raise AssumptionError(
-                f"--pricing: expected last_round, raise_policy, pre_money=X or post_money=X, "
-                f"got {rule!r}"
+            raise ArgumentError(
+                "pricing",
+                f"expected last_round, raise_policy, pre_money=X or post_money=X, got {rule!r}",
             )
         try:
             x = float(text)
         except ValueError:
-            raise AssumptionError(
-                f"--pricing: expected a number after {key}=, got {text.strip()!r}"
+            raise ArgumentError(
+                "pricing", f"expected a number after {key}=, got {text.strip()!r}"
             ) from None
-        change: dict[str, Any] = {key: {"value": x, "source": f"--pricing {rule}"}}
+        change: dict[str, Any] = {key: {"value": x, "source": f"pricing rule {rule}"}}
     else:
         change = {"pricing": [r.strip() for r in rule.split(",")]}
     a = loaded.assumptions
@@ -402,13 +417,14 @@ def with_pricing(loaded: Loaded, rule: str) -> Loaded:
             try:
                 f = Inflow.model_validate({**data, "name": f.name, **change})
             except ValueError as e:
-                raise AssumptionError(f"--pricing {rule}: {_first_error(e)}") from None
+                raise ArgumentError("pricing", _first_error(e), f"pricing {rule}") from None
         inflows.append(f)
     v = a.valuation
     if "raise_policy" in change.get("pricing", []) and (v is None or v.raise_policy is None):
-        raise AssumptionError(
-            f"--pricing {rule}: expected a valuation.raise_policy to price by 'raise_policy', "
-            "got none"
+        raise ArgumentError(
+            "pricing",
+            "expected a valuation.raise_policy to price by 'raise_policy', got none",
+            f"pricing {rule}",
         )
     new = a.model_copy(update={"funding": a.funding.model_copy(update={"inflows": inflows})})
     return Loaded(new, loaded.path, loaded.sha256, loaded.files, loaded.document)

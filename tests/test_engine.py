@@ -610,7 +610,7 @@ def test_runway_counts_from_the_as_of_month(write_yaml: Callable[..., Path]) -> 
     assert (m["cash_out_month"], m["runway_months"]) == ("2029-12", 28)
     m = finmodel.run(p, as_of="2027-04").metrics
     assert (m["cash_out_month"], m["runway_months"]) == ("2027-05", 0)
-    with pytest.raises(finmodel.AssumptionError, match=r"as-of month: expected a month from"):
+    with pytest.raises(finmodel.AssumptionError, match=r"^as_of: expected a month from"):
         finmodel.run(p, as_of="2025-10")
     with pytest.raises(finmodel.AssumptionError, match=r"the month before the end"):
         finmodel.run(p, as_of="2030-12")

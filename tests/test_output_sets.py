@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import finmodel
 from finmodel.cli import app
-from finmodel.errors import AssumptionError, ExportError, ResourceLimitError
+from finmodel.errors import AssumptionError, ResourceLimitError
 
 PLAN = """\
 name: Uncertain plan
@@ -91,7 +91,7 @@ def test_fifo_is_not_a_missing_file(tmp_path: Path) -> None:
 
 def test_to_excel_refuses_a_non_workbook_path(plan: Path, tmp_path: Path) -> None:
     res = finmodel.run(plan)
-    with pytest.raises(ExportError, match=r"expected a workbook path ending in .xlsx"):
+    with pytest.raises(finmodel.ArgumentError, match=r"^path: expected a workbook path ending"):
         res.to_excel(tmp_path / "x.csv")
     assert _files(tmp_path) == ["plan.yaml"]
 

@@ -1,12 +1,14 @@
 """Input distributions and correlated sampling (scipy.stats, Gaussian copula).
 
 Every distribution is applied through its inverse CDF to uniforms in (0, 1), so plain
-random, Latin hypercube and Sobol sequences all feed the same code. Correlations act on
+random, Latin hypercube and Sobol sequences all feed the same code; a normal or lognormal
+may be truncated to ``[low, high]`` (still by its exact inverse CDF). Correlations act on
 the normal scores (a Gaussian copula); the matrix is checked, never repaired.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +21,27 @@ from finmodel.errors import AssumptionError
 FloatArray = NDArray[np.float64]
 
 
+SAMPLERS = ("lhs", "random")
+"""How the uniforms are drawn: Latin hypercube (scipy.stats.qmc) or plain random."""
+
+TRUNCATABLE = ("normal", "lognormal")
+"""The distributions whose support is unbounded on a side, which ``low``/``high`` truncate."""
+
+
 @dataclass(frozen=True)
 class Marginal:
     """One parameter's distribution. Fields by kind:
 
-    normal(mean, sd), lognormal(median, sigma), triangular(low, mode, high),
-    uniform(low, high), pert(low, mode, high; lamb = 4), bernoulli(p): 1 with probability p.
+    normal(mean, sd; optional low, high), lognormal(median, sigma; optional low, high),
+    triangular(low, mode, high), uniform(low, high), pert(low, mode, high; lamb = 4),
+    bernoulli(p): 1 with probability p.
+
+    For a normal or a lognormal, ``low``/``high`` truncate it (either may be None: no bound on
+    that side): the draw is the parent distribution conditioned on ``[low, high]``, whose
+    CDF is ``(F(x) - F(low)) / (F(high) - F(low))`` with ``F`` the parent's CDF. ``mean``
+    and ``sd`` (``median`` and ``sigma``) stay the parent's parameters, so a truncated
+    normal's own mean is ``mean + sd (phi(a) - phi(b)) / (Phi(b) - Phi(a))`` with
+    ``a = (low - mean) / sd`` and ``b = (high - mean) / sd``.
     """
 
     dist: str
@@ -38,13 +55,12 @@ class Marginal:
     p: float | None = None
 
     def ppf(self, u: FloatArray) -> FloatArray:
-        """Inverse CDF applied to uniforms ``u``."""
+        """Inverse CDF applied to uniforms ``u`` (exact for every kind, truncated ones
+        included: the same ``u`` from the copula or a Sobol sequence gives the same rank)."""
         d = self.dist
         out: FloatArray
-        if d == "normal":
-            out = stats.norm.ppf(u, loc=self.mean, scale=self.sd)
-        elif d == "lognormal":
-            out = stats.lognorm.ppf(u, s=self.sigma, scale=self.median)
+        if d in TRUNCATABLE:
+            out = self._truncatable(u)
         elif d == "uniform":
             assert self.low is not None and self.high is not None
             out = self.low + (self.high - self.low) * u
@@ -59,6 +75,36 @@ class Marginal:
         else:
             assert self.p is not None
             out = (u > 1.0 - self.p).astype(np.float64)
+        return out
+
+    @property
+    def truncated(self) -> bool:
+        """A normal or lognormal with a ``low`` or ``high`` bound."""
+        return self.dist in TRUNCATABLE and (self.low is not None or self.high is not None)
+
+    def _truncatable(self, u: FloatArray) -> FloatArray:
+        """A normal, or a lognormal as ``exp`` of a normal (``mu = ln median``), truncated to
+        ``[low, high]`` by scipy.stats.truncnorm's inverse CDF, which stays accurate far in the
+        tails. The result is clipped to the bounds, so that rounding in
+        ``loc + scale * z`` never puts a draw a hair outside them."""
+        if self.dist == "normal":
+            assert self.mean is not None and self.sd is not None
+            loc, scale = self.mean, self.sd
+            lo, hi = self.low, self.high
+        else:
+            assert self.median is not None and self.sigma is not None
+            loc, scale = math.log(self.median), self.sigma
+            lo = None if self.low is None or self.low <= 0.0 else math.log(self.low)
+            hi = None if self.high is None else math.log(self.high)
+        if lo is None and hi is None:
+            z: FloatArray = stats.norm.ppf(u, loc=loc, scale=scale)
+        else:
+            a = -np.inf if lo is None else (lo - loc) / scale
+            b = np.inf if hi is None else (hi - loc) / scale
+            z = stats.truncnorm.ppf(u, a, b, loc=loc, scale=scale)
+        out: FloatArray = z if self.dist == "normal" else np.exp(z)
+        if self.low is not None or self.high is not None:
+            out = np.clip(out, self.low, self.high)
         return out
 
     def _three(self) -> tuple[float, float, float]:
@@ -106,7 +152,7 @@ def uniforms(n: int, k: int, sampler: str, rng: np.random.Generator) -> FloatArr
     elif sampler == "lhs":
         u = qmc.LatinHypercube(d=k, rng=rng).random(n)
     else:
-        raise AssumptionError(f"sampler: expected 'random' or 'lhs', got {sampler!r}")
+        raise AssumptionError(f"sampler: expected 'lhs' or 'random', got {sampler!r}")
     return np.clip(u, 1e-12, 1.0 - 1e-12)
 
 

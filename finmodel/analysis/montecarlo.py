@@ -31,7 +31,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from finmodel import __version__
-from finmodel.analysis.distributions import Marginal, check_correlation, correlate, uniforms
+from finmodel.analysis import arguments as args
+from finmodel.analysis.distributions import (
+    SAMPLERS,
+    Marginal,
+    check_correlation,
+    correlate,
+    uniforms,
+)
 from finmodel.analysis.metrics import evaluate_metric, parse_metric
 from finmodel.analysis.raise_schedule import (
     BreachCount,
@@ -43,11 +50,11 @@ from finmodel.analysis.raise_schedule import (
     round_up_float32,
 )
 from finmodel.analysis.sensitivity import Move, move
-from finmodel.assumptions.params import apply, leaves_domain
+from finmodel.assumptions.params import allowed_range, apply, leaves_domain
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, evaluation_bytes, full
-from finmodel.engine.model import Model, ModelLike, as_model
-from finmodel.errors import AssumptionError, IdentityError
+from finmodel.engine.model import Model, ModelLike
+from finmodel.errors import ArgumentTypeError, AssumptionError, IdentityError
 from finmodel.limits import check_memory
 
 FloatArray = NDArray[np.float64]
@@ -94,33 +101,99 @@ def spec_from(model: Model, u: Uncertainty) -> Spec:
 def _check_support(model: Model, path: str, mv: Move, m: Marginal) -> None:
     """Every draw must keep the inputs it changes within their domains (a share in [0, 1],
     an amount >= 0): the ends of the distribution's support (``ppf`` at 0 and 1), applied
-    to each input, must both be inside. An unbounded distribution (a normal) cannot move a
-    bounded input; a lognormal, triangular, uniform or PERT can."""
-    for x in m.ppf(np.array([0.0, 1.0])):
-        broken = leaves_domain(model.params, mv.idx, mv.op, float(x))
+    to each input, must both be inside. A normal (or a lognormal, upwards) is unbounded: on
+    a bounded input it needs ``low``/``high`` to truncate it, and the message says which."""
+    lo, hi = (float(x) for x in m.ppf(np.array([0.0, 1.0])))
+    a, b = allowed_range(model.params, mv.idx, mv.op)
+    below, above = math.isinf(lo) and a > -math.inf, math.isinf(hi) and b < math.inf
+    if below or above:
+        raise AssumptionError(_unbounded(model, path, mv, m.dist, (a, b), below, above))
+    for x, key, verb, bound in ((lo, "low", "raise", a), (hi, "high", "lower", b)):
+        broken = leaves_domain(model.params, mv.idx, mv.op, x)
         if broken is not None:
-            hint = " (an unbounded distribution: use a bounded one)" if math.isinf(x) else ""
+            hint = ""
+            if getattr(m, key) == x and math.isfinite(bound):  # the file's own bound
+                value, open_end = _edge(model, mv, key, bound)
+                to = ("above" if key == "low" else "below") if open_end else "to"
+                hint = f"; {verb} `{key}` {to} {value}"
             raise AssumptionError(
-                f"uncertainty.parameters.{path}: {broken[1]} for {broken[0]} at the end of the "
-                f"distribution ({mv.op} {float(x):g}){hint}"
+                f"uncertainty.parameters.{path}: {broken[1]} for {broken[0]} at the "
+                f"{key} end of the distribution ({mv.op} {x:g}){hint}"
             )
 
 
-MAX_SEED = 2**128
-"""Seeds run from 0 to 2^128 - 1 (numpy's SeedSequence takes 128 bits of entropy)."""
+def _unbounded(
+    model: Model,
+    path: str,
+    mv: Move,
+    dist: str,
+    ab: tuple[float, float],
+    below: bool,
+    above: bool,
+) -> str:
+    """The refusal of an unbounded distribution on a bounded input: which side it crosses,
+    which input's domain it leaves, and the ``low``/``high`` to add (exact: the least and
+    greatest value of the draw that keeps every input moved inside its domain)."""
+    params = list(model.params)
+    sides, adds, keep = [], [], []
+    for side, key, bound, flag in (("below", "low", ab[0], below), ("above", "high", ab[1], above)):
+        if not flag:
+            continue
+        sides.append(f"{side} {_num(bound)}")
+        value, open_end = _edge(model, mv, key, bound)
+        inside = "above" if key == "low" else "below"
+        adds.append(f"a `{key}` {inside} {value}" if open_end else f"`{key}: {value}`")
+        p = params[_binding(model, mv, key, bound)]
+        assert p.domain is not None
+        what = p.domain.problem(-math.inf if p.domain.lo is not None else math.inf)
+        text = f"{p.path} {what.removeprefix('expected ').rsplit(', got ', 1)[0]}"
+        if text not in keep:
+            keep.append(text)
+    draws = {"set": "values", "scale": "factors", "shift": "shifts"}[mv.op]
+    lognormal_fits = ab[1] == math.inf and not leaves_domain(model.params, mv.idx, mv.op, 0.0)
+    if dist == "normal" and lognormal_fits:
+        alternative = ", or use lognormal"  # its support, (0, inf), fits
+    elif math.isfinite(ab[0]) and math.isfinite(ab[1]):
+        alternative = ", or use a bounded distribution (uniform, triangular, pert)"
+    else:
+        alternative = ""
+    return (
+        f"uncertainty.parameters.{path}: expected {draws} that keep {' and '.join(keep)}, "
+        f"got a {dist}, which can go {' and '.join(sides)}; add "
+        f"{' and '.join(adds)} to truncate it{alternative}"
+    )
 
 
-def check_seed(seed: object, field: str) -> int:
-    """``seed`` if it is a whole number in [0, 2^128), else a located refusal.
+def _binding(model: Model, mv: Move, key: str, bound: float) -> int:
+    """The input (its index) whose domain sets the draw's ``low`` or ``high`` bound."""
+    side = 0 if key == "low" else 1
+    return next(i for i in mv.idx if allowed_range(model.params, [i], mv.op)[side] == bound)
 
-    >>> check_seed(7, "--seed")
-    7
-    """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise AssumptionError(f"{field}: expected a whole number from 0 to 2^128 - 1, got {seed!r}")
-    if not 0 <= seed < MAX_SEED:
-        raise AssumptionError(f"{field}: expected a whole number from 0 to 2^128 - 1, got {seed}")
-    return int(seed)
+
+def _edge(model: Model, mv: Move, key: str, bound: float) -> tuple[str, bool]:
+    """The ``low`` or ``high`` to write for the draw's bound ``bound``, and whether the domain
+    excludes it (a growth rate > -1: the bound is then a limit, "above -1"). A bound the
+    domain includes is returned as the nearest number that passes the domain check after
+    the move (``0.3 x (1 / 0.3)`` may round above 1)."""
+    p = list(model.params)[_binding(model, mv, key, bound)]
+    assert p.domain is not None
+    at_low = (key == "low") != (mv.op == "scale" and p.value < 0)
+    edge = p.domain.lo if at_low else p.domain.hi
+    if edge is not None and p.domain.problem(edge) is not None:
+        return _num(bound), True
+    inward = math.inf if key == "low" else -math.inf
+    x = bound
+    for _ in range(8):
+        if leaves_domain(model.params, mv.idx, mv.op, x) is None:
+            break
+        x = math.nextafter(x, inward)
+    return _num(x), False
+
+
+def _num(x: float) -> str:
+    """``x`` in the fewest digits that read back as ``x`` (a bound to copy into a file)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
 
 
 def memory_needed(model: Model, p: int, n: int, nv: int, chunk: int) -> float:
@@ -239,35 +312,40 @@ def simulate(
     >>> mc.coverage.drawn.breaches <= mc.coverage.allowed == 25
     True
     """
-    model = as_model(model)
+    model = args.model_like(model)
+    u = args.uncertainty(u)
     if u is None:
         u = model.assumptions.uncertainty if model.assumptions is not None else None
         if u is None:
             raise AssumptionError(f"{model.scenario}: expected an 'uncertainty' section")
-    n_field = "uncertainty.draws" if n is None else "-n"
-    n = u.draws if n is None else n
-    seed = u.seed if seed is None else check_seed(seed, "--seed")
-    sampler = u.sampler if sampler is None else sampler
-    alpha = float(u.alpha if alpha is None else alpha)
-    nv = n if validation_draws is None else validation_draws
-    for name, count in ((n_field, n), ("--validation-draws", nv), ("--chunk", chunk)):
-        if isinstance(count, bool) or not isinstance(count, int | np.integer):
-            raise AssumptionError(f"{name}: expected a whole number, got {count!r}")
-    if n < 1:
-        raise AssumptionError(f"{n_field}: expected at least 1 draw, got {n}")
-    if nv < 1:
-        raise AssumptionError(f"--validation-draws: expected at least 1 draw, got {nv}")
-    if not 0.0 <= alpha <= 1.0:
-        raise AssumptionError(f"--alpha: expected a probability in [0, 1], got {alpha}")
-    if chunk < 1:
-        raise AssumptionError(f"--chunk: expected at least 1, got {chunk}")
+    # n from the file is checked by the schema; the others are arguments (the CLI's options)
+    n_field = "uncertainty.draws" if n is None else "n"
+    n = u.draws if n is None else args.count("n", n, noun="draw")
+    seed = u.seed if seed is None else args.seed("seed", seed)
+    sampler = u.sampler if sampler is None else args.choice("sampler", sampler, SAMPLERS)
+    alpha = float(u.alpha) if alpha is None else args.probability("alpha", alpha)
+    chunk = args.count("chunk", chunk)
+    nv = n
+    if validation_draws is not None:
+        nv = args.count("validation_draws", validation_draws, 1, "draw")
+    if progress is not None and not callable(progress):
+        raise ArgumentTypeError(
+            "progress", f"expected a function progress(done, total) or None, got {progress!r}"
+        )
+    if input_sha256 is not None and not isinstance(input_sha256, str):
+        raise ArgumentTypeError(
+            "input_sha256", f"expected the input file's SHA-256 as text, got {input_sha256!r}"
+        )
     spec = spec_from(model, u)
     need_bytes = memory_needed(model, len(spec.names), n, nv, chunk)
     if evaluation_bytes(model, min(chunk, max(n, nv))) > need_bytes / 2:
-        check_memory(need_bytes, "--chunk", chunk, "use a smaller --chunk")
+        args.memory("chunk", need_bytes, chunk, "evaluate fewer paths at once")
     elif nv > n:
-        check_memory(need_bytes, "--validation-draws", nv, "use fewer validation paths")
-    check_memory(need_bytes, n_field, n, "use fewer paths")
+        args.memory("validation_draws", need_bytes, nv, "use fewer validation paths")
+    if n_field == "n":
+        args.memory("n", need_bytes, n, "use fewer paths")
+    else:
+        check_memory(need_bytes, n_field, n, "use fewer paths")
     t0 = time.perf_counter()
     x = draw(spec, n, seed, sampler)
     T, labels, years = model.timeline.T, model.timeline.labels, model.timeline.years

@@ -26,7 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from finmodel.analysis import arguments as args
 from finmodel.engine.model import CASH_TOL
+from finmodel.errors import ArgumentError, ArgumentTypeError
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -42,6 +44,8 @@ def allowed_breaches(alpha: float, n: int) -> int:
     >>> allowed_breaches(0.05, 10_000), allowed_breaches(0.29, 100), allowed_breaches(0.0, 7)
     (500, 29, 0)
     """
+    alpha = args.probability("alpha", alpha)
+    n = args.count("n", n, 1, "path")
     k = min(n, max(0, math.floor(alpha * n)))
     while k < n and (k + 1) / n <= alpha:
         k += 1
@@ -59,6 +63,12 @@ def breached(need: Paths, schedule: FloatArray) -> BoolArray:
     >>> breached(need, np.array([1.0, 1.0]))
     array([ True, False, False])
     """
+    _paths(need)
+    sched = np.asarray(schedule)
+    if sched.shape != need.shape[:1]:
+        raise ArgumentError(
+            "schedule", f"expected {need.shape[0]} months, one per row of need, got {sched.shape}"
+        )
     out = np.zeros(need.shape[1], dtype=bool)
     for t in range(need.shape[0]):
         out |= need[t] > schedule[t] + CASH_TOL
@@ -88,7 +98,7 @@ def joint_schedule(need: Paths, alpha: float) -> FloatArray:
     >>> joint_schedule(need, 0.25)  # give up the path with the largest final need (4.0)
     array([3., 3.])
     """
-    T, n = need.shape
+    T, n = _paths(need)
     left = allowed_breaches(alpha, n)
     covered = np.ones(n, dtype=bool)
     for t in range(T - 1, -1, -1):
@@ -127,11 +137,27 @@ def need_quantile(need: Paths, alpha: float) -> FloatArray:
     >>> need_quantile(np.array([[0.0, 3.0, 1.0, 0.0], [1.0, 3.0, 2.0, 4.0]]), 0.25)
     array([1., 3.])
     """
-    T, n = need.shape
+    T, n = _paths(need)
     j = max(0, n - 1 - allowed_breaches(alpha, n))  # the (k + 1)-th largest, in ascending order
     out = np.array([float(np.partition(need[t], j)[j]) for t in range(T)])
     out[out <= CASH_TOL] = 0.0  # rounding residues, as in joint_schedule
     return out
+
+
+def _paths(need: object) -> tuple[int, int]:
+    """The ``need`` argument's shape (T months, n paths): a 2-D float array, finite, T and
+    n >= 1 (checked a month at a time, so the check's extra memory is O(n))."""
+    if not isinstance(need, np.ndarray) or need.dtype.kind != "f":
+        raise ArgumentTypeError(
+            "need", f"expected a float array (months x paths), got {type(need).__name__}"
+        )
+    if need.ndim != 2 or 0 in need.shape:
+        raise ArgumentError("need", f"expected months x paths, both >= 1, got shape {need.shape}")
+    for t in range(need.shape[0]):
+        if not np.isfinite(need[t]).all():
+            raise ArgumentError("need", f"expected finite needs, got NaN or inf in month {t}")
+    T, n = need.shape
+    return int(T), int(n)
 
 
 def round_up_float32(x: FloatArray) -> NDArray[np.float32]:
@@ -153,6 +179,14 @@ class BreachCount:
     breaches: int
     paths: int
 
+    def __post_init__(self) -> None:
+        args.count("paths", self.paths, 1, "path")
+        args.count("breaches", self.breaches, 0)
+        if self.breaches > self.paths:
+            raise ArgumentError(
+                "breaches", f"expected at most the {self.paths} paths, got {self.breaches}"
+            )
+
     @property
     def rate(self) -> float:
         """``breaches / paths``."""
@@ -166,6 +200,8 @@ class BreachCount:
         >>> round(lo, 4), round(hi, 4)
         (0.0373, 0.0654)
         """
+        if not (isinstance(level, int | float) and 0.0 < level < 1.0):
+            raise ArgumentError("level", f"expected a confidence level in (0, 1), got {level!r}")
         ci = stats.binomtest(self.breaches, self.paths).proportion_ci(level, method="exact")
         return float(ci.low), float(ci.high)
 

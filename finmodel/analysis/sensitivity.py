@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from finmodel.analysis.metrics import Metric, evaluate_metric, parse_metric
-from finmodel.assumptions.params import allowed_range, apply, leaves_domain, resolve
+from finmodel.analysis import arguments as args
+from finmodel.analysis.metrics import Metric, evaluate_metric
+from finmodel.assumptions.params import OPS, allowed_range, apply, leaves_domain, resolve
 from finmodel.engine.evaluate import evaluate_chunks, evaluation_bytes
-from finmodel.engine.model import Model, ModelLike, as_model
-from finmodel.errors import AssumptionError
+from finmodel.engine.model import Model, ModelLike
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 from finmodel.limits import check_memory
 
 FloatArray = NDArray[np.float64]
@@ -73,47 +74,34 @@ class TornadoSpec:
 
 
 def tornado(
-    model: ModelLike, metric: str | Metric, specs: Sequence[TornadoSpec], default_pct: float = 0.2
+    model: ModelLike,
+    metric: str | Metric,
+    specs: Sequence[TornadoSpec],
+    default_pct: float = 0.2,
+    field: str | None = None,
 ) -> pd.DataFrame:
     """The metric at each parameter's low and high value, all else at base; sorted by swing.
 
     A bar given as +/- ``pct`` stops at its inputs' domain (a share of 0.9 + 20% is 1); a
     bar's own ``low``/``high`` outside the domain is an error.
 
+    Errors name the argument (``specs[2].low: expected a finite number, got nan``), or, with
+    ``field`` (``sensitivity.parameters``, where the bars come from a file), the file's field.
+
     Returns columns ``parameter, op, low, high, metric_low, metric_high, base, swing``.
     A date that never comes (NaN) counts as one period past the horizon for the swing.
     """
-    model = as_model(model)
-    met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
+    model = args.model_like(model)
+    met = args.metric(metric, model)
+    pct0 = args.fraction("default_pct", default_pct)
+    if isinstance(specs, str | TornadoSpec) or not isinstance(specs, Sequence):
+        raise ArgumentTypeError("specs", f"expected a list of TornadoSpec, got {specs!r}")
+    if not specs:
+        raise ArgumentError("specs", "expected at least one TornadoSpec, got none")
     base = model.params.vector()
     rows: list[tuple[Move, float, float]] = []
-    for sp in specs:
-        if sp.low is None and sp.high is None:
-            mv = move(model, sp.path, sp.op)
-            pct = default_pct if sp.pct is None else sp.pct
-            if mv.op == "set":
-                b = base[mv.idx[0]]
-                lo, hi = b * (1 - pct), b * (1 + pct)
-            else:
-                lo, hi = (1 - pct, 1 + pct) if mv.op == "scale" else (-pct, pct)
-            # a +/- pct bar stops at the domain's edge (a share at 1 cannot rise 20%)
-            a, b = allowed_range(model.params, mv.idx, mv.op)
-            lo, hi = min(max(lo, a), b), min(max(hi, a), b)
-        elif sp.low is not None and sp.high is not None:
-            mv = move(model, sp.path, sp.op)
-            lo, hi = sp.low, sp.high
-        else:
-            raise AssumptionError(f"{sp.path}: expected both 'low' and 'high', or neither")
-        for name, x in (
-            ("low", lo),
-            ("high", hi),
-            ("pct", default_pct if sp.pct is None else sp.pct),
-        ):
-            if not math.isfinite(float(x)):
-                raise AssumptionError(f"{sp.path}.{name}: expected a finite number, got {x}")
-        for end in (lo, hi):
-            _in_domain(model, sp.path, mv, end)
-        rows.append((mv, lo, hi))
+    for k, sp in enumerate(specs):
+        rows.append(_bar(model, base, sp, pct0, f"{field or 'specs'}[{k}]", field is None))
     values = np.repeat(base[None, :], 1 + 2 * len(rows), axis=0)
     for i, (mv, lo, hi) in enumerate(rows):
         apply(values[1 + 2 * i : 2 + 2 * i], mv.idx, mv.op, lo)
@@ -137,6 +125,53 @@ def tornado(
     return df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def _bar(
+    model: Model, base: FloatArray, sp: object, pct0: float, where: str, api: bool
+) -> tuple[Move, float, float]:
+    """One tornado bar's move and its low and high values, checked; ``where`` names it in
+    messages (``specs[2]`` for the argument, ``sensitivity.parameters[2]`` for a file)."""
+
+    def bad(field: str, message: str, kind: type[ArgumentError] = ArgumentError) -> Exception:
+        name = f"{where}.{field}" if field else where
+        return kind("specs", message, name) if api else AssumptionError(f"{name}: {message}")
+
+    if not isinstance(sp, TornadoSpec):
+        raise bad("", f"expected a TornadoSpec, got {sp!r}", ArgumentTypeError)
+    if not isinstance(sp.path, str):
+        raise bad("path", f"expected a parameter path as a string, got {sp.path!r}")
+    if sp.op is not None and sp.op not in OPS:
+        raise bad("op", f"expected one of {', '.join(OPS)} or None, got {sp.op!r}")
+    for name in ("low", "high", "pct"):
+        x = getattr(sp, name)
+        if x is None:
+            continue
+        if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating):
+            raise bad(name, f"expected a number, got {x!r}")
+        if not math.isfinite(x):
+            raise bad(name, f"expected a finite number, got {x}")
+    if sp.pct is not None and not 0.0 < sp.pct < 1.0:
+        raise bad("pct", f"expected a fraction above 0 and below 1 such as 0.2, got {sp.pct}")
+    mv = move(model, sp.path, sp.op)
+    if sp.low is None and sp.high is None:
+        pct = pct0 if sp.pct is None else float(sp.pct)
+        if mv.op == "set":
+            b = base[mv.idx[0]]
+            lo, hi = b * (1 - pct), b * (1 + pct)
+        else:
+            lo, hi = (1 - pct, 1 + pct) if mv.op == "scale" else (-pct, pct)
+        # a +/- pct bar stops at the domain's edge (a share at 1 cannot rise 20%)
+        a, b = allowed_range(model.params, mv.idx, mv.op)
+        lo, hi = min(max(lo, a), b), min(max(hi, a), b)
+    elif sp.low is not None and sp.high is not None:
+        lo, hi = float(sp.low), float(sp.high)
+    else:
+        given = "low" if sp.low is not None else "high"
+        raise bad(given, f"expected both 'low' and 'high', or neither (bar {sp.path})")
+    for end in (lo, hi):
+        _in_domain(model, sp.path, mv, end)
+    return mv, float(lo), float(hi)
+
+
 def _never(model: Model, met: Metric) -> float:
     if met.name == "breakeven_year":
         return float(model.timeline.years[-1] + 1)
@@ -152,28 +187,36 @@ def grid(
     y_values: Sequence[float],
     x_op: str | None = None,
     y_op: str | None = None,
-    field: str = "grid",
+    field: str | None = None,
 ) -> pd.DataFrame:
     """The metric over every pair of values of two parameters: rows x, columns y.
 
-    ``field`` names the grid in messages (``--grid`` for the options, ``sensitivity.grid``).
+    Errors name the arguments (``x_values: expected at least one value, got []``), or, with
+    ``field`` (``sensitivity.grid``, where the grid comes from a file), the file's fields.
     The run is refused up front when it would not fit in memory: nx x ny points each hold K
     inputs plus the metric (``(K + 3) x 8`` bytes), and each chunk of :data:`CHUNK` points
     is evaluated at once (:func:`~finmodel.engine.evaluate.evaluation_bytes`).
     """
-    model = as_model(model)
-    met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
-    mx, my = move(model, x, x_op), move(model, y, y_op)
+    model = args.model_like(model)
+    met = args.metric(metric, model)
+    ox = None if x_op is None else args.choice("x_op", x_op, OPS)
+    oy = None if y_op is None else args.choice("y_op", y_op, OPS)
+    mx = move(model, args.text("x", x, "a parameter path"), ox)
+    my = move(model, args.text("y", y, "a parameter path"), oy)
     if set(mx.idx) & set(my.idx):
         raise AssumptionError(f"{x} and {y}: expected two parameters that share no input")
-    if field == "--grid":
-        fx, fy, both = "--grid-x", "--grid-y", "--grid-x and --grid-y"
+    if field is None:
+        xs, ys = _axis(x_values, "x_values"), _axis(y_values, "y_values")
     else:
-        fx, fy, both = f"{field}.x.values", f"{field}.y.values", field
-    xs, ys = _axis(x_values, fx), _axis(y_values, fy)
+        xs = _axis(x_values, f"{field}.x.values", in_file=True)
+        ys = _axis(y_values, f"{field}.y.values", in_file=True)
     points = xs.size * ys.size
     need = points * (len(model.params) + 3) * 8.0 + evaluation_bytes(model, min(CHUNK, points))
-    check_memory(need, both, f"{xs.size:,} x {ys.size:,} points", "use fewer values on an axis")
+    got, advice = f"{xs.size:,} x {ys.size:,} points", "use fewer values on an axis"
+    if field is None:
+        args.memory("x_values and y_values", need, got, advice)
+    else:
+        check_memory(need, field, got, advice)
     for mv, vs in ((mx, xs), (my, ys)):
         for v in vs:
             _in_domain(model, mv.path, mv, float(v))
@@ -195,16 +238,25 @@ def _in_domain(model: Model, path: str, mv: Move, x: float) -> None:
         raise AssumptionError(f"{path}: {broken[1]}{at} (after {mv.op} {x:g})")
 
 
-def _axis(values: Sequence[float], field: str) -> FloatArray:
-    """One grid axis as floats: at least one value, every value finite."""
+def _axis(values: object, name: str, in_file: bool = False) -> FloatArray:
+    """One grid axis as floats: at least one value, every value finite. ``name`` is the
+    argument (``x_values``) or, ``in_file``, the file's field."""
+
+    def bad(message: str, kind: type[ArgumentError] = ArgumentError) -> AssumptionError:
+        return AssumptionError(f"{name}: {message}") if in_file else kind(name, message)
+
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise bad(f"expected a list of numbers, got {values!r}", ArgumentTypeError)
     try:
         xs = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise AssumptionError(f"{field}: expected a list of numbers, got {values!r}") from None
-    if xs.ndim != 1 or xs.size == 0:
-        raise AssumptionError(f"{field}: expected at least one value, got {list(values)!r}")
+        raise bad(f"expected a list of numbers, got {values!r}", ArgumentTypeError) from None
+    if xs.ndim != 1 or any(isinstance(v, bool | str) for v in values):
+        raise bad(f"expected a list of numbers, got {values!r}", ArgumentTypeError)
+    if xs.size == 0:
+        raise bad(f"expected at least one value, got {list(values)!r}")
     if not np.all(np.isfinite(xs)):
-        raise AssumptionError(f"{field}: expected finite values, got {list(values)!r}")
+        raise bad(f"expected finite values, got {list(values)!r}")
     return xs
 
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from finmodel.analysis.metrics import Metric, parse_metric
+from finmodel.analysis import arguments as args
+from finmodel.analysis.metrics import Metric
 from finmodel.analysis.montecarlo import inputs_for, spec_from
 from finmodel.analysis.sensitivity import CHUNK, _never, batch_metric
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluation_bytes
-from finmodel.engine.model import ModelLike, as_model
-from finmodel.errors import AssumptionError
-from finmodel.limits import check_memory
+from finmodel.engine.model import ModelLike
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 
 RESAMPLES = 100
 """SALib's default bootstrap resamples for the confidence intervals."""
@@ -45,7 +45,8 @@ def sobol(
 
     ``n_base`` (a power of 2) gives n_base x (P + 2) evaluations, all in one batched pass.
     """
-    model = as_model(model)
+    model = args.model_like(model)
+    u = args.uncertainty(u)
     if u is None:
         u = model.assumptions.uncertainty if model.assumptions is not None else None
         if u is None:
@@ -54,10 +55,11 @@ def sobol(
     from SALib.sample import sobol as sample
 
     if isinstance(n_base, bool) or not isinstance(n_base, int | np.integer):
-        raise AssumptionError(f"--base: expected a power of 2 (>= 2), got {n_base!r}")
+        raise ArgumentTypeError("n_base", f"expected a power of 2 (>= 2), got {n_base!r}")
     if n_base < 2 or n_base & (n_base - 1):
-        raise AssumptionError(f"--base: expected a power of 2 (>= 2), got {n_base}")
-    met = metric if isinstance(metric, Metric) else parse_metric(metric, model)
+        raise ArgumentError("n_base", f"expected a power of 2 (>= 2), got {n_base}")
+    s = u.seed if seed is None else args.seed("seed", seed)
+    met = args.metric(metric, model)
     spec = spec_from(model, u)
     p = len(spec.names)
     if p < 2:
@@ -68,9 +70,8 @@ def sobol(
         + n_base * RESAMPLES * 8.0 * 4  # SALib's bootstrap of the confidence intervals
         + evaluation_bytes(model, min(CHUNK, n_eval))
     )
-    check_memory(need, "--base", n_base, f"use a smaller --base ({n_eval:,} evaluations asked)")
+    args.memory("n_base", need, n_base, f"use a smaller base sample ({n_eval:,} evaluations asked)")
     problem = {"num_vars": p, "names": spec.names, "bounds": [[0.0, 1.0]] * p}
-    s = u.seed if seed is None else seed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SALib warns about the sequence's balance properties
         unit = sample.sample(problem, n_base, calc_second_order=False, seed=s)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
+from finmodel.analysis import arguments as args
 from finmodel.analysis.metrics import (
     MONTH_VALUED,
     Metric,
@@ -29,10 +31,15 @@ from finmodel.analysis.metrics import (
     parse_metric,
 )
 from finmodel.analysis.sensitivity import Move, base_value, batch_metric, move
-from finmodel.assumptions.params import apply
+from finmodel.assumptions.params import OPS, apply
 from finmodel.engine.evaluate import evaluate
-from finmodel.engine.model import Model, ModelLike, as_model
-from finmodel.errors import AssumptionError, TargetNotReachedError
+from finmodel.engine.model import Model, ModelLike
+from finmodel.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    AssumptionError,
+    TargetNotReachedError,
+)
 
 FloatArray = NDArray[np.float64]
 SCAN = 129
@@ -85,13 +92,16 @@ def solve(
     month, breakeven year) rank after every date, so a target beyond the horizon lies in the
     jump to "never".
     """
-    model = as_model(model)
-    met = parse_metric(metric, model)
-    mv = move(model, vary, op)
+    model = args.model_like(model)
+    met = args.metric(metric, model)
+    target = args.number("target", target)
+    op = None if op is None else args.choice("op", op, OPS)
+    xtol = args.number("xtol", xtol)
+    if not xtol > 0.0:
+        raise ArgumentError("xtol", f"expected a tolerance > 0, got {xtol}")
+    mv = move(model, args.text("vary", vary, "a parameter path"), op)
     b0 = base_value(model, mv)
-    lo, hi = bracket if bracket is not None else _default_bracket(mv.op, b0)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise AssumptionError(f"--bracket: expected LOW < HIGH, got {lo}, {hi}")
+    lo, hi = _default_bracket(mv.op, b0) if bracket is None else _bracket(bracket)
     xs = np.linspace(lo, hi, SCAN)
     v = np.repeat(model.params.vector()[None, :], SCAN, axis=0)
     apply(v, mv.idx, mv.op, xs)
@@ -242,7 +252,7 @@ def _out_of_range(
         f"no solution: {met.label} = {target:g} is not attained with {mv.path} ({mv.op}) in "
         f"[{bracket[0]:g}, {bracket[1]:g}]: the metric ranges from {fm(float(np.min(order)))} "
         f"to {fm(float(np.max(order)))}, all {where} the target; nearest: {fm(y)} at "
-        f"{mv.path} = {x:.10g}. A wider --bracket may reach it"
+        f"{mv.path} = {x:.10g}. A wider bracket may reach it"
     )
     pair = (x, y)
     return TargetNotReachedError(
@@ -251,6 +261,16 @@ def _out_of_range(
         pair if where == "below" else None,
         pair if where == "above" else None,
     )
+
+
+def _bracket(bracket: object) -> tuple[float, float]:
+    """The ``bracket`` argument: two finite numbers, low < high."""
+    if isinstance(bracket, str) or not isinstance(bracket, Sequence) or len(bracket) != 2:
+        raise ArgumentTypeError("bracket", f"expected (low, high), got {bracket!r}")
+    lo, hi = (args.number("bracket", x) for x in bracket)
+    if not lo < hi:
+        raise ArgumentError("bracket", f"expected low < high, got ({lo:g}, {hi:g})")
+    return lo, hi
 
 
 def _default_bracket(op: str, base: float) -> tuple[float, float]:

@@ -665,7 +665,8 @@ class Adjustment(Frozen):
 
 class Distribution(Frozen):
     """An uncertain parameter. ``apply``: how a draw changes the inputs under the path
-    (``set`` for one input, ``scale`` by default for several and for ``bernoulli``)."""
+    (``set`` for one input, ``scale`` by default for several and for ``bernoulli``).
+    A normal or lognormal may carry ``low`` and/or ``high``: it is then truncated to them."""
 
     dist: Literal["normal", "lognormal", "triangular", "uniform", "pert", "bernoulli"]
     mean: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
@@ -690,13 +691,21 @@ class Distribution(Frozen):
             "pert": ("low", "mode", "high"),
             "bernoulli": ("p",),
         }[self.dist]
-        allowed = {*need, "dist", "apply", "source", "note"}
+        bounds = ("low", "high") if self.dist in ("normal", "lognormal") else ()  # truncation
+        allowed = {*need, *bounds, "dist", "apply", "source", "note"}
         for k in need:
             if getattr(self, k) is None:
                 raise ValueError(f"{k}: expected a value for a {self.dist} distribution, got none")
         for k in ("mean", "sd", "median", "sigma", "low", "mode", "high", "p"):
             if k not in allowed and getattr(self, k) is not None:
-                raise ValueError(f"{k}: expected only {', '.join(need)} for {self.dist}, got {k}")
+                also = " (and optionally low, high)" if bounds else ""
+                raise ValueError(
+                    f"{k}: expected only {', '.join(need)}{also} for {self.dist}, got {k}"
+                )
+        if self.dist == "lognormal" and self.low is not None and self.low < 0:
+            raise ValueError(f"low: expected a bound >= 0 for a lognormal (> 0), got {self.low}")
+        if self.dist == "lognormal" and self.high is not None and self.high <= 0:
+            raise ValueError(f"high: expected a bound > 0 for a lognormal (> 0), got {self.high}")
         if self.sd is not None and self.sd <= 0:
             raise ValueError(f"sd: expected a standard deviation > 0, got {self.sd}")
         if self.sigma is not None and self.sigma <= 0:
