@@ -206,7 +206,10 @@ def test_sobol_of_an_additive_model_with_truncated_normals(
     _, vx = truncnorm_moments(6.0, 2.0, 3.0, 8.0)
     r = sobol(model, u, "trough_unfunded_cash", n_base=4096)
     s = r.indices
-    for name, exact in (("opening.cash", vc / (vc + vx)), ("costs.staff.annual.2026", vx / (vc + vx))):
+    for name, exact in (
+        ("opening.cash", vc / (vc + vx)),
+        ("costs.staff.annual.2026", vx / (vc + vx)),
+    ):
         assert abs(s.loc[name, "S1"] - exact) < max(0.02, 2 * s.loc[name, "S1_conf"])
         assert abs(s.loc[name, "ST"] - exact) < max(0.02, 2 * s.loc[name, "ST_conf"])
 
@@ -291,9 +294,7 @@ def _refusal(write_yaml: Callable[..., Path], line: str) -> str:
         ),
     ],
 )
-def test_refusals_say_what_to_add(
-    write_yaml: Callable[..., Path], line: str, message: str
-) -> None:
+def test_refusals_say_what_to_add(write_yaml: Callable[..., Path], line: str, message: str) -> None:
     text = _refusal(write_yaml, line)
     assert message in text, text
     assert "scenario.yaml:" in text  # located in the file
@@ -316,8 +317,10 @@ def test_the_suggested_bounds_are_accepted(write_yaml: Callable[..., Path]) -> N
 def test_an_open_bound_is_a_limit(write_yaml: Callable[..., Path]) -> None:
     """A discount rate is > -1: -1 itself cannot be the bound, and the message says "above"."""
     text = LINEAR + (
-        "valuation: {date: 2026-06, discount_rate: 0.12, terminal: {method: growth, growth: 0.02}}\n"
-        "uncertainty:\n  parameters:\n    valuation.discount_rate: {dist: normal, mean: 0.12, sd: 0.02"
+        "valuation: {date: 2026-06, discount_rate: 0.12,\n"
+        "  terminal: {method: growth, growth: 0.02}}\n"
+        "uncertainty:\n  parameters:\n"
+        "    valuation.discount_rate: {dist: normal, mean: 0.12, sd: 0.02"
     )
     with pytest.raises(AssumptionError) as e:
         finmodel.load(write_yaml(text + "}\n"))
