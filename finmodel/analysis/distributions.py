@@ -59,8 +59,12 @@ class Marginal:
         included: the same ``u`` from the copula or a Sobol sequence gives the same rank)."""
         d = self.dist
         out: FloatArray
-        if d in TRUNCATABLE:
-            out = self._truncatable(u)
+        if self.truncated:
+            out = self._truncated(u)
+        elif d == "normal":
+            out = stats.norm.ppf(u, loc=self.mean, scale=self.sd)
+        elif d == "lognormal":
+            out = stats.lognorm.ppf(u, s=self.sigma, scale=self.median)
         elif d == "uniform":
             assert self.low is not None and self.high is not None
             out = self.low + (self.high - self.low) * u
@@ -82,7 +86,7 @@ class Marginal:
         """A normal or lognormal with a ``low`` or ``high`` bound."""
         return self.dist in TRUNCATABLE and (self.low is not None or self.high is not None)
 
-    def _truncatable(self, u: FloatArray) -> FloatArray:
+    def _truncated(self, u: FloatArray) -> FloatArray:
         """A normal, or a lognormal as ``exp`` of a normal (``mu = ln median``), truncated to
         ``[low, high]`` by scipy.stats.truncnorm's inverse CDF, which stays accurate far in the
         tails. The result is clipped to the bounds, so that rounding in
@@ -96,15 +100,10 @@ class Marginal:
             loc, scale = math.log(self.median), self.sigma
             lo = None if self.low is None or self.low <= 0.0 else math.log(self.low)
             hi = None if self.high is None else math.log(self.high)
-        if lo is None and hi is None:
-            z: FloatArray = stats.norm.ppf(u, loc=loc, scale=scale)
-        else:
-            a = -np.inf if lo is None else (lo - loc) / scale
-            b = np.inf if hi is None else (hi - loc) / scale
-            z = stats.truncnorm.ppf(u, a, b, loc=loc, scale=scale)
-        out: FloatArray = z if self.dist == "normal" else np.exp(z)
-        if self.low is not None or self.high is not None:
-            out = np.clip(out, self.low, self.high)
+        a = -np.inf if lo is None else (lo - loc) / scale
+        b = np.inf if hi is None else (hi - loc) / scale
+        z: FloatArray = stats.truncnorm.ppf(u, a, b, loc=loc, scale=scale)
+        out: FloatArray = np.clip(z if self.dist == "normal" else np.exp(z), self.low, self.high)
         return out
 
     def _three(self) -> tuple[float, float, float]:
