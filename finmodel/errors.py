@@ -71,13 +71,13 @@ class ArgumentError(AssumptionError):
     """An argument of a public function is out of its domain (``simulate(n=0)``).
 
     ``argument`` is the Python argument's name (``n``, ``seed``, ``x_values``) and the
-    message starts with it: ``n: expected at least 1 draw, got 0`` (or with the part of it
-    at fault, ``where``: ``specs[2].low: expected a finite number, got nan``). The CLI, which passes
-    its options through these arguments, names its option there instead (``-n/--draws:
-    ...``), from one table of argument -> option (``finmodel.cli.OPTIONS``). A
-    :class:`ResourceLimitError` about an argument carries ``argument`` the same way. It is an
-    :class:`AssumptionError`, so a caller's ``except AssumptionError`` (or ``ValueError``)
-    keeps working.
+    message starts with it, ``n: expected at least 1 draw, got 0``, or with the part of it
+    at fault, ``where``: ``specs[2].low: expected a finite number, got nan``. The CLI,
+    which passes its options through these arguments, names its option there instead
+    (``-n/--draws: ...``), from one table of argument -> option (``finmodel.cli.OPTIONS``).
+    A :class:`ResourceLimitError` about an argument carries ``argument`` the same way. It
+    is an :class:`AssumptionError`, so a caller's ``except AssumptionError`` (or
+    ``ValueError``) keeps working.
     """
 
     def __init__(self, argument: str, message: str, where: str | None = None) -> None:

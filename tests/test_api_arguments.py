@@ -72,14 +72,14 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
     need = np.array([[0.0, 1.0], [1.0, 2.0]])
     return [
         # simulate
-        ("simulate model", lambda: simulate(None), TypeError, "model: expected a file path"),  # type: ignore[arg-type]
-        ("simulate u", lambda: simulate(plan, u="x"), TypeError, "u: expected an Uncertainty"),  # type: ignore[arg-type]
+        ("simulate model", lambda: simulate(None), TypeError, "model: expected a file path"),
+        ("simulate u", lambda: simulate(plan, u="x"), TypeError, "u: expected an Uncertainty"),
         (
             "simulate n=2.5",
             lambda: simulate(plan, n=2.5),
             TypeError,
             "n: expected a whole number, got 2.5",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "simulate n=True",
             lambda: simulate(plan, n=True),
@@ -109,7 +109,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: simulate(plan, n=10, seed=1.5),
             TypeError,
             "seed: expected a whole number",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "simulate sampler",
             lambda: simulate(plan, n=10, sampler="sobol"),
@@ -133,7 +133,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: simulate(plan, n=10, alpha="x"),
             TypeError,
             "alpha: expected a probability",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "simulate chunk=0",
             lambda: simulate(plan, n=10, chunk=0),
@@ -151,27 +151,27 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: simulate(plan, n=10, progress=3),
             TypeError,
             "progress: expected a function",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "simulate input_sha256",
             lambda: simulate(plan, n=10, input_sha256=5),
             TypeError,
             "input_sha256: expected",
-        ),  # type: ignore[arg-type]
+        ),
         (
-            "simulate metric memory",
+            "simulate memory",
             lambda: simulate(plan, n=10**12),
             MemoryError,
             "n: expected a run that fits in memory",
         ),
         # tornado
-        ("tornado model", lambda: tornado(3, "funding_gap", [spec]), TypeError, "model: expected"),  # type: ignore[arg-type]
+        ("tornado model", lambda: tornado(3, "funding_gap", [spec]), TypeError, "model: expected"),
         (
             "tornado metric",
             lambda: tornado(plan, 5, [spec]),
             TypeError,
             "metric: expected a metric name",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "tornado specs empty",
             lambda: tornado(plan, "funding_gap", []),
@@ -183,13 +183,13 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: tornado(plan, "funding_gap", spec),
             TypeError,
             "specs: expected a list of TornadoSpec",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "tornado specs item",
             lambda: tornado(plan, "funding_gap", ["opening.cash"]),
             TypeError,
             "specs[0]: expected a TornadoSpec, got 'opening.cash'",
-        ),  # type: ignore[list-item]
+        ),
         (
             "tornado NaN low",
             lambda: tornado(
@@ -248,25 +248,25 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: grid(plan, "funding_gap", "opening.cash", "1,2", "costs.staff", [1.0]),
             TypeError,
             "x_values: expected a list of numbers, got '1,2'",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "grid x_values strings",
             lambda: grid(plan, "funding_gap", "opening.cash", ["1", "2"], "costs.staff", [1.0]),
             TypeError,
             "x_values: expected a list of numbers",
-        ),  # type: ignore[list-item]
+        ),
         (
             "grid y_values nested",
             lambda: grid(plan, "funding_gap", "opening.cash", [1.0], "costs.staff", [[1.0]]),
             TypeError,
             "y_values: expected a list of numbers",
-        ),  # type: ignore[list-item]
+        ),
         (
             "grid x",
             lambda: grid(plan, "funding_gap", 5, [1.0], "costs.staff", [1.0]),
             TypeError,
             "x: expected a parameter path as a string",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "grid x_op",
             lambda: grid(
@@ -287,7 +287,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             ),
             MemoryError,
             "x_values and y_values: expected a run that fits in memory",
-        ),  # type: ignore[arg-type]
+        ),
         # solve
         (
             "solve target NaN",
@@ -300,19 +300,19 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: solve(plan, "funding_gap", "0", "opening.cash"),
             TypeError,
             "target: expected a number, got '0'",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "solve vary",
             lambda: solve(plan, "funding_gap", 0.0, None),
             TypeError,
             "vary: expected a parameter path",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "solve bracket short",
             lambda: solve(plan, "funding_gap", 0.0, "opening.cash", (1.0,)),
             TypeError,
             "bracket: expected (low, high), got (1.0,)",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "solve bracket order",
             lambda: solve(plan, "funding_gap", 0.0, "opening.cash", (2.0, 1.0)),
@@ -349,7 +349,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: sobol(plan, None, "funding_gap", n_base=2.5),
             TypeError,
             "n_base: expected a power of 2",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "sobol seed",
             lambda: sobol(plan, None, "funding_gap", n_base=4, seed=-1),
@@ -361,7 +361,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: sobol(plan, {}, "funding_gap", n_base=4),
             TypeError,
             "u: expected an Uncertainty",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "sobol memory",
             lambda: sobol(plan, None, "funding_gap", n_base=2**40),
@@ -374,7 +374,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: rs.joint_schedule([[1.0]], 0.05),
             TypeError,
             "need: expected a float array (months x paths), got list",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "joint_schedule need 1-D",
             lambda: rs.joint_schedule(np.zeros(3), 0.05),
@@ -435,13 +435,13 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: finmodel.run(None),
             TypeError,
             "source: expected a file path, a shipped scenario's name or Assumptions, got NoneType",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "run as_of number",
             lambda: finmodel.run("bear", as_of=202606),
             TypeError,
             "as_of: expected a month 'YYYY-MM' as a string, got 202606",
-        ),  # type: ignore[arg-type]
+        ),
         ("run as_of text", lambda: finmodel.run("bear", as_of="June"), ValueError, "as_of: "),
         (
             "run as_of outside",
@@ -454,7 +454,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: finmodel.run("bear", adjust=[("opening.cash", 1)]),
             TypeError,
             "adjust: expected a mapping of parameter paths",
-        ),  # type: ignore[arg-type]
+        ),
         (
             "run pricing",
             lambda: finmodel.run("bear", pricing="cap=3"),
@@ -478,7 +478,7 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             lambda: finmodel.run("bear", pricing=3),
             TypeError,
             "pricing: expected a pricing rule",
-        ),  # type: ignore[arg-type]
+        ),
     ]
 
 
@@ -494,7 +494,7 @@ def test_type_errors_are_also_value_errors(plan: Model) -> None:
     """A caller's ``except ValueError`` (or ``AssumptionError``) written before these
     errors had types of their own still catches them."""
     with pytest.raises(ArgumentTypeError) as e:
-        simulate(plan, n=2.5)  # type: ignore[arg-type]
+        simulate(plan, n=2.5)
     assert isinstance(e.value, TypeError) and isinstance(e.value, ValueError)
     assert isinstance(e.value, finmodel.AssumptionError) and e.value.argument == "n"
     with pytest.raises(ResourceLimitError) as m:
@@ -506,7 +506,7 @@ def test_to_excel_refuses_like_the_cli(tmp_path: Path) -> None:
     res = finmodel.run("bear")
     text = _refused(lambda: res.to_excel(tmp_path / "x.csv"), ValueError, "path: ")
     assert "expected a workbook path ending in .xlsx" in text
-    _refused(lambda: res.to_excel(5), TypeError, "path: expected a workbook path")  # type: ignore[arg-type]
+    _refused(lambda: res.to_excel(5), TypeError, "path: expected a workbook path")
     assert not any(tmp_path.iterdir())
     r = CliRunner().invoke(app, ["run", "bear", "--out", str(tmp_path / "x.csv")])
     assert r.exit_code == 2
@@ -527,7 +527,7 @@ def test_network_draws_and_seed() -> None:
         lambda: nw.monte_carlo_shortfalls(res, g, 2.5),
         TypeError,
         "draws: expected a whole number, got 2.5",
-    )  # type: ignore[arg-type]
+    )
     _refused(
         lambda: nw.monte_carlo_shortfalls(res, g, 10, seed=-3),
         ValueError,
@@ -631,12 +631,7 @@ def _public_arguments() -> set[str]:
 
 def _cli_options() -> set[str]:
     command = typer.main.get_command(app)
-    return {
-        opt
-        for sub in command.commands.values()  # type: ignore[attr-defined]
-        for param in sub.params
-        for opt in param.opts
-    }
+    return {opt for sub in command.commands.values() for param in sub.params for opt in param.opts}
 
 
 def test_the_option_table_names_real_arguments_and_options() -> None:
