@@ -21,7 +21,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticUndefined
 
-from finmodel.assumptions.schema import Assumptions, Frozen, _kind, char_name, slug, yaml_repr
+from finmodel.assumptions.schema import (
+    Assumptions,
+    Frozen,
+    _kind,
+    char_name,
+    number_hint,
+    slug,
+    yaml_repr,
+)
 from finmodel.errors import AssumptionError
 
 Key = str | int
@@ -299,6 +307,7 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
     except yaml.YAMLError as e:
         raise AssumptionError(f"{name}: invalid YAML: {e}") from None
     lines: dict[Loc, tuple[str, int]] = {}
+    marks: dict[Loc, tuple[int, int]] = {}
     try:
         try:
             node = loader.get_single_node()
@@ -310,15 +319,16 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
             raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
         _check_size(node, name)
         lines[()] = (name, node.start_mark.line + 1)
-        _walk(loader, node, (), lines, name)
+        _walk(loader, node, (), lines, name, marks)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = str(e.problem or e.context)
-        # name the field: the last key written on or before the problem's line
-        at = [(n, -len(loc), loc) for loc, (_, n) in lines.items() if n <= line and loc]
-        field_path = _dotted(max(at)[2]) if at else "top level"
+        # name the field: the last key (the deepest of those) written before the problem
+        where = (mark.line, mark.column) if mark is not None else (0, 0)
+        at = [(m, len(loc), str(loc), loc) for loc, m in marks.items() if m <= where and loc]
+        field_path = _dotted(max(at)[3]) if at else "top level"
         tag = re.search(r"constructor for the tag '([^']*)'", problem)
         if tag and lines:
             raise AssumptionError(
@@ -380,9 +390,15 @@ def _check_size(root: yaml.Node, name: str) -> None:
 
 
 def _walk(
-    loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: dict[Loc, tuple[str, int]], name: str
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    loc: Loc,
+    out: dict[Loc, tuple[str, int]],
+    name: str,
+    marks: dict[Loc, tuple[int, int]],
 ) -> None:
-    """Record the line of every mapping key and list item; reject duplicate keys."""
+    """Record the line of every mapping key and list item (and in ``marks`` its line and
+    column, both from 0); reject duplicate keys."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for knode, vnode in node.value:
@@ -399,11 +415,13 @@ def _walk(
                 )
             seen.add(key)
             out[(*loc, key)] = (name, knode.start_mark.line + 1)
-            _walk(loader, vnode, (*loc, key), out, name)
+            marks[(*loc, key)] = (knode.start_mark.line, knode.start_mark.column)
+            _walk(loader, vnode, (*loc, key), out, name, marks)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[(*loc, i)] = (name, item.start_mark.line + 1)
-            _walk(loader, item, (*loc, i), out, name)
+            marks[(*loc, i)] = (item.start_mark.line, item.start_mark.column)
+            _walk(loader, item, (*loc, i), out, name, marks)
 
 
 def _merge(
@@ -577,9 +595,15 @@ def _translate(loc: Loc, data: Any) -> Loc:
 
 
 def _dotted(loc: Loc) -> str:
+    """``("commitments", 2, "years")`` -> ``commitments[2].years``; a key that is not
+    printable text is shown quoted with its escapes (``milestones."GW\\tonline"``)."""
     s = ""
     for k in loc:
-        s += f"[{k}]" if isinstance(k, int) and s and not _is_year(k) else f".{k}" if s else str(k)
+        k_text = k if not isinstance(k, str) or k.isprintable() else yaml_repr(k)
+        if isinstance(k, int) and s and not _is_year(k):
+            s += f"[{k}]"
+        else:
+            s += f".{k_text}" if s else str(k_text)
     return s
 
 
@@ -709,7 +733,9 @@ def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
         words = err["words"]
         if "a number" in words and "a whole number" in words:
             words.remove("a whole number")
-        err["msg"] = f"expected {' or '.join(words)}, got {_kind(err.get('input'))}"
+        got = err.get("input")
+        hint = number_hint(got) if isinstance(got, str) and "a number" in words else ""
+        err["msg"] = f"expected {' or '.join(words)}, got {_kind(got)}{hint}"
     return out
 
 

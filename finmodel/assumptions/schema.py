@@ -179,16 +179,29 @@ def _yaml_flow(v: Any) -> str:
     if isinstance(v, str):
         return repr(v) if v.isprintable() else _yaml_quoted(v)
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key_text(k)}: {_yaml_flow(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{_key_text(k)}: {_item_text(x)}" for k, x in v.items()) + "}"
     if isinstance(v, list | tuple | set | frozenset):
-        return "[" + ", ".join(_yaml_flow(x) for x in v) + "]"
+        return "[" + ", ".join(_item_text(x) for x in v) + "]"
     if isinstance(v, bytes):
         return f"binary data ({len(v)} bytes)"
     return type(v).__name__
 
 
+_PLAIN = re.compile(r"[A-Za-z_][\w.\-/ ]*[\w.\-/]|[A-Za-z_]")
+"""Text YAML reads as text without quotes (in a flow mapping or list)."""
+_KEYWORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _plain(text: str) -> bool:
+    return bool(_PLAIN.fullmatch(text)) and text.lower() not in _KEYWORDS
+
+
 def _key_text(k: Any) -> str:
-    return k if isinstance(k, str) and k.isprintable() and k else _yaml_flow(k)
+    return k if isinstance(k, str) and _plain(k) else _yaml_flow(k)
+
+
+def _item_text(v: Any) -> str:
+    return v if isinstance(v, str) and _plain(v) else _yaml_flow(v)
 
 
 def _kind(v: Any) -> str:
@@ -247,13 +260,34 @@ class Sourced(Frozen):
     note: Text | None = None
 
 
+def number_hint(text: str) -> str:
+    """Why a text that looks like a number is not one, for a message (empty otherwise).
+
+    >>> number_hint("1,000"), number_hint("21%")
+    (' (write 1000 or 1_000, without commas)', ' (rates are decimals: 0.21, not 21%)')
+    """
+    t = text.strip()
+    if t.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        return " (a finite number is expected)"
+    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", t):
+        return f" (write {t.replace(',', '')} or {t.replace(',', '_')}, without commas)"
+    if re.fullmatch(r"[-+]?\d+,\d+", t):
+        return f" (the decimal mark is a dot: {t.replace(',', '.')})"
+    m = re.fullmatch(r"([-+]?\d+(\.\d+)?)\s*%", t)
+    if m:
+        return f" (rates are decimals: {float(m.group(1)) / 100:g}, not {t})"
+    if re.fullmatch(r"[$€£¥][\d.,_]+[a-zA-Z]*", t):
+        return " (write the number alone: the file's currency and unit apply to it)"
+    return ""
+
+
 def _wrap_number(v: Any) -> Any:
     if isinstance(v, bool):
-        raise ValueError(f"expected a number, got a boolean ({v})")
+        raise ValueError(f"expected a number, got a boolean ({_yaml_flow(v)})")
     if isinstance(v, int | float):
         return {"value": v}
     if isinstance(v, str):
-        raise ValueError(f"expected a number, got the text {v!r}")
+        raise ValueError(f"expected a number, got the text {yaml_repr(v)}{number_hint(v)}")
     return v
 
 
