@@ -32,6 +32,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from finmodel.assumptions.loader import (
+    is_network,
     is_scenario,
     read_document,
     shipped_dir,
@@ -77,7 +78,8 @@ def load_network(path: str | Path, unit: str | None = None) -> tuple[Network, st
             f"{nets[0] if nets else 'NETWORK.yaml'}`"
             + (f" (shipped networks: {', '.join(nets)})" if len(nets) > 1 else "")
         )
-    net: Network = validate(doc, Network, shown=str(path))
+    # `finmodel validate` checks a file as a network when it lists parties
+    net: Network = validate(doc, Network, shown=str(path) if is_network(doc) else None)
     net._document = doc
     if unit is not None and net.unit != unit:
         f, line = doc.where(("unit",))

@@ -629,8 +629,9 @@ Problem = tuple[str, int | None, str]
 
 def several(doc: Document, problems: list[Problem], shown: str | None = None) -> AssumptionError:
     """One error for a file's problems: the first, in the file the user named and then its
-    ``extends:`` parents, by line, with how many more there are and the command that lists
-    them all; ``problems`` of the error holds every one, in that order."""
+    ``extends:`` parents, by line, with how many more there are and (given the file as the
+    user named it, ``shown``) the command that lists them all; ``problems`` of the error
+    holds every one, in that order."""
     rank = {str(f): n for n, f in enumerate(reversed(doc.files))}
     ordered = sorted(
         dict.fromkeys(problems),
@@ -639,11 +640,14 @@ def several(doc: Document, problems: list[Problem], shown: str | None = None) ->
     lines = [f"{f}:{n}: {text}" if n else f"{f}: {text}" for f, n, text in ordered]
     first, more = lines[0], len(lines) - 1
     if more:
-        target = shlex.quote(shown if shown is not None else str(doc.files[-1]))
-        first += (
-            f" (and {more} more problem{'s' if more > 1 else ''}: "
-            f"`finmodel validate {target}` lists them all)"
-        )
+        s = "s" if more > 1 else ""
+        if shown is None:
+            first += f" (and {more} more problem{s})"
+        else:
+            first += (
+                f" (and {more} more problem{s}: `finmodel validate {shlex.quote(shown)}` lists "
+                "them all)"
+            )
     return AssumptionError(first, lines)
 
 
