@@ -340,18 +340,13 @@ def _unmapped(
     """The message for a name of the scenario (a counterparty, an investor) that the
     network file does not map to a party: located at the scenario's line, with the exact
     line to add to the network file and where."""
-    from finmodel.assumptions.loader import _as_written, _dotted, yaml_entry
+    from finmodel.assumptions.loader import located_field, yaml_entry
 
     parties = [p.name for p in net.parties]
     same = [p for p in parties if slug(p) == slug(name)]
     party = same[0] if same else "PARTY"
-    doc, ndoc = res.document, net._document
-    loc = where if doc is None else _as_written(doc.data, where)
-    field = _dotted(loc)
-    head = f"{field}: "
-    if doc is not None:
-        f, line = doc.where(loc)
-        head = f"{f}:{line}: {field}: " if line else f"{f}: {field}: "
+    ndoc = net._document
+    head = f"{located_field(res.document, where)}: "
     indent, target = "  ", f"under `{section}:`"
     if ndoc is not None:
         nf = ndoc.files[-1]
@@ -388,10 +383,10 @@ def build_graph(res: Results, net: Network) -> Graph:
     backlog = np.zeros(n)
     mapping = {slug(k): v for k, v in net.counterparties.items()}
     owed_items: list[tuple[str, int]] = []
-    for com in a.commitments:
+    for c_at, com in enumerate(a.commitments):
         k = slug(com.counterparty)
         if k not in mapping:
-            where = ("commitments", a.commitments.index(com), "counterparty")
+            where = ("commitments", c_at, "counterparty")
             raise AssumptionError(
                 _unmapped(res, net, where, com.counterparty, "counterparties", "a counterparty")
             )
@@ -413,12 +408,12 @@ def build_graph(res: Results, net: Network) -> Graph:
         )
         for who, share in shares:
             if who not in inv_map:
-                n = a.funding.inflows.index(f)
+                m = a.funding.inflows.index(f)
                 written = next((i.name for i in f.investors if slug(i.name) == who), f.name)
-                at: tuple[str | int, ...] = ("funding", "inflows", n, "name")
+                at: tuple[str | int, ...] = ("funding", "inflows", m, "name")
                 if f.investors:
                     j = [slug(i.name) for i in f.investors].index(who)
-                    at = ("funding", "inflows", n, "investors", j, "name")
+                    at = ("funding", "inflows", m, "investors", j, "name")
                 what = f"an investor (inflow {f.name!r})"
                 raise AssumptionError(_unmapped(res, net, at, written, "investors", what))
             invest_items.append((f"inflow__{k}", pos[inv_map[who]], share))

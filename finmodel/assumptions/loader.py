@@ -139,6 +139,17 @@ class Loaded:
     document: Document | None = None  # where each field was written, to locate later errors
 
 
+def located_field(doc: Document | None, loc: Loc) -> str:
+    """``file:line: field.path`` of a validated location as the file wrote it (an investor
+    written ``{Fund: 6}`` is ``investors.Fund``); the field path alone without a document
+    (assumptions built in memory)."""
+    if doc is None:
+        return _dotted(loc)
+    loc = _as_written(doc.data, loc)
+    f, line = doc.where(loc)
+    return f"{f}:{line}: {_dotted(loc)}" if line else f"{f}: {_dotted(loc)}"
+
+
 def load(path: str | PathLike[str]) -> Assumptions:
     """Load and validate an assumption file (following ``extends:``).
 
