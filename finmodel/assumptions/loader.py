@@ -96,9 +96,6 @@ for _first in "-+0123456789":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_FLOAT_TAG, _FLOAT))
     _Loader.yaml_implicit_resolvers[_first].insert(0, (_INT_TAG, _INT))
 _Loader.yaml_implicit_resolvers.setdefault(".", []).insert(0, (_FLOAT_TAG, _FLOAT))
-_Loader.yaml_implicit_resolvers["."] = [
-    r for r in _Loader.yaml_implicit_resolvers["."] if r[1] is _FLOAT or r[0] != _FLOAT_TAG
-]
 _Loader.add_constructor(_INT_TAG, _Loader.construct_number)
 _Loader.add_constructor(_FLOAT_TAG, _Loader.construct_number)
 
@@ -220,15 +217,6 @@ def yaml_entry(key: str, value: str, indent: str = "  ") -> str:
 def shipped_networks() -> list[str]:
     """Names of the shipped network files (``network-2025``)."""
     return sorted(p.stem for p in shipped_dir().glob(f"{NETWORK_PREFIX}*.yaml"))
-
-
-def _shown(p: Path) -> str:
-    """A path as a user would type it: relative to the working folder when inside it, the
-    shipped scenario's name when it is one."""
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return p.stem if p.resolve().parent == shipped_dir().resolve() else str(p)
 
 
 NETWORK_PREFIX = "network-"
@@ -630,7 +618,7 @@ def validate(doc: Document, schema: type[Any] = Assumptions, shown: str | None =
         return schema.model_validate(doc.data)
     except ValidationError as e:
         errors = _merge_type_errors(e.errors(include_url=False), schema)
-        errors = _fold_missing(errors, schema)
+        errors = _fold_missing(errors)
         raise several(doc, [_message(doc, err, schema) for err in errors], shown) from None
 
 
@@ -662,7 +650,7 @@ def several(doc: Document, problems: list[Problem], shown: str | None = None) ->
     return AssumptionError(first, lines)
 
 
-def _fold_missing(errors: list[Any], schema: type[Any]) -> list[Any]:
+def _fold_missing(errors: list[Any]) -> list[Any]:
     """One problem for the required fields missing from one mapping (``expected the
     required fields company, start and end, got none of them``); a missing field is not
     reported when an unknown key beside it is a misspelling of it (that key's message says
