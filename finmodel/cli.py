@@ -337,7 +337,8 @@ def validate(
             model = build(loaded.assumptions)
         except FinmodelError as e:
             failed += 1
-            typer.echo(f"error: {e}", err=True)
+            for problem in getattr(e, "problems", None) or (str(e),):
+                typer.echo(f"error: {problem}", err=True)
             continue
         typer.echo(
             f"ok: {f}: '{model.scenario}', {model.timeline.T} months, "

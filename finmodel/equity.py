@@ -297,7 +297,9 @@ def walk(
                 used = np.where(take, r, used)
             bad = arrives & ~(price > 0)
             if bad.any():
-                raise AssumptionError(_unpriced(src, tl.labels[t], price, amt, n, bad, S))
+                raise AssumptionError(
+                    _unpriced(src, tl.labels[t], price, amt, n, bad, S, _policy_field(pol))
+                )
             if "own" in src.rule:
                 fixed[j] = np.where(arrives & np.isnan(fixed[j]), price, fixed[j])
             if detail and arrives[0]:
@@ -320,6 +322,15 @@ def walk(
     return Walk(srcs, shares, d, tl.labels, issues)
 
 
+def _policy_field(pol: RaisePolicy | None) -> str:
+    """The field that prices the raise policy's rounds (where a bad price is located)."""
+    if pol is None:
+        return "valuation.raise_policy"
+    return "valuation.raise_policy." + (
+        "revenue_multiple" if pol.revenue_multiple is not None else "pre_money"
+    )
+
+
 def _unpriced(
     src: Source,
     month: str,
@@ -328,6 +339,7 @@ def _unpriced(
     n: FloatArray,
     bad: NDArray[np.bool_],
     S: int,
+    policy_field: str = "valuation.raise_policy",
 ) -> str:
     s = int(np.flatnonzero(bad)[0])
     case = f" (case {s})" if S > 1 else ""
@@ -346,7 +358,7 @@ def _unpriced(
         )
     who = src.name if src.item else "the policy's round"
     return (
-        f"valuation.raise_policy: expected a positive valuation for {who} in "
+        f"{policy_field}: expected a positive valuation for {who} in "
         f"{month}{case}, got {pre:g} (revenue is zero there?)"
     )
 

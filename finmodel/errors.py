@@ -8,6 +8,8 @@ The CLI turns any ``FinmodelError`` into one message and exit code 2, except
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class FinmodelError(Exception):
     """Base class of every error finmodel raises deliberately.
@@ -22,8 +24,14 @@ class FinmodelError(Exception):
 class AssumptionError(FinmodelError, ValueError):
     """An assumption file (or an option naming one) is malformed.
 
-    The message has the form ``file:line: field.path: expected ..., got ...``.
+    The message has the form ``file:line: field.path: expected ..., got ...``. A file with
+    several problems gives one message, its first problem and how many more there are;
+    ``problems`` lists every one (``finmodel validate`` prints them all).
     """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
 
 
 class TargetNotReachedError(FinmodelError, ValueError):

@@ -31,7 +31,14 @@ import numpy_financial as npf
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from finmodel.assumptions.loader import NETWORK_PREFIX, read_document, shipped_dir, validate
+from finmodel.assumptions.loader import (
+    is_network,
+    is_scenario,
+    read_document,
+    shipped_dir,
+    shipped_networks,
+    validate,
+)
 from finmodel.assumptions.schema import Sourced, slug
 from finmodel.errors import AssumptionError
 from finmodel.network_schema import OUTSIDE, Network
@@ -54,10 +61,26 @@ def load_network(path: str | Path, unit: str | None = None) -> tuple[Network, st
     written, never converted).
     """
     import hashlib
+    import shlex
 
     p = _resolve_network(Path(path))
     doc = read_document(p)
-    net: Network = validate(doc, Network)
+    if is_scenario(doc):
+        f, line = doc.where(())
+        _, at = doc.where(("revenue",))
+        stem = p.stem if p.resolve().parent == shipped_dir().resolve() else str(path)
+        nets = shipped_networks()
+        raise AssumptionError(
+            f"{f}:{line}: expected a network file (parties:, the scenario's counterparties: "
+            f"and investors: mapped to them, obligations: and loans: between them), got a "
+            f"scenario (it has revenue:, line {at}): give the scenario first and a network "
+            f"file after --network, e.g. `finmodel network {shlex.quote(stem)} --network "
+            f"{nets[0] if nets else 'NETWORK.yaml'}`"
+            + (f" (shipped networks: {', '.join(nets)})" if len(nets) > 1 else "")
+        )
+    # `finmodel validate` checks a file as a network when it lists parties
+    net: Network = validate(doc, Network, shown=str(path) if is_network(doc) else None)
+    net._document = doc
     if unit is not None and net.unit != unit:
         f, line = doc.where(("unit",))
         given = "unit" in doc.data
@@ -74,7 +97,7 @@ def load_network(path: str | Path, unit: str | None = None) -> tuple[Network, st
 def _resolve_network(p: Path) -> Path:
     if p.is_file():
         return p
-    shipped = sorted(q.stem for q in shipped_dir().glob(f"{NETWORK_PREFIX}*.yaml"))
+    shipped = shipped_networks()
     stem = p.name.removesuffix(".yaml")
     if len(p.parts) == 1 and stem in shipped:
         return shipped_dir() / f"{stem}.yaml"
@@ -306,6 +329,45 @@ def _by_year(path: Mapping[int, Sourced] | None, years: list[int]) -> FloatArray
     return out
 
 
+def _unmapped(
+    res: Results,
+    net: Network,
+    where: tuple[str | int, ...],
+    name: str,
+    section: str,
+    what: str,
+) -> str:
+    """The message for a name of the scenario (a counterparty, an investor) that the
+    network file does not map to a party: located at the scenario's line, with the exact
+    line to add to the network file and where."""
+    from finmodel.assumptions.loader import located_field, yaml_entry
+
+    parties = [p.name for p in net.parties]
+    same = [p for p in parties if slug(p) == slug(name)]
+    party = same[0] if same else "PARTY"
+    ndoc = net._document
+    head = f"{located_field(res.document, where)}: "
+    indent, target = "  ", f"under `{section}:`"
+    if ndoc is not None:
+        nf = ndoc.files[-1]
+        if section in ndoc.data:
+            _, nl = ndoc.where((section,))
+            target = f"under `{section}:` ({nf}:{nl})"
+            entries = [k for k in ndoc.lines if len(k) == 2 and k[0] == section]
+            if entries:
+                ef, el = ndoc.lines[entries[0]]
+                text = Path(ef).read_text(encoding="utf-8").splitlines()[el - 1]
+                indent = text[: len(text) - len(text.lstrip())] or "  "
+        else:
+            target = f"under a new top-level `{section}:` in {nf}"
+    mapped = ", ".join(sorted(getattr(net, section))) or "none"
+    choose = "" if same else f", with PARTY one of {', '.join(parties)}"
+    return (
+        f"{head}expected {what} mapped to a party of the network (mapped: {mapped}), got "
+        f"{name!r}; add the line `{yaml_entry(name, party, indent)}` {target}{choose}"
+    )
+
+
 def build_graph(res: Results, net: Network) -> Graph:
     """Obligations by year from the scenario (commitments, inflows) and the network file."""
     a = res.assumptions
@@ -321,14 +383,12 @@ def build_graph(res: Results, net: Network) -> Graph:
     backlog = np.zeros(n)
     mapping = {slug(k): v for k, v in net.counterparties.items()}
     owed_items: list[tuple[str, int]] = []
-    for com in a.commitments:
+    for c_at, com in enumerate(a.commitments):
         k = slug(com.counterparty)
         if k not in mapping:
+            where = ("commitments", c_at, "counterparty")
             raise AssumptionError(
-                f"counterparties: the scenario's counterparty {com.counterparty!r} ({k}) is not "
-                f"mapped to a party of the network ({', '.join(sorted(mapping)) or 'none mapped'})"
-                f"; add the line `  {k}: PARTY` under `counterparties:`, with PARTY one of "
-                f"{', '.join(parties)}"
+                _unmapped(res, net, where, com.counterparty, "counterparties", "a counterparty")
             )
         j = pos[mapping[k]]
         amounts = [res.model.params[x].value for x in res.model.commitment_amounts[k]]
@@ -348,12 +408,14 @@ def build_graph(res: Results, net: Network) -> Graph:
         )
         for who, share in shares:
             if who not in inv_map:
-                raise AssumptionError(
-                    f"investors: the scenario's investor {who!r} (inflow {f.name!r}) is not "
-                    f"mapped to a party of the network ({', '.join(sorted(inv_map)) or 'none'})"
-                    f"; add the line `  {who}: PARTY` under `investors:`, with PARTY one of "
-                    f"{', '.join(parties)}"
-                )
+                m = a.funding.inflows.index(f)
+                written = next((i.name for i in f.investors if slug(i.name) == who), f.name)
+                at: tuple[str | int, ...] = ("funding", "inflows", m, "name")
+                if f.investors:
+                    j = [slug(i.name) for i in f.investors].index(who)
+                    at = ("funding", "inflows", m, "investors", j, "name")
+                what = f"an investor (inflow {f.name!r})"
+                raise AssumptionError(_unmapped(res, net, at, written, "investors", what))
             invest_items.append((f"inflow__{k}", pos[inv_map[who]], share))
             edges.setdefault((inv_map[who], net.company), []).append(f"{f.name} (investment)")
     for o in net.obligations:

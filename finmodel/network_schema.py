@@ -3,28 +3,34 @@ obligations, investments and secured loans between them (money in the file's uni
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StrictInt, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, StrictInt, model_validator
 
 from finmodel.assumptions.schema import (
     Amount,
     AmountYears,
     Frozen,
     Month,
+    Name,
     Num,
     Rate,
     Sourced,
+    Text,
     YearsOnly,
+    _kind,
     slug,
     unique_keys,
     unique_names,
 )
 
+if TYPE_CHECKING:
+    from finmodel.assumptions.loader import Document
+
 
 def _by_year(v: Any) -> Any:
     if not isinstance(v, dict):
-        raise ValueError(f"expected amounts by year such as {{2026: 5}}, got {v!r}")
+        raise ValueError(f"expected amounts by year such as {{2026: 5}}, got {_kind(v)}")
     return v
 
 
@@ -49,14 +55,14 @@ class Party(Frozen):
     company has none of these: its cash comes from its scenario.
     """
 
-    name: str
+    name: Name
     liquid_assets: Amount | None = None
     other_cash_flow: Num | None = None
     capex: ByYear | None = None
     debt_service: ByYear | None = None
     revenue: Amount | None = None
     debt: Amount | None = None
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _not_negative(self) -> Party:
@@ -73,40 +79,43 @@ class Party(Frozen):
 class Obligation(Frozen):
     """Payments owed by one party to another, by year (e.g. Oracle's chip purchases)."""
 
-    payer: str
-    payee: str
+    payer: Name
+    payee: Name
     annual: AmountYears
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
 
 class Loan(Frozen):
     """A loan: the borrower pays ``amount`` back as an annuity at ``rate`` over ``years``
     from ``start``; ``secured_on`` names the party whose contract payments secure it."""
 
-    lender: str
-    borrower: str
+    lender: Name
+    borrower: Name
     amount: Amount
     rate: Rate
     years: StrictInt = Field(gt=0, le=100)
     start: Month
-    secured_on: str | None = None
-    source: str | None = None
-    note: str | None = None
+    secured_on: Name | None = None
+    source: Text | None = None
+    note: Text | None = None
 
 
 class Network(Frozen):
-    name: str
-    company: str
+    name: Name
+    company: Name
     unit: Literal["thousand", "million", "billion"] = "billion"
     """The unit of every amount in the file; it must be the scenario's (amounts are not
     converted, so a network in millions is never read as billions)."""
     parties: list[Party]
-    counterparties: dict[str, str] = Field(default_factory=dict)
-    investors: dict[str, str] = Field(default_factory=dict)
+    counterparties: dict[Name, Name] = Field(default_factory=dict)
+    investors: dict[Name, Name] = Field(default_factory=dict)
     obligations: list[Obligation] = Field(default_factory=list)
     loans: list[Loan] = Field(default_factory=list)
-    notes: str | list[str] | None = None
+    notes: Text | list[Text] | None = None
+    _document: Document | None = PrivateAttr(default=None)
+    """Where each field was written (set by :func:`finmodel.network.load_network`), so that
+    a later error names the file and line to change."""
 
     @model_validator(mode="after")
     def _names(self) -> Network:

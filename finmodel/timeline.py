@@ -49,16 +49,30 @@ SMOOTH_FLOOR = 0.1
 """A smoothly spread month keeps at least this share of its period's average month."""
 
 
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_LOOSE_MONTH = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2})(?:[T ].*)?)?")
+
+
 def parse_month(text: str) -> tuple[int, int]:
-    """Parse ``YYYY-MM`` into ``(year, month)``; raise ValueError otherwise.
+    """Parse ``YYYY-MM`` into ``(year, month)``; raise ValueError otherwise (a full date
+    such as ``2027-01-15`` is refused with the month it meant).
 
     >>> parse_month("2027-03")
     (2027, 3)
+    >>> parse_month("2027-01-15")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected a month as YYYY-MM, got the date 2027-01-15 (a month is written 2027-01)
     """
-    parts = text.split("-")
-    if len(parts) != 2 or len(parts[0]) != 4 or len(parts[1]) != 2:
+    m = _MONTH.fullmatch(text)
+    if m is None:
+        loose = _LOOSE_MONTH.fullmatch(text)
+        if loose is not None and 1 <= int(loose.group(2)) <= 12:
+            meant = f"{loose.group(1)}-{int(loose.group(2)):02d}"
+            got = f"the date {text}" if loose.group(3) else repr(text)
+            raise ValueError(f"expected a month as YYYY-MM, got {got} (a month is written {meant})")
         raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
-    year, month = int(parts[0]), int(parts[1])
+    year, month = int(m.group(1)), int(m.group(2))
     if not 1 <= month <= 12:
         raise ValueError(f"expected a month as YYYY-MM with MM in 01..12, got {text!r}")
     return year, month

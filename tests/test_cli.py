@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -163,5 +164,10 @@ def test_validate_checks_network_files_and_run_refuses_them(tmp_path: Path) -> N
     assert "network 'The circle of money (2025)', 15 parties" in r.output
     r = CliRunner().invoke(app, ["run", "network-2025"])
     assert r.exit_code == 2 and "Traceback" not in r.output
-    assert "expected a scenario, got a network file" in r.output
+    assert "expected a scenario (with start:, opening: and revenue:), got a network file" in (
+        r.output
+    )
+    # located at the file's first line and naming the line of its parties
+    assert re.search(r"network-2025\.yaml:\d+: expected a scenario", r.output)
+    assert "(it lists parties:, line 13)" in r.output
     assert "--network network-2025" in r.output

@@ -165,8 +165,8 @@ def test_policy_valuation_of_zero_is_a_located_error(write_yaml: Callable[..., P
     with pytest.raises(AssumptionError) as e:
         finmodel.run(p).valuation()
     assert str(e.value) == (
-        f"{p}:13: valuation.raise_policy: expected a positive valuation for the policy's round "
-        "in 2026-01, got 0 (revenue is zero there?)"
+        f"{p}:13: valuation.raise_policy.revenue_multiple: expected a positive valuation for "
+        "the policy's round in 2026-01, got 0 (revenue is zero there?)"
     )
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_binary_directory_missing_and_oversized_files(tmp_path: Path) -> None:
         (tmp_path, "expected an assumption file, got a directory"),
         (tmp_path / "nope.yaml", "no such file"),
         (big, "expected an assumption file of at most 5,000,000 bytes"),
-        (nul, "invalid YAML"),
+        (nul, f"{nul}:1: expected text without control characters, got U+0000 (NUL)"),
     ):
         r = CliRunner().invoke(app, ["run", str(path), "--no-workbook"])
         assert r.exit_code == 2 and message in r.output, (path, r.output)
@@ -252,7 +253,7 @@ def test_fuzz_names(names: list[str]) -> None:
     """Any text as the names of two counterparties, two inflows, two facilities and a
     milestone: the file runs with one line item per name, or, exactly when two names of one
     kind share an identifier, it is refused with a message naming both spellings."""
-    from finmodel.assumptions.schema import slug
+    from finmodel.assumptions.schema import char_name, slug
 
     c1, c2, i1, i2, f1, f2, ms = names
     tree = _set(BASE, ("commitments",), [*BASE["commitments"], {**BASE["commitments"][0]}])
@@ -266,16 +267,24 @@ def test_fuzz_names(names: list[str]) -> None:
     ]
     pairs = [(c1, c2), (i1, i2), (f1, f2)]
     clash = next(((a, b) for a, b in pairs if slug(a) == slug(b)), None)
+    # a name is one line of text: control characters and line separators are refused
+    control = [c for n in names for c in n if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
     try:
         res = finmodel.run(validate(Document(tree, {}, [Path("fuzz.yaml")])))
     except FinmodelError as e:
+        if control:
+            assert "expected a name on one line without control characters" in str(e), str(e)
+            assert any(char_name(c) in str(e) for c in control), str(e)
+            assert not any(c in str(e) for c in control), "the message escapes the character"
+            event("refused: a control character in a name")
+            return
         assert clash is not None, str(e)
         a, b = clash
         assert repr(b) in str(e) and (a == b or repr(a) in str(e)), str(e)
         event("refused: two names share an identifier")
         return
     event("ran")
-    assert clash is None
+    assert clash is None and not control
     ids = [it.id for it in res.model.items]
     assert len(set(ids)) == len(ids)
     for kind, name in (("commit", c1), ("commit", c2), ("inflow", i1), ("inflow", i2)):
@@ -285,9 +294,11 @@ def test_fuzz_names(names: list[str]) -> None:
 
 
 def test_injection_and_control_characters(write_yaml: Callable[..., Path], tmp_path: Path) -> None:
+    """Formula-like text is written as text cells; control characters in a name are refused
+    with a located message (README: "control characters each get one message")."""
     p = write_yaml("""
         name: "@SUM(1+1)*cmd|' /C calc'!A0"
-        company: "-2+3\\u0007\\u0001bell"
+        company: "-2+3 bell"
         start: 2026-01
         end: 2026-03
         opening: {cash: {value: 1, source: "+HYPERLINK(\\"http://evil\\")", note: "=1+1"}}
@@ -309,10 +320,19 @@ def test_injection_and_control_characters(write_yaml: Callable[..., Path], tmp_p
                     assert not any(x in v for x in raw), v
                 elif any(x in v for x in raw):
                     found += 1
-                    assert c.data_type == "s" and "\x07" not in v and "\x01" not in v
+                    assert c.data_type == "s"
                     if v[:1] in "=+-@":
                         assert c.number_format == "@"
     assert found >= 4
+    bell = write_yaml(p.read_text().replace("-2+3 bell", "-2+3\\u0007\\u0001bell"), "bell.yaml")
+    r = CliRunner().invoke(app, ["run", str(bell), "--no-workbook"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
+    assert f"{bell}:3: company: expected a name on one line without control characters, got " in (
+        r.stderr
+    )
+    # the first control character, by code point and name, and the text as YAML writes it
+    assert 'got U+0007 (BEL) at character 5 of "-2+3\\a\\x01bell"' in r.stderr
+    assert "\x07" not in r.stderr and "\x01" not in r.stderr
 
 
 def test_outputs_are_reproducible_bytes(tmp_path: Path) -> None:

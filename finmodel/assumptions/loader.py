@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import shlex
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,8 +19,17 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 
-from finmodel.assumptions.schema import Assumptions, _kind, slug
+from finmodel.assumptions.schema import (
+    Assumptions,
+    Frozen,
+    _kind,
+    char_name,
+    number_hint,
+    slug,
+    yaml_repr,
+)
 from finmodel.errors import AssumptionError
 
 Key = str | int
@@ -33,6 +43,69 @@ MAX_VALUES = 200_000
 expands a few hundred bytes into billions of values)."""
 MAX_DEPTH = 64
 """At most this many levels of nesting (real files use fewer than ten)."""
+
+_INT = re.compile(r"^(?:[-+]?[0-9]+(?:_[0-9]+)*|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)?|\.[0-9]+(?:_[0-9]+)*)"
+    r"(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_DROPPED_TAGS = ("timestamp", "binary", "set", "omap", "pairs")
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader with YAML 1.2's numbers: ``5e1``, ``1e3`` and ``-2.5E-3`` are numbers
+    (YAML 1.1 wants a dot and a signed exponent, and reads them as text), ``010`` is ten
+    (not octal eight), ``0x10`` and ``0o10`` are hexadecimal and octal, ``1_000`` is a
+    thousand, ``.5`` a half, ``.inf`` and ``.nan`` the non-finite floats (refused where a
+    number is expected); ``1:30`` is text, not the sexagesimal 90. Dates are text
+    (``2027-01-15``: a month field says a month is written ``2027-01``), and the tags that
+    build other Python types (``!!binary``, ``!!set``, ``!!timestamp``, ...) are refused."""
+
+    def construct_number(self, node: yaml.Node) -> int | float:
+        """An int or a float as the resolver above reads it (also for ``!!int``/``!!float``)."""
+        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        if node.tag == _INT_TAG:
+            if _INT.match(text):
+                digits = text.replace("_", "")
+                if digits.startswith(("0x", "0o")):
+                    return int(digits[2:], 16 if digits[1] == "x" else 8)
+                return int(digits, 10)
+        elif _FLOAT.match(text):
+            low = text.replace("_", "").lower()
+            if low.lstrip("+-") in (".inf", ".nan"):
+                return float(low.replace(".", ""))
+            return float(low)
+        what = "a whole number" if node.tag == _INT_TAG else "a number"
+        raise yaml.constructor.ConstructorError(
+            None, None, f"expected {what}, got the text {text!r}", node.start_mark
+        )
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [r for r in rules if r[0] not in (_INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp")]
+    for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.yaml_constructors = {
+    tag: f
+    for tag, f in yaml.SafeLoader.yaml_constructors.items()
+    if not (isinstance(tag, str) and tag.rsplit(":", 1)[-1] in _DROPPED_TAGS)
+}
+for _first in "-+0123456789":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_FLOAT_TAG, _FLOAT))
+    _Loader.yaml_implicit_resolvers[_first].insert(0, (_INT_TAG, _INT))
+_Loader.yaml_implicit_resolvers.setdefault(".", []).insert(0, (_FLOAT_TAG, _FLOAT))
+_Loader.add_constructor(_INT_TAG, _Loader.construct_number)
+_Loader.add_constructor(_FLOAT_TAG, _Loader.construct_number)
+
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+"""What the YAML reader refuses: control characters but tab and line breaks, and the
+noncharacters U+FFFE and U+FFFF (the same class as PyYAML's reader)."""
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+"""Line breaks as the YAML reader counts them."""
 
 
 @dataclass
@@ -63,6 +136,17 @@ class Loaded:
     document: Document | None = None  # where each field was written, to locate later errors
 
 
+def located_field(doc: Document | None, loc: Loc) -> str:
+    """``file:line: field.path`` of a validated location as the file wrote it (an investor
+    written ``{Fund: 6}`` is ``investors.Fund``); the field path alone without a document
+    (assumptions built in memory)."""
+    if doc is None:
+        return _dotted(loc)
+    loc = _as_written(doc.data, loc)
+    f, line = doc.where(loc)
+    return f"{f}:{line}: {_dotted(loc)}" if line else f"{f}: {_dotted(loc)}"
+
+
 def load(path: str | PathLike[str]) -> Assumptions:
     """Load and validate an assumption file (following ``extends:``).
 
@@ -78,11 +162,15 @@ def load_with_meta(path: str | PathLike[str]) -> Loaded:
     p = resolve(path)
     doc = read_document(p)
     if is_network(doc):
+        top, line = doc.where(())
+        _, at = doc.where(("parties",))
+        name = p.stem if p.resolve().parent == shipped_dir().resolve() else str(path)
         raise AssumptionError(
-            f"{_shown(p)}: expected a scenario, got a network file (it lists parties): use it as "
-            f"`finmodel network SCENARIO --network {p.stem}`"
+            f"{top}:{line}: expected a scenario (with start:, opening: and revenue:), got a "
+            f"network file (it lists parties:, line {at}): use it as `finmodel network "
+            f"SCENARIO --network {shlex.quote(name)}`"
         )
-    a = validate(doc)
+    a = validate(doc, shown=str(path))
     _check_paths(doc, a)
     h = hashlib.sha256()
     for f in doc.files:
@@ -110,13 +198,25 @@ def is_network(doc: Document) -> bool:
     return "parties" in doc.data and "revenue" not in doc.data
 
 
-def _shown(p: Path) -> str:
-    """A path as a user would type it: relative to the working folder when inside it, the
-    shipped scenario's name when it is one."""
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return p.stem if p.resolve().parent == shipped_dir().resolve() else str(p)
+def is_scenario(doc: Document) -> bool:
+    """A scenario (``revenue:`` and no ``parties:``), not a network file."""
+    return "revenue" in doc.data and "parties" not in doc.data
+
+
+def yaml_entry(key: str, value: str, indent: str = "  ") -> str:
+    """One line of a YAML mapping, ``key: value``, quoted where YAML needs it (a key
+    with ``: `` or ``#``, or one YAML would read as a number or a boolean).
+
+    >>> yaml_entry("Cloud Co", "Oracle"), yaml_entry("yes", "A: B")
+    ('  Cloud Co: Oracle', "  'yes': 'A: B'")
+    """
+    text = yaml.safe_dump({key: value}, allow_unicode=True, width=10**9, default_flow_style=False)
+    return indent + text.strip()
+
+
+def shipped_networks() -> list[str]:
+    """Names of the shipped network files (``network-2025``)."""
+    return sorted(p.stem for p in shipped_dir().glob(f"{NETWORK_PREFIX}*.yaml"))
 
 
 NETWORK_PREFIX = "network-"
@@ -159,7 +259,7 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
     where = lines.get(("extends",), (str(path), 1))
     if not isinstance(parent, str):
         raise AssumptionError(
-            f"{where[0]}:{where[1]}: extends: expected a file name, got {parent!r}"
+            f"{where[0]}:{where[1]}: extends: expected a file name, got {_kind(parent)}"
         )
     ppath = path.parent / parent
     if not ppath.is_file() and len(Path(parent).parts) == 1 and shipped_path(parent).is_file():
@@ -195,10 +295,18 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         ) from None
     except OSError as e:
         raise AssumptionError(f"{name}: cannot read the file ({e.strerror})") from None
+    bad = _NON_PRINTABLE.search(text)
+    if bad is not None:  # the YAML reader would name a byte position, not a line
+        line = 1 + len(_LINE_BREAK.findall(text, 0, bad.start()))
+        raise AssumptionError(
+            f"{name}:{line}: expected text without control characters, got {char_name(bad.group())}"
+        )
     try:
-        loader = yaml.SafeLoader(text)  # the reader rejects control characters here
+        loader = _Loader(text)
     except yaml.YAMLError as e:
         raise AssumptionError(f"{name}: invalid YAML: {e}") from None
+    lines: dict[Loc, tuple[str, int]] = {}
+    marks: dict[Loc, tuple[int, int]] = {}
     try:
         try:
             node = loader.get_single_node()
@@ -209,24 +317,27 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         if node is None:
             raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
         _check_size(node, name)
-        lines: dict[Loc, tuple[str, int]] = {(): (name, node.start_mark.line + 1)}
-        _walk(loader, node, (), lines, name)
+        lines[()] = (name, node.start_mark.line + 1)
+        _walk(loader, node, (), lines, name, marks)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = str(e.problem or e.context)
+        # name the field: the last key (the deepest of those) written before the problem
+        where = (mark.line, mark.column) if mark is not None else (0, 0)
+        at = [(m, len(loc), str(loc), loc) for loc, m in marks.items() if m <= where and loc]
+        field_path = _dotted(max(at)[3]) if at else "top level"
         tag = re.search(r"constructor for the tag '([^']*)'", problem)
-        if tag and "lines" in locals():
-            # name the field: the last key written on or before the tag's line
-            at = [(n, -len(loc), loc) for loc, (_, n) in lines.items() if n <= line and loc]
-            field_path = _dotted(max(at)[2]) if at else "top level"
+        if tag and lines:
             raise AssumptionError(
                 f"{name}:{line}: {field_path}: expected a plain value (a number, text, a list "
                 f"or a mapping; YAML tags are not allowed), got the tag "
                 f"'{tag.group(1).removeprefix('tag:yaml.org,2002:')}' (invalid YAML: could "
                 "not determine a constructor for the tag)"
             ) from None
+        if problem.startswith("expected ") and lines:  # a number tagged !!int or !!float
+            raise AssumptionError(f"{name}:{line}: {field_path}: {problem}") from None
         raise AssumptionError(f"{name}:{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as e:
         raise AssumptionError(f"{name}: invalid YAML: {e}") from None
@@ -234,8 +345,7 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         loader.dispose()
     if not isinstance(data, dict):
         raise AssumptionError(
-            f"{name}:1: expected a mapping of assumptions at the top level, "
-            f"got {type(data).__name__}"
+            f"{name}:1: expected a mapping of assumptions at the top level, got {_kind(data)}"
         )
     return data, lines
 
@@ -279,9 +389,15 @@ def _check_size(root: yaml.Node, name: str) -> None:
 
 
 def _walk(
-    loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: dict[Loc, tuple[str, int]], name: str
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    loc: Loc,
+    out: dict[Loc, tuple[str, int]],
+    name: str,
+    marks: dict[Loc, tuple[int, int]],
 ) -> None:
-    """Record the line of every mapping key and list item; reject duplicate keys."""
+    """Record the line of every mapping key and list item (and in ``marks`` its line and
+    column, both from 0); reject duplicate keys."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for knode, vnode in node.value:
@@ -289,7 +405,7 @@ def _walk(
             if not isinstance(key, str | int) or isinstance(key, bool):
                 raise AssumptionError(
                     f"{name}:{knode.start_mark.line + 1}: {_dotted(loc) or 'top level'}: "
-                    f"expected text or a year as a key, got {key!r}"
+                    f"expected text or a year as a key, got {yaml_repr(key)}"
                 )
             if key in seen:
                 raise AssumptionError(
@@ -298,30 +414,39 @@ def _walk(
                 )
             seen.add(key)
             out[(*loc, key)] = (name, knode.start_mark.line + 1)
-            _walk(loader, vnode, (*loc, key), out, name)
+            marks[(*loc, key)] = (knode.start_mark.line, knode.start_mark.column)
+            _walk(loader, vnode, (*loc, key), out, name, marks)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[(*loc, i)] = (name, item.start_mark.line + 1)
-            _walk(loader, item, (*loc, i), out, name)
+            marks[(*loc, i)] = (item.start_mark.line, item.start_mark.column)
+            _walk(loader, item, (*loc, i), out, name, marks)
 
 
-def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) -> Any:
-    """Overlay ``over`` on ``base``.
+def _merge(
+    base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]], tp: Any = Assumptions
+) -> Any:
+    """Overlay ``over`` on ``base``; ``tp`` is the schema's type at ``loc``.
 
-    Mappings merge key by key (``null`` deletes a key). A list of named items (``name`` or
+    Mappings merge key by key (``null`` deletes a key), except where the child changes what
+    kind of thing the mapping is (:func:`_kind_base`). A list of named items (``name`` or
     ``counterparty``) merges with a list of named items by name, appending new names, or
     with a mapping from names to changes. Any other value replaces the base's.
     """
     if isinstance(base, dict) and isinstance(over, dict):
+        model = _model(tp)
+        if model is not None:
+            base = _kind_base(model, base, over)
         out = dict(base)
         for k, v in over.items():
             if v is None:
                 out.pop(k, None)
             elif k in out:
-                out[k] = _merge(out[k], v, (*loc, k), lines)
+                out[k] = _merge(out[k], v, (*loc, k), lines, _field_type(tp, k))
             else:
                 out[k] = v
         return out
+    item_tp = _field_type(tp, 0)
     if isinstance(base, list) and isinstance(over, list) and _named(base) and _named(over):
         merged = list(base)
         ids = {_item_id(item): i for i, item in enumerate(base)}
@@ -332,7 +457,7 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
                 _twice(loc, j, seen[k], (j, _item_name(item)), k, lines)
             seen[k] = (j, _item_name(item))
             if k in ids:
-                merged[ids[k]] = _merge(base[ids[k]], item, (*loc, ids[k]), lines)
+                merged[ids[k]] = _merge(base[ids[k]], item, (*loc, ids[k]), lines, item_tp)
             else:
                 merged.append(item)
         return merged
@@ -357,9 +482,59 @@ def _merge(base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]]) ->
             if v is None:  # null removes the named item, as it removes a key
                 dropped.add(ids[s])
                 continue
-            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines)
+            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines, item_tp)
         return [it for i, it in enumerate(out_list) if i not in dropped]
     return over
+
+
+def _kind_base(model: type[Frozen], base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """The parent's mapping as a child's overlay sees it, where the child changes a kind.
+
+    - The model's ``kind_field`` (a distribution's ``dist``, a terminal value's ``method``,
+      a contract's ``profile``, an inflow's ``kind``), given by the child with another value
+      than the parent's (or its default): the parent's fields that belong to the old kind
+      and not the new one are dropped (``kind_fields``), or the whole mapping when every
+      field belongs to the kind (a normal replacing a triangular keeps no ``low``).
+    - One of the model's ``alternatives`` given by the child (``revenue.growth`` where the
+      parent has ``revenue.annual``): the parent's other alternatives are dropped.
+    """
+    field = model.kind_field
+    if field is not None and over.get(field) is not None:
+        default = model.model_fields[field].default
+        old = base.get(field, None if default is PydanticUndefined else default)
+        new = over[field]
+        if old is not None and new != old:
+            kinds = model.kind_fields
+            if kinds is None:
+                return {}
+            keep = kinds.get(str(new), frozenset())
+            gone = frozenset().union(*kinds.values()) - keep
+            base = {k: v for k, v in base.items() if k not in gone}
+    for group in model.alternatives:
+        given = [alt for alt in group if alt & over.keys()]
+        if given:
+            chosen = frozenset().union(*given)
+            others = frozenset().union(*group) - chosen
+            base = {k: v for k, v in base.items() if k not in others}
+    return base
+
+
+def _model(tp: Any) -> type[Frozen] | None:
+    """The schema model at a location (None for a plain value or an unknown field)."""
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, Frozen) else None
+
+
+def _field_type(tp: Any, key: Key) -> Any:
+    """The schema's type under ``key`` of a value of type ``tp``: a model's field, a
+    mapping's values, a list's items (None when the schema has nothing there)."""
+    inner = _unwrap(tp)
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        f = inner.model_fields.get(str(key))
+        return None if f is None else f.annotation
+    if typing.get_origin(inner) in (list, dict):
+        return typing.get_args(inner)[-1]
+    return None
 
 
 def _item_name(item: Any) -> Any:
@@ -419,9 +594,15 @@ def _translate(loc: Loc, data: Any) -> Loc:
 
 
 def _dotted(loc: Loc) -> str:
+    """``("commitments", 2, "years")`` -> ``commitments[2].years``; a key that is not
+    printable text is shown quoted with its escapes (``milestones."GW\\tonline"``)."""
     s = ""
     for k in loc:
-        s += f"[{k}]" if isinstance(k, int) and s and not _is_year(k) else f".{k}" if s else str(k)
+        k_text = k if not isinstance(k, str) or k.isprintable() else yaml_repr(k)
+        if isinstance(k, int) and s and not _is_year(k):
+            s += f"[{k}]"
+        else:
+            s += f".{k_text}" if s else str(k_text)
     return s
 
 
@@ -429,15 +610,86 @@ def _is_year(k: int) -> bool:
     return 1000 <= k <= 9999
 
 
-def validate(doc: Document, schema: type[Any] = Assumptions) -> Any:
+def validate(doc: Document, schema: type[Any] = Assumptions, shown: str | None = None) -> Any:
     """Validate a merged document against ``schema``; every pydantic error becomes a
-    located line."""
+    located problem, and the error raised names the first (by file and line) and how many
+    more there are (:func:`several`). ``shown`` is the file as the user named it."""
     try:
         return schema.model_validate(doc.data)
     except ValidationError as e:
         errors = _merge_type_errors(e.errors(include_url=False), schema)
-        msgs = [_message(doc, err, schema) for err in errors]
-        raise AssumptionError("\n".join(dict.fromkeys(msgs))) from None
+        errors = _fold_missing(errors)
+        raise several(doc, [_message(doc, err, schema) for err in errors], shown) from None
+
+
+Problem = tuple[str, int | None, str]
+"""A located problem: file, line (None when unknown) and ``field: expected ..., got ...``."""
+
+
+def several(doc: Document, problems: list[Problem], shown: str | None = None) -> AssumptionError:
+    """One error for a file's problems: the first, in the file the user named and then its
+    ``extends:`` parents, by line, with how many more there are and (given the file as the
+    user named it, ``shown``) the command that lists them all; ``problems`` of the error
+    holds every one, in that order."""
+    rank = {str(f): n for n, f in enumerate(reversed(doc.files))}
+    ordered = sorted(
+        dict.fromkeys(problems),
+        key=lambda p: (rank.get(p[0], len(rank)), p[1] if p[1] is not None else 1 << 30),
+    )
+    lines = [f"{f}:{n}: {text}" if n else f"{f}: {text}" for f, n, text in ordered]
+    first, more = lines[0], len(lines) - 1
+    if more:
+        s = "s" if more > 1 else ""
+        if shown is None:
+            first += f" (and {more} more problem{s})"
+        else:
+            first += (
+                f" (and {more} more problem{s}: `finmodel validate {shlex.quote(shown)}` lists "
+                "them all)"
+            )
+    return AssumptionError(first, lines)
+
+
+def _fold_missing(errors: list[Any]) -> list[Any]:
+    """One problem for the required fields missing from one mapping (``expected the
+    required fields company, start and end, got none of them``); a missing field is not
+    reported when an unknown key beside it is a misspelling of it (that key's message says
+    so)."""
+    unknown: dict[Loc, list[str]] = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            loc = _clean(err["loc"])
+            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
+    out: list[Any] = []
+    groups: dict[Loc, Any] = {}
+    for err in errors:
+        if err["type"] != "missing":
+            out.append(err)
+            continue
+        loc = _clean(err["loc"])
+        parent, missing = loc[:-1], str(loc[-1])
+        if difflib.get_close_matches(missing, unknown.get(parent, []), n=1):
+            continue
+        if parent in groups:
+            groups[parent]["fields"].append(missing)
+            continue
+        merged = {**err, "loc": parent, "type": "missing_fields", "fields": [missing]}
+        groups[parent] = merged
+        out.append(merged)
+    for parent, err in groups.items():
+        if len(err["fields"]) == 1:  # one field: reported at the field, as before
+            err.update(type="missing", loc=(*parent, err["fields"][0]))
+    return out
+
+
+def _clean(loc: Any) -> Loc:
+    """A pydantic location without its union-branch and validator names."""
+    return tuple(k for k in loc if not (isinstance(k, str) and _is_branch(k)))
+
+
+def _words(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 _TYPE_WORDS = {
@@ -484,7 +736,9 @@ def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
         words = err["words"]
         if "a number" in words and "a whole number" in words:
             words.remove("a whole number")
-        err["msg"] = f"expected {' or '.join(words)}, got {_kind(err.get('input'))}"
+        got = err.get("input")
+        hint = number_hint(got) if isinstance(got, str) and "a number" in words else ""
+        err["msg"] = f"expected {' or '.join(words)}, got {_kind(got)}{hint}"
     return out
 
 
@@ -568,8 +822,8 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
             raise located(("uncertainty", "correlations"), text) from None
 
 
-def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
-    loc: Loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
+def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Problem:
+    loc: Loc = _clean(err["loc"])
     kind = err["type"]
     got = err.get("input")
     msg = str(err["msg"]).removeprefix("Value error, ")
@@ -587,21 +841,32 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> str:
         near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         expected = f"a known key{hint}; allowed here: {', '.join(allowed)}"
-        text = f"expected {expected}, got the unknown key '{loc[-1]}'"
+        text = f"expected {expected}, got the unknown key {_key_shown(loc[-1])}"
     elif kind == "missing":
         text = "expected a value (this field is required), got nothing"
+    elif kind == "missing_fields":
+        text = f"expected the required fields {_words(err['fields'])}, got none of them"
+    elif kind in ("too_short", "too_long") and isinstance(got, list | dict):
+        ctx = err.get("ctx", {})
+        bound = ctx.get("min_length" if kind == "too_short" else "max_length")
+        word = "at least" if kind == "too_short" else "at most"
+        text = f"expected {word} {bound} values, got {len(got)} ({yaml_repr(got)})"
     else:
         msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
         msg = msg.replace("expected greater", "expected a number greater")
         msg = msg.replace("expected less", "expected a number less")
         if "got" not in msg:
-            msg = f"{msg}, got {_short(got)}"
+            msg = f"{msg}, got {yaml_repr(got)}"
         text = msg[0].lower() + msg[1:]
     f, line = doc.where(loc)
-    where = f"{f}:{line}" if line else f
-    field_path = _dotted(loc) or "top level"
-    return f"{where}: {field_path}: {_first_at(doc, base, text)}"
+    if not loc and kind == "missing_fields":
+        return (f, line, text)
+    return (f, line, f"{_dotted(loc) or 'top level'}: {_first_at(doc, base, text)}")
+
+
+def _key_shown(k: Key) -> str:
+    return f"'{k}'" if isinstance(k, str) and k.isprintable() else yaml_repr(k)
 
 
 def _first_at(doc: Document, base: Loc, text: str) -> str:
@@ -671,11 +936,6 @@ def _is_branch(k: str) -> bool:
         "Sourced",
         "[key]",
     }
-
-
-def _short(v: Any) -> str:
-    r = repr(v)
-    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def _fields_at(loc: Loc, schema: type[Any] = Assumptions) -> list[str]:

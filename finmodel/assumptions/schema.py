@@ -7,6 +7,7 @@ Any number may be written plain or as ``{value, source, note}``. Unknown keys ar
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import math
@@ -38,6 +39,19 @@ UNIT_MULTIPLIER = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    kind_field: ClassVar[str | None] = None
+    """The field that says what kind of thing a mapping is (a distribution's ``dist``). An
+    overlay (``extends:``) that changes it starts the new kind afresh (``kind_fields``)."""
+    kind_fields: ClassVar[Mapping[str, frozenset[str]] | None] = None
+    """The fields that belong to each kind. An overlay that changes the kind drops the
+    parent's fields of the old kind that the new one does not use; fields every kind shares
+    (a contract's counterparty and start) stay. None: every field belongs to the kind (a
+    distribution's parameters, source and note), so a new kind replaces the parent's
+    mapping whole."""
+    alternatives: ClassVar[tuple[tuple[frozenset[str], ...], ...]] = ()
+    """Groups of alternatives of which a file gives one (a revenue's ``annual``, ``growth``
+    or ``users``): an overlay that gives one alternative drops the parent's others."""
+
 
 MAX_MONTHS = 1200
 """The longest horizon: 100 years of months."""
@@ -64,36 +78,216 @@ def _finite(v: float) -> float:
     return float(v)
 
 
-class Sourced(Frozen):
-    """A number with where it came from: ``{value: 13, source: "...", note: "..."}``."""
+_CONTROL_NAMES = (
+    "NUL SOH STX ETX EOT ENQ ACK BEL BS TAB LF VT FF CR SO SI "
+    "DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US "
+    "PAD HOP BPH NBH IND NEL SSA ESA HTS HTJ VTS PLD PLU RI SS2 SS3 "
+    "DCS PU1 PU2 STS CCH MW SPA EPA SOS SGCI SCI CSI ST OSC PM APC"
+)
+"""The abbreviations of the C0 (U+0000..U+001F) and C1 (U+0080..U+009F) control
+characters, which have no Unicode character names."""
+_CONTROLS = _CONTROL_NAMES.split()
 
-    value: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
-    source: str | None = None
-    note: str | None = None
+
+def char_name(c: str) -> str:
+    """A character as a message shows it: ``U+0000 (NUL)``, ``U+001B (ESC)``,
+    ``U+2028 (LINE SEPARATOR)``.
+
+    >>> char_name("\\x00"), char_name("\\x7f")
+    ('U+0000 (NUL)', 'U+007F (DEL)')
+    """
+    n = ord(c)
+    if n < 0x20:
+        what = _CONTROLS[n]
+    elif n == 0x7F:
+        what = "DEL"
+    elif 0x80 <= n < 0xA0:
+        what = _CONTROLS[n - 0x80 + 0x20]
+    else:
+        what = unicodedata.name(c, "not a character")
+    return f"U+{n:04X} ({what})"
+
+
+def yaml_repr(v: Any, limit: int = 60) -> str:
+    """A value as the YAML that writes it, for messages: ``2027-01-15`` (not
+    ``datetime.date(2027, 1, 15)``), ``true``, ``[1, 2]``, ``{low: 1, high: 2}``; text in
+    quotes, with control characters escaped as YAML writes them (``"a\\0b"``). Longer than
+    ``limit`` characters, a list is cut (``[1, 2, ...]``) and a mapping is named by its keys.
+
+    >>> import datetime
+    >>> yaml_repr(datetime.date(2027, 1, 15)), yaml_repr({"dist": "normal", "sd": 0.1})
+    ('2027-01-15', '{dist: normal, sd: 0.1}')
+    """
+    r = _yaml_flow(v)
+    if len(r) <= limit:
+        return r
+    if isinstance(v, dict):
+        return _cut("a mapping with the keys ", [_key_text(k) for k in v], "", limit + 30)
+    if isinstance(v, list | tuple):
+        return _cut("[", [_yaml_flow(x) for x in v], "]", limit)
+    return r[: limit - 3] + "..."
+
+
+def _cut(head: str, items: list[str], tail: str, limit: int) -> str:
+    """``head`` and as many ``items`` as fit in ``limit`` characters, then ``...``."""
+    out = head
+    for n, it in enumerate(items):
+        piece = (", " if n else "") + it
+        if len(out) + len(piece) + len(", ...") + len(tail) > limit:
+            return out + (", ..." if n else "...") + tail
+        out += piece
+    return out + tail
+
+
+_ESCAPES = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f"}
+_ESCAPES |= {
+    "\r": "r",
+    "\x1b": "e",
+    '"': '"',
+    "\\": "\\",
+    "\x85": "N",
+    "\u2028": "L",
+    "\u2029": "P",
+}
+
+
+def _yaml_quoted(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar, every non-printable character escaped."""
+    out = []
+    for c in text:
+        if c in _ESCAPES:
+            out.append("\\" + _ESCAPES[c])
+        elif c.isprintable():
+            out.append(c)
+        else:
+            n = ord(c)
+            out.append(
+                f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+            )
+    return '"' + "".join(out) + '"'
+
+
+def _yaml_flow(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, datetime.date):  # datetime too
+        return v.isoformat(sep=" ") if isinstance(v, datetime.datetime) else v.isoformat()
+    if isinstance(v, str):
+        return repr(v) if v.isprintable() else _yaml_quoted(v)
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_key_text(k)}: {_item_text(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list | tuple | set | frozenset):
+        return "[" + ", ".join(_item_text(x) for x in v) + "]"
+    if isinstance(v, bytes):
+        return f"binary data ({len(v)} bytes)"
+    return type(v).__name__
+
+
+_PLAIN = re.compile(r"[A-Za-z_][\w.\-/ ]*[\w.\-/]|[A-Za-z_]")
+"""Text YAML reads as text without quotes (in a flow mapping or list)."""
+_KEYWORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _plain(text: str) -> bool:
+    return bool(_PLAIN.fullmatch(text)) and text.lower() not in _KEYWORDS
+
+
+def _key_text(k: Any) -> str:
+    return k if isinstance(k, str) and _plain(k) else _yaml_flow(k)
+
+
+def _item_text(v: Any) -> str:
+    return v if isinstance(v, str) and _plain(v) else _yaml_flow(v)
 
 
 def _kind(v: Any) -> str:
     """What a wrong-typed value is, in words (for messages)."""
     if isinstance(v, bool):
-        return f"a boolean ({v})"
+        return f"a boolean ({_yaml_flow(v)})"
     if isinstance(v, str):
-        return f"the text {v!r}"[:70]
+        return f"the text {yaml_repr(v, 60)}"
     if isinstance(v, list | dict):
-        r = repr(v)
         what = "a list" if isinstance(v, list) else "a mapping"
-        return f"{what} {r if len(r) <= 50 else r[:47] + '...'}"
+        r = yaml_repr(v, 50)
+        return r if r.startswith("a mapping") else f"{what} {r}"
     if v is None:
         return "nothing"
-    return f"{v!r}"[:60]
+    if isinstance(v, datetime.date):
+        return f"the date {_yaml_flow(v)}"
+    return yaml_repr(v)
+
+
+def _one_line(v: str) -> str:
+    """A name: one line of text without control characters (a name becomes a line item,
+    a defined name, a label on screen and in the workbook)."""
+    for n, c in enumerate(v):
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            raise ValueError(
+                f"expected a name on one line without control characters, got {char_name(c)} "
+                f"at character {n + 1} of {_yaml_quoted(v) if len(v) <= 60 else yaml_repr(v)}"
+            )
+    return v
+
+
+def _free_text(v: str) -> str:
+    """Free text (a source, a note): line breaks and tabs allowed, other control
+    characters refused."""
+    for n, c in enumerate(v):
+        if unicodedata.category(c) == "Cc" and c not in "\t\n\r":
+            raise ValueError(
+                f"expected text without control characters other than tabs and line breaks, "
+                f"got {char_name(c)} at character {n + 1} of {yaml_repr(v)}"
+            )
+    return v
+
+
+Name = Annotated[str, AfterValidator(_one_line)]
+"""A name (company, counterparty, inflow, facility, segment, holder, investor, milestone,
+network party): one line of printable text."""
+Text = Annotated[str, AfterValidator(_free_text)]
+"""Free text (description, source, note, notes): tabs and line breaks allowed."""
+
+
+class Sourced(Frozen):
+    """A number with where it came from: ``{value: 13, source: "...", note: "..."}``."""
+
+    value: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
+    source: Text | None = None
+    note: Text | None = None
+
+
+def number_hint(text: str) -> str:
+    """Why a text that looks like a number is not one, for a message (empty otherwise).
+
+    >>> number_hint("1,000"), number_hint("21%")
+    (' (write 1000 or 1_000, without commas)', ' (rates are decimals: 0.21, not 21%)')
+    """
+    t = text.strip()
+    if t.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        return " (a finite number is expected)"
+    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", t):
+        return f" (write {t.replace(',', '')} or {t.replace(',', '_')}, without commas)"
+    if re.fullmatch(r"[-+]?\d+,\d+", t):
+        return f" (the decimal mark is a dot: {t.replace(',', '.')})"
+    m = re.fullmatch(r"([-+]?\d+(\.\d+)?)\s*%", t)
+    if m:
+        return f" (rates are decimals: {float(m.group(1)) / 100:g}, not {t})"
+    if re.fullmatch(r"[$€£¥][\d.,_]+[a-zA-Z]*", t):
+        return " (write the number alone: the file's currency and unit apply to it)"
+    return ""
 
 
 def _wrap_number(v: Any) -> Any:
     if isinstance(v, bool):
-        raise ValueError(f"expected a number, got a boolean ({v})")
+        raise ValueError(f"expected a number, got a boolean ({_yaml_flow(v)})")
     if isinstance(v, int | float):
         return {"value": v}
     if isinstance(v, str):
-        raise ValueError(f"expected a number, got the text {v!r}")
+        raise ValueError(f"expected a number, got the text {yaml_repr(v)}{number_hint(v)}")
     return v
 
 
@@ -190,7 +384,12 @@ ExitAmount = Annotated[ExitValue, BeforeValidator(_wrap_number)]
 
 def _check_month(v: Any) -> str:
     if not isinstance(v, str):
-        raise ValueError(f"expected a month as YYYY-MM, got {v!r}")
+        if isinstance(v, datetime.date):
+            raise ValueError(
+                f"expected a month as YYYY-MM, got the date {_yaml_flow(v)} (a month is written "
+                f"{v.year:04d}-{v.month:02d})"
+            )
+        raise ValueError(f"expected a month as YYYY-MM, got {_kind(v)}")
     parse_month(v)
     return v
 
@@ -226,11 +425,11 @@ def _period_keys(v: Any) -> Any:
     for k, x in v.items():
         key = int(k) if isinstance(k, str) and re.fullmatch(r"\d{4}", k) else k
         if isinstance(key, bool):
-            raise ValueError(f"expected a year, a quarter or a month as key, got {key!r}")
+            raise ValueError(f"expected a year, a quarter or a month as key, got {yaml_repr(key)}")
         try:
             n, _ = parse_period_key(key)
         except ValueError as e:
-            raise ValueError(f"key {k!r}: {e}") from None
+            raise ValueError(f"key {yaml_repr(k)}: {e}") from None
         sizes.add(n)
         out[key] = x
     if len(sizes) > 1:
@@ -317,6 +516,8 @@ class Logistic(Frozen):
 class Users(Frozen):
     """Subscription revenue = users (millions) x paying share x price (currency/month)."""
 
+    alternatives = ((frozenset({"count"}), frozenset({"s_curve"})),)
+
     count: AmountPath | None = None
     s_curve: Logistic | None = None
     paying_share: SharePath
@@ -325,15 +526,22 @@ class Users(Frozen):
 
     @model_validator(mode="after")
     def _one(self) -> Users:
-        if (self.count is None) == (self.s_curve is None):
-            raise ValueError("expected exactly one of 'count' (a year path) or 's_curve'")
+        if self.count is not None and self.s_curve is not None:
+            raise ValueError(
+                "s_curve: expected exactly one of 'count' (a year path) or 's_curve', got both "
+                "(at count)"
+            )
+        if self.count is None and self.s_curve is None:
+            raise ValueError(
+                "expected exactly one of 'count' (a year path) or 's_curve', got neither"
+            )
         return self
 
 
 class Segment(Frozen):
     """Segment revenue = annual market size (a flow) x market share (a level)."""
 
-    name: str
+    name: Name
     market: AmountPath
     share: SharePath
     spread: Spread = "smooth"
@@ -350,6 +558,8 @@ class Growth(Frozen):
 
 
 class Revenue(Frozen):
+    alternatives = ((frozenset({"annual"}), frozenset({"growth"}), frozenset({"users"})),)
+
     annual: AmountPath | None = None
     growth: Growth | None = None
     users: Users | None = None
@@ -367,9 +577,14 @@ class Revenue(Frozen):
                 "scale its rates instead), got 'growth'"
             )
         if len(given) > 1:
-            raise ValueError(f"expected one revenue method, got {' and '.join(given)}")
+            raise ValueError(
+                f"{given[-1]}: expected one revenue method, got {' and '.join(given)} "
+                f"(at {given[0]})"
+            )
         if not given and not self.segments:
-            raise ValueError("expected one of 'annual', 'growth', 'users' or 'segments'")
+            raise ValueError(
+                "expected one of 'annual', 'growth', 'users' or 'segments', got none of them"
+            )
         return self
 
 
@@ -406,7 +621,14 @@ class Commitment(Frozen):
     their sum).
     """
 
-    counterparty: str
+    kind_field = "profile"
+    kind_fields = {
+        "flat": frozenset({"amount"}),
+        "ramp": frozenset({"amount"}),
+        "explicit": frozenset({"payments", "spread"}),
+    }
+
+    counterparty: Name
     amount: Amount | None = None
     start: Month
     years: StrictInt = Field(default=1, gt=0, le=100)
@@ -414,21 +636,27 @@ class Commitment(Frozen):
     payments: AmountYears | None = None
     spread: Spread = "smooth"
     take_or_pay: bool = True
-    note: str | None = None
-    source: str | None = None
+    note: Text | None = None
+    source: Text | None = None
 
     @model_validator(mode="after")
     def _profile(self) -> Commitment:
         if self.profile == "explicit":
             if not self.payments:
-                raise ValueError("expected 'payments' by year for profile 'explicit'")
+                raise ValueError("expected 'payments' by year for profile 'explicit', got none")
             if self.amount is not None:
-                raise ValueError("expected no 'amount' with profile 'explicit' (it is the sum)")
+                raise ValueError(
+                    "amount: expected no amount with profile 'explicit' (it is the sum of the "
+                    f"payments), got {self.amount.value:g}"
+                )
         else:
             if self.amount is None:
-                raise ValueError(f"expected 'amount' for profile '{self.profile}'")
+                raise ValueError(f"expected an 'amount' for profile '{self.profile}', got none")
             if self.payments is not None:
-                raise ValueError("expected 'payments' only with profile 'explicit'")
+                raise ValueError(
+                    f"payments: expected payments only with profile 'explicit', got profile "
+                    f"'{self.profile}'"
+                )
         return self
 
 
@@ -454,16 +682,16 @@ def _pricing(v: Any) -> Any:
     if not isinstance(rules, list) or not rules:
         raise ValueError(
             f"expected a pricing rule ({' or '.join(PRICING_RULES)}) or a list of them tried "
-            f"in order, got {v!r}"
+            f"in order, got {yaml_repr(v)}"
         )
     for r in rules:
         if r not in PRICING_RULES:
             raise ValueError(
                 f"expected a pricing rule ({' or '.join(PRICING_RULES)}) or a list of them "
-                f"tried in order, got {r!r}"
+                f"tried in order, got {yaml_repr(r)}"
             )
     if len(set(rules)) != len(rules):
-        raise ValueError(f"expected each pricing rule once, got {v!r}")
+        raise ValueError(f"expected each pricing rule once, got {yaml_repr(v)}")
     return tuple(rules)
 
 
@@ -478,8 +706,8 @@ class Terms(Frozen):
 
     multiple: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(1.0, ge=0)
     participating: bool = False
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
 
 class Preference(Terms):
@@ -499,10 +727,23 @@ class Inflow(Frozen):
     arrival, or after the whole ``amount``) or by ``pricing`` (:data:`PRICING_RULES`).
     """
 
-    name: str
+    kind_field = "kind"
+    kind_fields = {
+        "equity": frozenset({"pre_money", "post_money", "pricing", "preference"}),
+        "debt": frozenset({"rate", "repay"}),
+        "prepayment": frozenset(),
+        "grant": frozenset(),
+        "asset_sale": frozenset(),
+    }
+    alternatives = (
+        (frozenset({"date"}), frozenset({"milestone", "per_unit"})),
+        (frozenset({"pre_money"}), frozenset({"post_money"}), frozenset({"pricing"})),
+    )
+
+    name: Name
     amount: Amount
     date: Month | None = None
-    milestone: str | None = None
+    milestone: Name | None = None
     per_unit: Amount | None = None
     kind: Literal["equity", "debt", "prepayment", "grant", "asset_sale"] = "equity"
     pre_money: Num | None = None
@@ -512,8 +753,8 @@ class Inflow(Frozen):
     rate: Rate | None = None
     repay: Month | None = None
     investors: Annotated[list[Investor], BeforeValidator(_investors)] = []
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _fields(self) -> Inflow:
@@ -555,10 +796,14 @@ class Inflow(Frozen):
                     f"got {total:g}"
                 )
             unique_names([i.name for i in self.investors], "investors", "name")
-        if (self.date is None) == (self.milestone is None):
-            raise ValueError("expected exactly one of 'date' or 'milestone'")
+        if self.date is not None and self.milestone is not None:
+            raise ValueError(
+                "milestone: expected exactly one of 'date' or 'milestone', got both (at date)"
+            )
+        if self.date is None and self.milestone is None:
+            raise ValueError("expected exactly one of 'date' or 'milestone', got neither")
         if self.milestone is not None and self.per_unit is None:
-            raise ValueError("expected 'per_unit' with 'milestone'")
+            raise ValueError("expected 'per_unit' with 'milestone', got none")
         if self.repay is not None:
             if self.date is None:
                 raise ValueError(
@@ -581,7 +826,7 @@ class Inflow(Frozen):
 
 
 class Investor(Frozen):
-    name: str
+    name: Name
     amount: Amount
 
 
@@ -594,11 +839,11 @@ def _investors(v: Any) -> Any:
 class Facility(Frozen):
     """A credit facility: drawn when cash would fall below the buffer, repaid as it recovers."""
 
-    name: str
+    name: Name
     limit: Amount
     rate: Rate
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
 
 class Funding(Frozen):
@@ -626,8 +871,8 @@ class Target(Frozen):
     period: int | str | None = None
     value: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
     tolerance: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(0.05, ge=0)
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _known(self) -> Target:
@@ -645,7 +890,7 @@ class Adjustment(Frozen):
     set: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
     scale: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
     shift: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
-    source: str | None = None
+    source: Text | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Adjustment:
@@ -668,6 +913,8 @@ class Distribution(Frozen):
     (``set`` for one input, ``scale`` by default for several and for ``bernoulli``).
     A normal or lognormal may carry ``low`` and/or ``high``: it is then truncated to them."""
 
+    kind_field = "dist"
+
     dist: Literal["normal", "lognormal", "triangular", "uniform", "pert", "bernoulli"]
     mean: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
     sd: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
@@ -678,8 +925,8 @@ class Distribution(Frozen):
     high: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
     p: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] | None = None
     apply: Literal["set", "scale", "shift"] | None = None
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _fields(self) -> Distribution:
@@ -728,7 +975,7 @@ class Correlation(Frozen):
     a: str
     b: str
     rho: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
-    source: str | None = None
+    source: Text | None = None
 
 
 class Uncertainty(Frozen):
@@ -748,7 +995,7 @@ class SensitivityBar(Frozen):
         None, gt=0, lt=1
     )
     op: Literal["set", "scale", "shift"] | None = None
-    source: str | None = None
+    source: Text | None = None
 
 
 class GridAxis(Frozen):
@@ -776,6 +1023,8 @@ class Terminal(Frozen):
     """Terminal value at the horizon: perpetual growth of FCF, or a multiple of the last
     twelve months' revenue or EBITDA."""
 
+    kind_field = "method"
+
     method: Literal["growth", "multiple"]
     growth: GrowthRate | None = None
     multiple: Factor | None = None
@@ -784,17 +1033,19 @@ class Terminal(Frozen):
     @model_validator(mode="after")
     def _fields(self) -> Terminal:
         if self.method == "growth" and self.growth is None:
-            raise ValueError("growth: expected a perpetual growth rate for method 'growth'")
+            raise ValueError(
+                "growth: expected a perpetual growth rate for method 'growth', got none"
+            )
         if self.method == "multiple" and self.multiple is None:
-            raise ValueError("multiple: expected an exit multiple for method 'multiple'")
+            raise ValueError("multiple: expected an exit multiple for method 'multiple', got none")
         return self
 
 
 class Holder(Frozen):
-    name: str
+    name: Name
     stake: Annotated[StrictFloat | StrictInt, AfterValidator(_finite)] = Field(ge=0, le=1)
-    source: str | None = None
-    note: str | None = None
+    source: Text | None = None
+    note: Text | None = None
 
 
 class RaisePolicy(Frozen):
@@ -803,26 +1054,33 @@ class RaisePolicy(Frozen):
     need ``cover_months`` ahead, within ``min_round``..``max_round``; priced at
     ``revenue_multiple`` x the next twelve months' revenue, or from ``pre_money`` by year."""
 
+    alternatives = ((frozenset({"revenue_multiple"}), frozenset({"pre_money"})),)
+
     runway_below_months: StrictInt = Field(12, ge=0, le=1200)
     cover_months: StrictInt = Field(18, ge=1, le=1200)
     min_round: Amount | None = None
     max_round: Amount | None = None
     revenue_multiple: Num | None = None
     pre_money: YearsOnly | None = None
-    investor: str = "New investors"
+    investor: Name = "New investors"
 
     @model_validator(mode="after")
     def _pricing(self) -> RaisePolicy:
-        if (self.revenue_multiple is None) == (self.pre_money is None):
+        if self.revenue_multiple is not None and self.pre_money is not None:
             raise ValueError(
-                "expected exactly one of 'revenue_multiple' or 'pre_money' to price rounds"
+                "pre_money: expected exactly one of 'revenue_multiple' or 'pre_money' to price "
+                "rounds, got both (at revenue_multiple)"
             )
-        if (
-            self.min_round is not None
-            and self.max_round is not None
-            and self.min_round.value > self.max_round.value
-        ):
-            raise ValueError("max_round: expected max_round >= min_round")
+        if self.revenue_multiple is None and self.pre_money is None:
+            raise ValueError(
+                "expected exactly one of 'revenue_multiple' or 'pre_money' to price rounds, "
+                "got neither"
+            )
+        lo, hi = self.min_round, self.max_round
+        if lo is not None and hi is not None and lo.value > hi.value:
+            raise ValueError(
+                f"max_round: expected an amount >= min_round ({lo.value:g}), got {hi.value:g}"
+            )
         if self.revenue_multiple is not None and self.revenue_multiple.value <= 0:
             raise ValueError(
                 f"revenue_multiple: expected a multiple > 0, got {self.revenue_multiple.value:g}"
@@ -872,10 +1130,10 @@ class Valuation(Frozen):
 class Assumptions(Frozen):
     """A validated scenario. Build it with :func:`finmodel.load`."""
 
-    name: str
-    company: str
-    description: str | None = None
-    currency: str = "USD"
+    name: Name
+    company: Name
+    description: Text | None = None
+    currency: Name = "USD"
     unit: Literal["thousand", "million", "billion"] = "billion"
     start: Month
     end: Month
@@ -883,14 +1141,14 @@ class Assumptions(Frozen):
     revenue: Revenue
     costs: Costs = Costs()
     commitments: list[Commitment] = []
-    milestones: dict[str, PointPath] = {}
+    milestones: dict[Name, PointPath] = {}
     funding: Funding = Funding()
     adjust: dict[str, Adjustment] = {}
     valuation: Valuation | None = None
     uncertainty: Uncertainty | None = None
     sensitivity: Sensitivity | None = None
     targets: list[Target] = []
-    notes: str | list[str] | None = None
+    notes: Text | list[Text] | None = None
 
     @model_validator(mode="wrap")
     @classmethod
