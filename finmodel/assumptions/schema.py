@@ -1194,14 +1194,19 @@ class Assumptions(Frozen):
                     f"{where}.{bad[0]}: expected a period within {PATH_MARGIN} years of the "
                     f"horizon ({lo - PATH_MARGIN}..{hi + PATH_MARGIN}), got {bad[0]}"
                 )
-        if self.opening.as_of is not None:
-            ao = month_index(*parse_month(self.opening.as_of))
-            if not first - 1 <= ao <= last - 1:
+
+        def before_horizon(field: str, month: str) -> None:
+            """A month whose closing balance is read: from the month before the start (the
+            opening balance) to the one before the end (so a month is left to project)."""
+            if not first - 1 <= month_index(*parse_month(month)) <= last - 1:
                 raise ValueError(
-                    f"opening.as_of: expected a month from the one before the start to the one "
+                    f"{field}: expected a month from the one before the start to the one "
                     f"before the end ({month_label(first - 1)}..{month_label(last - 1)}), "
-                    f"got {self.opening.as_of}"
+                    f"got {month}"
                 )
+
+        if self.opening.as_of is not None:
+            before_horizon("opening.as_of", self.opening.as_of)
         names = [c.counterparty for c in self.commitments]
         unique_names(names, "commitments", "counterparty")
         unique_names([i.name for i in self.funding.inflows], "funding.inflows", "name")
@@ -1217,12 +1222,8 @@ class Assumptions(Frozen):
                 )
         v = self.valuation
         if v is not None:
+            before_horizon("valuation.date", v.date)
             vd = month_index(*parse_month(v.date))
-            if not first - 1 <= vd <= last - 1:
-                raise ValueError(
-                    f"valuation.date: expected a month from the one before the start to the one "
-                    f"before the end ({self.start}..{self.end}), got {v.date}"
-                )
             if v.exit is not None and not vd < month_index(*parse_month(v.exit.date)):
                 raise ValueError(
                     f"valuation.exit.date: expected a month after {v.date}, got {v.exit.date}"
