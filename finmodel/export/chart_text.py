@@ -16,7 +16,7 @@ from a file becomes:
   (:func:`finmodel.assumptions.schema.slug`), and a footnote under the chart says which
   names are shown that way;
 * otherwise, for free text with no identifier (a currency in an axis label), each character
-  no font has is written as its code point, ``U+7532``, and the footnote says so.
+  no font has is written as its code point, ``<U+7532>``, and the footnote says so.
 
 Fonts bundled with matplotlib for mathematics (Computer Modern, the STIX size variants) and
 its Last Resort font (which draws every character as a labelled box) are never fallbacks;
@@ -77,14 +77,16 @@ def has_glyph(family: str, ch: str) -> bool:
 @functools.cache
 def fallback_families() -> tuple[str, ...]:
     """Every installed text font family that may stand in for a missing character: the
-    system's fonts and matplotlib's :data:`BUNDLED_TEXT_FONTS`, sans-serif families first,
-    then by name (so the choice is the same on every run)."""
+    system's fonts and matplotlib's :data:`BUNDLED_TEXT_FONTS` that have a regular face,
+    sans-serif families first, then by name (so the choice is the same on every run)."""
     import matplotlib
     from matplotlib import font_manager as fm
 
     data = Path(matplotlib.get_data_path()).resolve()
     names: set[str] = set()
     for entry in fm.fontManager.ttflist:
+        if entry.style != "normal" or entry.weight not in (400, "normal", "regular"):
+            continue  # a family is used in its regular face: one without it is no fallback
         bundled = Path(entry.fname).resolve().is_relative_to(data)
         if not bundled or entry.name in BUNDLED_TEXT_FONTS:
             names.add(entry.name)
@@ -116,10 +118,10 @@ class ChartText:
     >>> ct.name("Oracle", "oracle"), ct.name("\\u0378", "item_0123abcd")  # U+0378: unassigned
     ('Oracle', 'item_0123abcd')
     >>> ct.text("USD \\u0378")
-    'USD U+0378'
+    'USD <U+0378>'
     >>> print(ct.footnote())  # doctest: +NORMALIZE_WHITESPACE
     Names no installed font can draw, shown by their identifier (as in the workbook):
-    item_0123abcd. U+XXXX: a character no installed font can draw, by its code point.
+    item_0123abcd. <U+XXXX>: a character no installed font can draw, by its code point.
     """
 
     default: str = field(default_factory=default_family)
@@ -157,12 +159,12 @@ class ChartText:
         return shown
 
     def text(self, text: str) -> str:
-        """Free text: as written, with each character no font has written ``U+XXXX``."""
+        """Free text: as written, with each character no font has written ``<U+XXXX>``."""
         out: list[str] = []
         for c in _visible(text):
             f = None if c == LINE_BREAK else font_for(c, self.default)
             if f is None and c != LINE_BREAK:
-                out.append(f"U+{ord(c):04X}")
+                out.append(f"<U+{ord(c):04X}>")
                 self.coded = True
             else:
                 out.append(c)
@@ -178,7 +180,7 @@ class ChartText:
                 "workbook): " + ", ".join(self.as_ids) + "."
             )
         if self.coded:
-            parts.append("U+XXXX: a character no installed font can draw, by its code point.")
+            parts.append("<U+XXXX>: a character no installed font can draw, by its code point.")
         return " ".join(parts) or None
 
     @contextlib.contextmanager
