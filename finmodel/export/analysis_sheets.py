@@ -13,7 +13,16 @@ from typing import Any
 import pandas as pd
 
 from finmodel.export.chart_text import ChartText
-from finmodel.export.workbook import MONEY, RATE, _col, _header, _Styles, put_text, write_atomic
+from finmodel.export.workbook import (
+    MONEY,
+    RATE,
+    SizedSheet,
+    _col,
+    _header,
+    _Styles,
+    put_text,
+    write_atomic,
+)
 
 SheetWriter = Callable[[Any], None]
 
@@ -133,7 +142,8 @@ def grid_sheet(df: pd.DataFrame, manifest: dict[str, Any]) -> SheetWriter:
         ws.column_dimensions["A"].width = 16
         _manifest(ws, st, manifest, len(df.columns) + 3)
 
-    return write
+    # the values and their two headings, and the manifest's two columns beside them
+    return SizedSheet(write, (len(df) + 2) * (len(df.columns) + 1) + 2 * len(manifest))
 
 
 def sobol_sheet(

@@ -32,6 +32,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BUNDLED_TEXT_FONTS = frozenset({"DejaVu Sans", "DejaVu Sans Mono", "DejaVu Serif", "STIXGeneral"})
 """The fonts shipped inside matplotlib that are text fonts with a Unicode character map (its
@@ -49,7 +50,7 @@ def default_family() -> str:
 
 
 @functools.cache
-def _font(family: str) -> object | None:
+def _font(family: str) -> Any:
     """The regular face matplotlib uses for ``family`` (its cached ``FT2Font``), or None when
     the family is not installed or has no outlines."""
     from matplotlib import font_manager as fm
@@ -60,18 +61,17 @@ def _font(family: str) -> object | None:
     except ValueError:
         return None
     font = fm.get_font(path)
-    flags = getattr(ft2font, "FaceFlags", None)  # an enum from matplotlib 3.10 on
-    if flags is not None:
-        scalable = flags.SCALABLE in font.face_flags
-    else:  # pragma: no cover - matplotlib < 3.10
-        scalable = bool(font.face_flags & ft2font.SCALABLE)
+    # FaceFlags is an enum from matplotlib 3.10 on; before it, matplotlib's font list holds
+    # only fonts it could load
+    flags: Any = getattr(ft2font, "FaceFlags", None)
+    scalable = flags is None or flags.SCALABLE in font.face_flags
     return font if scalable else None
 
 
 def has_glyph(family: str, ch: str) -> bool:
     """True if ``family``'s regular face maps the character ``ch`` to a glyph."""
     font = _font(family)
-    return font is not None and font.get_char_index(ord(ch)) != 0  # type: ignore[attr-defined]
+    return font is not None and bool(font.get_char_index(ord(ch)) != 0)
 
 
 @functools.cache
@@ -193,7 +193,7 @@ class ChartText:
         with matplotlib.rc_context({"text.parse_math": False, "font.family": self.families}):
             yield
 
-    def add_footnote(self, fig: object) -> float:
+    def add_footnote(self, fig: Any) -> float:
         """Write :meth:`footnote` at the bottom of ``fig``; returns the height (a fraction of
         the figure) to keep free for it in ``tight_layout(rect=...)``, 0 when there is none."""
         note = self.footnote()
@@ -201,9 +201,10 @@ class ChartText:
             return 0.0
         import textwrap
 
-        width_in = fig.get_figwidth()  # type: ignore[attr-defined]
+        width_in = fig.get_figwidth()
         lines = textwrap.wrap(note, width=max(40, int(width_in * 15)))
-        fig.text(  # type: ignore[attr-defined]
+        fig.text(
             0.01, 0.01, "\n".join(lines), fontsize=7, ha="left", va="bottom", color="#404040"
         )
-        return (len(lines) * 7 * 1.3 + 6) / 72 / fig.get_figheight()  # type: ignore[attr-defined]
+        height: float = fig.get_figheight()
+        return (len(lines) * 7 * 1.3 + 6) / 72 / height
