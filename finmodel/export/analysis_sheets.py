@@ -142,8 +142,9 @@ def grid_sheet(df: pd.DataFrame, manifest: dict[str, Any]) -> SheetWriter:
         ws.column_dimensions["A"].width = 16
         _manifest(ws, st, manifest, len(df.columns) + 3)
 
-    # the values and their two headings, and the manifest's two columns beside them
-    return SizedSheet(write, (len(df) + 2) * (len(df.columns) + 1) + 2 * len(manifest))
+    # A1, A2, the column heading row, a row heading and the values per row; the manifest
+    nx, ny = df.shape
+    return SizedSheet(write, 2 + ny + nx * (1 + ny) + 1 + 2 * len(manifest))
 
 
 def sobol_sheet(

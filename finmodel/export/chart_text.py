@@ -203,8 +203,6 @@ class ChartText:
 
         width_in = fig.get_figwidth()
         lines = textwrap.wrap(note, width=max(40, int(width_in * 15)))
-        fig.text(
-            0.01, 0.01, "\n".join(lines), fontsize=7, ha="left", va="bottom", color="#404040"
-        )
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=7, ha="left", va="bottom", color="#404040")
         height: float = fig.get_figheight()
         return (len(lines) * 7 * 1.3 + 6) / 72 / height

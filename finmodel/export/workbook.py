@@ -27,7 +27,6 @@ from finmodel.targets import BALANCE_METRICS, YEAR_VALUED, parse_period
 from finmodel.timeline import month_label
 
 if TYPE_CHECKING:
-    from finmodel.engine.model import Model
     from finmodel.results import Results
 
 MONEY = "#,##0.000;[Red]-#,##0.000"
@@ -137,15 +136,39 @@ class SizedSheet:
         self.write(wb)
 
 
-def workbook_cells(model: Model) -> int:
-    """Cells one scenario's sheets hold, from its shape: Calc and Annual hold a row per line
-    item (plus headings) across the months and the years; Inputs six columns per input."""
-    tl = model.timeline
-    return (len(model.items) + 8) * (tl.T + len(tl.years) + 4) + 6 * len(model.params)
+def workbook_cells(res: Results) -> int:
+    """Cells one scenario's sheets hold at most, from its shape (T months, Y years, I line
+    items in S sections, K inputs): Calc ``(I + S + 1) x (T + 2)``; Annual
+    ``(I + 3) x (Y + 2)``; Checks ``8 x (T + 2) + 8``; Inputs ``6 x (K + 1)``; Summary
+    ``36 + 3 x Y``; Funding ``7 x (Y + 1)``; Targets ``8 x (targets + 1)``; and with a
+    valuation, the Valuation sheet's 49 and the Cap table's tables (each ``(rows + 3) x
+    (columns + 1)``)."""
+    m = res.model
+    T, Y, K = m.timeline.T, len(m.timeline.years), len(m.params)
+    items = len(m.items)
+    sections = sum(
+        1 for i, it in enumerate(m.items) if i == 0 or it.section != m.items[i - 1].section
+    )
+    cells = (
+        (items + sections + 1) * (T + 2)
+        + (items + 3) * (Y + 2)
+        + 8 * (T + 2)
+        + 8
+        + 6 * (K + 1)
+        + 36
+        + 3 * Y
+        + 7 * (Y + 1)
+        + 8 * (len(res.assumptions.targets) + 1)
+    )
+    if res.assumptions.valuation is not None:
+        v = res.valuation()
+        tables = [v[k] for k in ("inflows", "rounds", "cap_table", "returns", "commitments")]
+        cells += 49 + sum((len(t) + 3) * (len(t.columns) + 1) for t in tables if t is not None)
+    return cells
 
 
 def workbook_memory(
-    models: Sequence[Model], extra: Sequence[Callable[[Any], None]] = ()
+    results: Sequence[Results], extra: Sequence[Callable[[Any], None]] = ()
 ) -> tuple[float, int]:
     """Bytes a run that writes a workbook holds at its peak, and the workbook's cells:
     ``sum over scenarios of RESULTS_PER_EVALUATION x evaluation_bytes + cells x
@@ -153,34 +176,18 @@ def workbook_memory(
     analysis sheets in ``extra`` that declare them (:class:`SizedSheet`). Saving streams
     each sheet through a temporary file (:func:`save_reproducible`) and adds no term.
 
-    >>> from finmodel.assumptions import load
-    >>> from finmodel.engine.model import build
-    >>> m = build(load("bear"))
-    >>> need, cells = workbook_memory([m])
-    >>> cells == workbook_cells(m) and need > cells * BYTES_PER_CELL
+    >>> import finmodel
+    >>> res = finmodel.run("bear")
+    >>> need, cells = workbook_memory([res])
+    >>> cells == workbook_cells(res) and need > cells * BYTES_PER_CELL
     True
     """
     from finmodel.engine.evaluate import evaluation_bytes
 
-    cells = sum(workbook_cells(m) for m in models)
+    cells = sum(workbook_cells(r) for r in results)
     cells += sum(int(getattr(add, "cells", 0)) for add in extra)
-    held = sum(RESULTS_PER_EVALUATION * evaluation_bytes(m, 1) for m in models)
+    held = sum(RESULTS_PER_EVALUATION * evaluation_bytes(r.model, 1) for r in results)
     return held + cells * BYTES_PER_CELL, cells
-
-
-def check_workbook_memory(
-    models: Sequence[Model], path: Path, extra: Sequence[Callable[[Any], None]] = ()
-) -> None:
-    """Refuse, before anything is written, a workbook whose run would not fit in memory
-    (:func:`workbook_memory` against :func:`finmodel.limits.check_memory`). It needs only the
-    models, so a caller can check before the projection runs."""
-    need, cells = workbook_memory(models, extra)
-    check_memory(
-        need,
-        str(path),
-        f"{cells:,} cells",
-        "model fewer months or line items, or pass --no-workbook",
-    )
 
 
 def write_workbook(
@@ -195,7 +202,13 @@ def write_workbook(
     if path.suffix.lower() != ".xlsx":
         raise ExportError(f"{path}: expected a workbook path ending in .xlsx, got {str(path)!r}")
     check_writable(path)
-    check_workbook_memory([r.model for r in results], path, extra)
+    need, cells = workbook_memory(results, extra)
+    check_memory(
+        need,
+        str(path),
+        f"{cells:,} cells",
+        "model fewer months or line items, or pass --no-workbook",
+    )
     wb = Workbook()
     wb.remove(wb.active)
     multi = len(results) > 1
