@@ -10,7 +10,9 @@ The limit, in bytes, is
 
 * ``FINMODEL_MEMORY_GB`` (an environment variable, in GB of 10^9 bytes) if it is set: a
   number > 0 and at most the machine's physical memory;
-* otherwise half of the machine's physical memory;
+* otherwise half of the machine's physical memory, or less when less is available now (on
+  Linux: the kernel's ``MemAvailable`` plus what the process already holds), so that a run
+  on a busy machine is refused instead of being killed for lack of memory;
 
 and in either case at most half of the process's address-space limit (``ulimit -v``), if
 one is set. The estimates count what scales with the run (8 bytes a float64, the workbook
@@ -41,6 +43,22 @@ def physical_memory() -> float | None:
     except (ValueError, OSError, AttributeError):  # not available on this platform
         return None
     return float(pages * size) if pages > 0 and size > 0 else None
+
+
+def available_memory() -> float | None:
+    """Bytes this process could hold now: the memory the kernel reports available to new
+    allocations (``MemAvailable`` of ``/proc/meminfo``) plus what the process already holds
+    (its resident set), or None where the platform does not say (not Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            avail = next(
+                int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")
+            )
+        with open("/proc/self/statm", encoding="ascii") as f:
+            resident = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return float(avail + resident)
 
 
 def address_space() -> float | None:
@@ -103,6 +121,12 @@ def limit() -> Limit:
         chosen = Limit(env, f"set by {ENV_VAR}")
     elif machine is not None:
         chosen = Limit(SHARE * machine, f"half of this machine's {gb(machine)}; {ENV_VAR} sets it")
+        free = available_memory()
+        if free is not None and free < chosen.nbytes:
+            chosen = Limit(
+                free,
+                f"the memory available now, of this machine's {gb(machine)}; {ENV_VAR} sets it",
+            )
     else:
         chosen = Limit(FALLBACK, f"{ENV_VAR} sets it")
     if space is not None and SHARE * space < chosen.nbytes:

@@ -140,12 +140,37 @@ def test_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_the_environment_sets_the_limit_above_half_the_memory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """FINMODEL_MEMORY_GB replaces the default (half the machine's memory), up to all of it."""
+    """By default the limit is half the machine's memory, or what is available now if less;
+    FINMODEL_MEMORY_GB replaces both, up to all of the machine's memory."""
+    import finmodel.limits
+
     machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    assert limit().nbytes == pytest.approx(machine / 2)  # pytest runs without ulimit -v
-    assert limit().source == f"half of this machine's {gb(machine)}; FINMODEL_MEMORY_GB sets it"
+    monkeypatch.setattr(finmodel.limits, "available_memory", lambda: machine)  # an idle machine
+    # pytest runs without ulimit -v
+    assert limit() == Limit(
+        pytest.approx(machine / 2), f"half of this machine's {gb(machine)}; {ENV_VAR} sets it"
+    )
+    monkeypatch.setattr(finmodel.limits, "available_memory", lambda: 1.5e9)  # a busy one
+    assert limit() == Limit(
+        1.5e9, f"the memory available now, of this machine's {gb(machine)}; {ENV_VAR} sets it"
+    )
+    with pytest.raises(ResourceLimitError, match=r"needs about 2 GB, the limit is 1.5 GB, the "):
+        check_memory(2e9, "x", 1, "use less")
     monkeypatch.setenv(ENV_VAR, str(0.8 * machine / 1e9))
     assert limit() == Limit(pytest.approx(0.8 * machine), "set by FINMODEL_MEMORY_GB")
+
+
+def test_the_memory_available_now_is_the_kernels_figure_plus_the_process() -> None:
+    """MemAvailable of /proc/meminfo (kB) plus this process's resident pages (statm)."""
+    from finmodel.limits import available_memory
+
+    if not Path("/proc/meminfo").exists():
+        pytest.skip("no /proc/meminfo on this platform")
+    meminfo = Path("/proc/meminfo").read_text()
+    kb = int(re.search(r"^MemAvailable:\s+(\d+) kB", meminfo, re.M).group(1))  # type: ignore[union-attr]
+    resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    # both move a little between the two readings
+    assert available_memory() == pytest.approx(kb * 1024 + resident, rel=0.05)
 
 
 BAD_SETTINGS = ["abc", "-1", "0", "nan", "inf", "-inf", "1e9", "0x10", "4 GB"]
@@ -176,8 +201,14 @@ def test_a_bad_memory_setting_is_blamed_on_the_variable(
 
 
 def test_an_empty_memory_setting_is_no_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_VAR, "")
-    assert limit().source.startswith("half of this machine's")
+    import finmodel.limits
+
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    monkeypatch.setattr(finmodel.limits, "available_memory", lambda: machine)
+    for empty in ("", "  "):
+        monkeypatch.setenv(ENV_VAR, empty)
+        assert limit() == Limit(pytest.approx(machine / 2), limit().source)
+        assert limit().source.startswith("half of this machine's")
 
 
 def test_check_memory_message() -> None:
