@@ -757,16 +757,21 @@ def monte_carlo_shortfalls(
 
 def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
     """The network: edge widths by amount owed over the horizon, parties coloured by stress
-    (share of what was owed to them that did not arrive)."""
+    (share of what was owed to them that did not arrive). A party whose name no installed
+    font can draw is labelled by its identifier (``slug``), with a footnote
+    (:mod:`finmodel.export.chart_text`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import networkx as nx
 
-    from finmodel.export.analysis_sheets import plain_text, save_png
+    from finmodel.export.analysis_sheets import save_png
+    from finmodel.export.chart_text import ChartText
 
-    with plain_text():
+    ct = ChartText()
+    labels = {p: ct.name(p, slug(p)) for p in g.parties}
+    with ct.drawing():
         G = nx.DiGraph()
         tot = g.L.sum(axis=0)
         for i, a in enumerate(g.parties):
@@ -803,9 +808,14 @@ def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
             vmax=max(0.3, max(stress)),
             node_size=1600,
         )
-        nx.draw_networkx_labels(G, pos, ax=ax, font_size=8)
+        # networkx's default family is 'sans-serif', which would skip the fallbacks; a long
+        # name at the circle's edge is not clipped by the axes
+        nx.draw_networkx_labels(
+            G, pos, labels=labels, ax=ax, font_size=8, font_family=ct.families, clip_on=False
+        )
+        ax.margins(0.15)
         fig.colorbar(nodes, ax=ax, label="share of what was owed to it that did not arrive")
         ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
         ax.axis("off")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, ct.add_footnote(fig), 1, 1))
         return save_png(fig, path, dpi=100)

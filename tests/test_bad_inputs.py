@@ -1,6 +1,7 @@
 """The corpus of malformed files: each gets one located message, exit code 2, no traceback,
 and nothing written. Each file states the line and the text its message must contain, and
-the command if not ``run`` (``# args: network bear --network {path}``). An option out of its
+the command if not ``run`` (``# args: network bear --network {path}``) and an environment
+variable to set (``# env: FINMODEL_MEMORY_GB=abc``). An option or a setting out of its
 domain (``# expect-line: -``) is named in the message instead of a line."""
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def test_bad_file_gets_one_located_message(path: Path, tmp_path: Path) -> None:
     os.chdir(tmp_path)
     try:
         args = (_header(path, "args") or "run {path}").split()
-        result = CliRunner().invoke(app, [str(path) if a == "{path}" else a for a in args])
+        env = dict([setting.split("=", 1)]) if (setting := _header(path, "env")) else None
+        result = CliRunner().invoke(app, [str(path) if a == "{path}" else a for a in args], env=env)
     finally:
         os.chdir(cwd)
     assert result.exit_code == 2
@@ -48,8 +50,8 @@ def test_bad_file_gets_one_located_message(path: Path, tmp_path: Path) -> None:
     # named, with a count of the rest; `finmodel validate` lists them all)
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: "), out
     assert expected in out
-    if line == "-":  # an option out of its domain: the message names the option, not a line
-        assert re.search(r"^error: --?[a-z]", out, re.M), out
+    if line == "-":  # an option or setting out of its domain: the message names it, no line
+        assert re.search(r"^error: (--?[a-z]|[A-Z][A-Z0-9_]+: )", out, re.M), out
     else:
         assert re.match(rf"error: (.*/)?{re.escape(where)}:{line}: ", result.stderr), out
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())

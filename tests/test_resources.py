@@ -5,6 +5,7 @@ domains and Ctrl-C."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import signal
 import subprocess
@@ -16,13 +17,15 @@ from pathlib import Path
 import pytest
 from conftest import run_limited
 from openpyxl import load_workbook
+from typer.testing import CliRunner
 
 import finmodel
 from finmodel.analysis.montecarlo import memory_needed, simulate
 from finmodel.analysis.sensitivity import grid
+from finmodel.cli import app
 from finmodel.engine.model import build
 from finmodel.errors import AssumptionError, FinmodelError, ResourceLimitError
-from finmodel.limits import ENV_VAR, check_memory, memory_limit
+from finmodel.limits import ENV_VAR, Limit, check_memory, gb, limit, memory_limit
 
 PLAN = """\
 name: Uncertain plan
@@ -130,8 +133,82 @@ def test_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         simulate(model, None, n=1_000_000)  # 288 MB of stored paths alone, above 20 MB
     assert isinstance(e.value, MemoryError) and isinstance(e.value, FinmodelError)
     monkeypatch.setenv(ENV_VAR, "lots")
-    with pytest.raises(AssumptionError, match="FINMODEL_MEMORY_GB: expected a positive number"):
+    with pytest.raises(AssumptionError, match=r"^FINMODEL_MEMORY_GB: expected a number of gig"):
         memory_limit()
+
+
+def test_the_environment_sets_the_limit_above_half_the_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """By default the limit is half the machine's memory, or what is available now if less;
+    FINMODEL_MEMORY_GB replaces both, up to all of the machine's memory."""
+    import finmodel.limits
+
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    monkeypatch.setattr(finmodel.limits, "available_memory", lambda: machine)  # an idle machine
+    # pytest runs without ulimit -v
+    assert limit() == Limit(
+        pytest.approx(machine / 2), f"half of this machine's {gb(machine)}; {ENV_VAR} sets it"
+    )
+    monkeypatch.setattr(finmodel.limits, "available_memory", lambda: 1.5e9)  # a busy one
+    assert limit() == Limit(
+        1.5e9, f"the memory available now, of this machine's {gb(machine)}; {ENV_VAR} sets it"
+    )
+    with pytest.raises(ResourceLimitError, match=r"needs about 2 GB, the limit is 1.5 GB, the "):
+        check_memory(2e9, "x", 1, "use less")
+    monkeypatch.setenv(ENV_VAR, str(0.8 * machine / 1e9))
+    assert limit() == Limit(pytest.approx(0.8 * machine), "set by FINMODEL_MEMORY_GB")
+
+
+def test_the_memory_available_now_is_the_kernels_figure_plus_the_process() -> None:
+    """MemAvailable of /proc/meminfo (kB) plus this process's resident pages (statm)."""
+    from finmodel.limits import available_memory
+
+    if not Path("/proc/meminfo").exists():
+        pytest.skip("no /proc/meminfo on this platform")
+    meminfo = Path("/proc/meminfo").read_text()
+    kb = int(re.search(r"^MemAvailable:\s+(\d+) kB", meminfo, re.M).group(1))  # type: ignore[union-attr]
+    resident = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    # both move a little between the two readings
+    assert available_memory() == pytest.approx(kb * 1024 + resident, rel=0.05)
+
+
+BAD_SETTINGS = ["abc", "-1", "0", "nan", "inf", "-inf", "1e9", "0x10", "4 GB"]
+
+
+@pytest.mark.parametrize("value", BAD_SETTINGS)
+@pytest.mark.parametrize("command", ["run", "simulate"])
+def test_a_bad_memory_setting_is_blamed_on_the_variable(
+    value: str, command: str, tmp_path: Path
+) -> None:
+    """Not on the scenario file: the message names the variable, what it must be and the
+    value, exit 2, nothing written."""
+    plan = _plan(tmp_path, end="2026-12")
+    args = {
+        "run": ["run", str(plan), "--out", str(tmp_path / "x.xlsx")],
+        "simulate": ["simulate", str(plan), "-n", "10", "--no-workbook"],
+    }[command]
+    r = CliRunner().invoke(app, args, env={ENV_VAR: value})
+    assert r.exit_code == 2, r.output
+    if value == "1e9":  # 10^18 bytes: more than any machine has
+        machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        expected = f"expected at most this machine's memory, {gb(machine)}, got '1e9'"
+    else:
+        expected = f"expected a number of gigabytes > 0, got {value!r}"
+    # one line (simulate's progress bar may leave an empty line before it)
+    assert r.output.strip().splitlines() == [f"error: FINMODEL_MEMORY_GB: {expected}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml"]
+
+
+def test_an_empty_memory_setting_is_no_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import finmodel.limits
+
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    monkeypatch.setattr(finmodel.limits, "available_memory", lambda: machine)
+    for empty in ("", "  "):
+        monkeypatch.setenv(ENV_VAR, empty)
+        assert limit() == Limit(pytest.approx(machine / 2), limit().source)
+        assert limit().source.startswith("half of this machine's")
 
 
 def test_check_memory_message() -> None:

@@ -744,12 +744,13 @@ def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
 
 def locate(doc: Document, message: str) -> str:
     """Put ``file:line:`` before each line of ``message`` that starts with a field path of
-    the document (``funding.inflows.nvidia.pricing: expected ...``); other lines, and lines
-    already located, are left as they are."""
+    the document (``funding.inflows.nvidia.pricing: expected ...``); other lines (one naming
+    an environment variable, ``FINMODEL_MEMORY_GB: expected ...``), and lines already
+    located, are left as they are."""
     out = []
     for line in message.splitlines():
         m = _FIELD_MSG.match(line)
-        if m:
+        if m and not _ENV_NAME.fullmatch(m.group(1)):  # FINMODEL_MEMORY_GB is no field
             loc = _translate(_parse_dotted(m.group(1)), doc.data)
             f, n = doc.where(loc)
             text = f"{_dotted(loc)}: {m.group(2)}"
@@ -919,6 +920,8 @@ def _as_written(data: Any, loc: Loc) -> Loc:
 
 
 _FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+"""An environment variable's name (``FINMODEL_MEMORY_GB``): field paths are lower case."""
 
 
 def _parse_dotted(path: str) -> Loc:

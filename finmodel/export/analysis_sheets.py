@@ -6,15 +6,23 @@ run's manifest. The scenario's own sheets stay a live model.
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from finmodel.export.workbook import MONEY, RATE, _col, _header, _Styles, put_text, write_atomic
+from finmodel.export.chart_text import ChartText
+from finmodel.export.workbook import (
+    MONEY,
+    RATE,
+    SizedSheet,
+    _col,
+    _header,
+    _Styles,
+    put_text,
+    write_atomic,
+)
 
 SheetWriter = Callable[[Any], None]
 
@@ -134,7 +142,9 @@ def grid_sheet(df: pd.DataFrame, manifest: dict[str, Any]) -> SheetWriter:
         ws.column_dimensions["A"].width = 16
         _manifest(ws, st, manifest, len(df.columns) + 3)
 
-    return write
+    # A1, A2, the column heading row, a row heading and the values per row; the manifest
+    nx, ny = df.shape
+    return SizedSheet(write, 2 + ny + nx * (1 + ny) + 1 + 2 * len(manifest))
 
 
 def sobol_sheet(
@@ -293,52 +303,44 @@ def _fit_text_columns(ws: Any, lo: float = 10.0, hi: float = 60.0) -> None:
         ws.column_dimensions[_col(col)].width = min(hi, max(lo, n + 2.0))
 
 
-@contextlib.contextmanager
-def plain_text() -> Iterator[None]:
-    """Draw text from a file as written: ``$\\frac{a}{b}$`` in a name or a currency is not
-    read as mathematics (``text.parse_math`` off while the figure is made and saved). A
-    character no installed font has (a CJK name with only DejaVu Sans) is drawn as a box,
-    without matplotlib's warning for each glyph."""
-    import matplotlib
-
-    with (
-        matplotlib.rc_context({"text.parse_math": False}),
-        warnings.catch_warnings(),
-    ):
-        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
-        yield
-
-
 def tornado_png(df: pd.DataFrame, path: Path) -> Path:
-    """A tornado chart: bars from the base to the metric at low and high, largest on top."""
+    """A tornado chart: bars from the base to the metric at low and high, largest on top.
+    Text is drawn as :mod:`finmodel.export.chart_text` decides (never as empty boxes)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with plain_text():
-        d = df.iloc[::-1]
-        base = float(df["base"].iloc[0])
+    d = df.iloc[::-1]
+    base = float(df["base"].iloc[0])
+    ct = ChartText()
+    labels = [ct.text(str(p)) for p in d["parameter"]]
+    metric = ct.text(str(df.attrs.get("metric", "metric")))
+    with ct.drawing():
         fig, ax = plt.subplots(figsize=(9, 0.4 * len(d) + 1.5))
         y = range(len(d))
         ax.barh(y, d["metric_low"] - base, left=base, color="#4472C4", label="low input")
         ax.barh(y, d["metric_high"] - base, left=base, color="#ED7D31", label="high input")
         ax.axvline(base, color="black", linewidth=0.8)
-        ax.set_yticks(list(y), d["parameter"], fontsize=8)
-        ax.set_xlabel(df.attrs.get("metric", "metric"))
-        ax.set_title(f"Tornado: {df.attrs.get('metric', '')} (base {base:,.1f})")
+        ax.set_yticks(list(y), labels, fontsize=8)
+        ax.set_xlabel(metric)
+        ax.set_title(f"Tornado: {metric} (base {base:,.1f})")
         ax.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, ct.add_footnote(fig), 1, 1))
         return save_png(fig, path)
 
 
 def fan_png(mc: Any, path: Path, unit: str) -> Path:
+    """The Monte Carlo fan of cash with no new money: median, 25-75% and 5-95% bands by month;
+    ``unit`` (the file's currency and unit) labels the axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with plain_text():
+    ct = ChartText()
+    ylabel = ct.text(unit)
+    with ct.drawing():
         f = mc.fan
         x = range(len(f))
         fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -348,13 +350,13 @@ def fan_png(mc: Any, path: Path, unit: str) -> Path:
         ax.axhline(0, color="black", linewidth=0.6)
         ticks = list(range(0, len(f), 12))
         ax.set_xticks(ticks, [f.index[i] for i in ticks])
-        ax.set_ylabel(unit)
+        ax.set_ylabel(ylabel)
         m = mc.manifest
         ax.set_title(
             f"Cash with no new money: {m['draws']:,} paths, seed {m['seed']}, {m['sampler']}"
         )
         ax.legend(loc="lower left", fontsize=8)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, ct.add_footnote(fig), 1, 1))
         return save_png(fig, path)
 
 

@@ -114,16 +114,80 @@ def excel_name(name: str) -> str:
 
 
 BYTES_PER_CELL = 600
-"""Memory openpyxl holds per cell of :func:`workbook_cells`, rounded up: measured with
-tracemalloc at 476 bytes (a 50-year file with 1,000 commitments: 0.363 GB traced peak for
-763,344 cells)."""
+"""Memory openpyxl holds per cell of a workbook (the cell object, its style array, its
+formula text and its slot in the sheet), rounded up: 520 to 560 bytes measured from the peak
+resident memory of runs of 0.1 to 20 million cells (docs/methodology.md, Limits)."""
+
+RESULTS_PER_EVALUATION = 3.5
+"""A run's results (line items, the monthly table, checks) hold at most this many times the
+bytes of one evaluation (:func:`finmodel.engine.evaluate.evaluation_bytes`); measured up to
+2.9 times (docs/methodology.md, Limits)."""
+
+
+@dataclass(frozen=True)
+class SizedSheet:
+    """A sheet writer (``write(workbook)``) that says how many cells it writes, so that the
+    workbook's memory estimate counts it."""
+
+    write: Callable[[Any], None]
+    cells: int
+
+    def __call__(self, wb: Any) -> None:
+        self.write(wb)
 
 
 def workbook_cells(res: Results) -> int:
-    """Cells one scenario's sheets hold, from its shape: Calc and Annual hold a row per line
-    item (plus headings) across the months and the years; Inputs six columns per input."""
+    """Cells one scenario's sheets hold at most, from its shape (T months, Y years, I line
+    items in S sections, K inputs): Calc ``(I + S + 1) x (T + 2)``; Annual
+    ``(I + 3) x (Y + 2)``; Checks ``8 x (T + 2) + 8``; Inputs ``6 x (K + 1)``; Summary
+    ``36 + 3 x Y``; Funding ``7 x (Y + 1)``; Targets ``8 x (targets + 1)``; and with a
+    valuation, the Valuation sheet's 49 and the Cap table's tables (each ``(rows + 3) x
+    (columns + 1)``)."""
     m = res.model
-    return (len(m.items) + 8) * (m.timeline.T + len(m.timeline.years) + 4) + 6 * len(m.params)
+    T, Y, K = m.timeline.T, len(m.timeline.years), len(m.params)
+    items = len(m.items)
+    sections = sum(
+        1 for i, it in enumerate(m.items) if i == 0 or it.section != m.items[i - 1].section
+    )
+    cells = (
+        (items + sections + 1) * (T + 2)
+        + (items + 3) * (Y + 2)
+        + 8 * (T + 2)
+        + 8
+        + 6 * (K + 1)
+        + 36
+        + 3 * Y
+        + 7 * (Y + 1)
+        + 8 * (len(res.assumptions.targets) + 1)
+    )
+    if res.assumptions.valuation is not None:
+        v = res.valuation()
+        tables = [v[k] for k in ("inflows", "rounds", "cap_table", "returns", "commitments")]
+        cells += 49 + sum((len(t) + 3) * (len(t.columns) + 1) for t in tables if t is not None)
+    return cells
+
+
+def workbook_memory(
+    results: Sequence[Results], extra: Sequence[Callable[[Any], None]] = ()
+) -> tuple[float, int]:
+    """Bytes a run that writes a workbook holds at its peak, and the workbook's cells:
+    ``sum over scenarios of RESULTS_PER_EVALUATION x evaluation_bytes + cells x
+    BYTES_PER_CELL``, the cells being each scenario's :func:`workbook_cells` plus those of the
+    analysis sheets in ``extra`` that declare them (:class:`SizedSheet`). Saving streams
+    each sheet through a temporary file (:func:`save_reproducible`) and adds no term.
+
+    >>> import finmodel
+    >>> res = finmodel.run("bear")
+    >>> need, cells = workbook_memory([res])
+    >>> cells == workbook_cells(res) and need > cells * BYTES_PER_CELL
+    True
+    """
+    from finmodel.engine.evaluate import evaluation_bytes
+
+    cells = sum(workbook_cells(r) for r in results)
+    cells += sum(int(getattr(add, "cells", 0)) for add in extra)
+    held = sum(RESULTS_PER_EVALUATION * evaluation_bytes(r.model, 1) for r in results)
+    return held + cells * BYTES_PER_CELL, cells
 
 
 def write_workbook(
@@ -138,9 +202,9 @@ def write_workbook(
     if path.suffix.lower() != ".xlsx":
         raise ExportError(f"{path}: expected a workbook path ending in .xlsx, got {str(path)!r}")
     check_writable(path)
-    cells = sum(workbook_cells(r) for r in results)
+    need, cells = workbook_memory(results, extra)
     check_memory(
-        cells * BYTES_PER_CELL,
+        need,
         str(path),
         f"{cells:,} cells",
         "model fewer months or line items, or pass --no-workbook",
@@ -162,8 +226,7 @@ def write_workbook(
         add(wb)
     for ws in wb.worksheets:
         _print_setup(ws)
-    data = reproducible_bytes(wb)
-    write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
+    write_atomic(path, lambda tmp: save_reproducible(wb, tmp))
     return path
 
 
@@ -183,30 +246,39 @@ def _print_setup(ws: Any) -> None:
 FIXED_TIME = "2000-01-01T00:00:00Z"
 
 
-def reproducible_bytes(wb: Any) -> bytes:
-    """The workbook as bytes that depend only on its content: document timestamps fixed and
-    every zip entry dated 1980-01-01, in the order openpyxl wrote them."""
-    import io
+def save_reproducible(wb: Any, target: str | Path) -> None:
+    """Save ``wb`` to ``target`` as bytes that depend only on its content: document
+    timestamps fixed and every zip entry dated 1980-01-01, in the order openpyxl wrote them.
+
+    openpyxl writes each sheet's XML through a temporary file; its package goes to another
+    temporary file here, and each entry is copied from it in 1 MB blocks, so saving holds no
+    whole sheet (nor the whole file) in memory."""
     import re
+    import shutil
     import zipfile
 
-    buf = io.BytesIO()
-    wb.save(buf)
-    out = io.BytesIO()
-    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                    rb"\g<1>" + FIXED_TIME.encode() + rb"\g<2>",
-                    data,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, data)
-    return out.getvalue()
+    with tempfile.TemporaryFile() as raw:
+        wb.save(raw)
+        raw.seek(0)
+        with (
+            zipfile.ZipFile(raw) as src,
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst,
+        ):
+            for info in src.infolist():
+                entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o600 << 16
+                if info.filename == "docProps/core.xml":
+                    data = re.sub(
+                        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                        rb"\g<1>" + FIXED_TIME.encode() + rb"\g<2>",
+                        src.read(info.filename),
+                    )
+                    dst.writestr(entry, data)
+                    continue
+                entry.file_size = info.file_size  # so that zipfile picks ZIP64 when needed
+                with src.open(info) as r, dst.open(entry, "w") as w:
+                    shutil.copyfileobj(r, w, 1 << 20)
 
 
 def check_writable(path: Path) -> None:
