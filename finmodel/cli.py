@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+
+from finmodel.cli_usage import Commands, bare, fail, has_control, say_error, shown
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from finmodel.assumptions import Loaded
     from finmodel.results import Results
 
 DEFAULT_SCENARIO = "openai-plan-2025q3"
@@ -22,6 +24,7 @@ PRICING_OPTION = typer.Option(
     metavar="RULE",
 )
 OUTPUTS = Path("outputs")
+_Named = TypeVar("_Named")
 
 app = typer.Typer(
     name="finmodel",
@@ -32,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Commands,  # usage errors are one line each (finmodel.cli_usage)
 )
 
 
@@ -53,8 +57,7 @@ def _root(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+    fail(message)
 
 
 def _located(e: Exception, loaded: Any = None) -> str:
@@ -84,6 +87,19 @@ def _styled(*parts: str | tuple[str, str]) -> Any:
     return Text.assemble(*parts)
 
 
+JSON_HELP = (
+    "Print one JSON object instead of tables (numbers to 12 significant digits; null for a "
+    "value that is not a finite number)."
+)
+
+
+def _print_json(doc: Any) -> None:
+    """Print ``doc`` as JSON by the one rule of every ``--json`` (finmodel.export.jsondoc)."""
+    from finmodel.export.jsondoc import dumps
+
+    typer.echo(dumps(doc))
+
+
 def _fmt(x: Any, digits: int = 1) -> str:
     if x is None:
         return "never"
@@ -96,10 +112,28 @@ def _year(x: float | None) -> str:
     return "never" if x is None else f"{x:.0f}"
 
 
+def _file_names(value: _Named) -> _Named:
+    """Callback of every argument and option that names a file: a name holding a control
+    character (a newline, a tab, an escape) is refused, so that no message or output name
+    carries one."""
+    for name in value if isinstance(value, list) else [value]:
+        if name is not None and has_control(name):
+            raise typer.BadParameter(
+                f"expected a file name without control characters, got {shown(name)}"
+            )
+    return value
+
+
+def _workbook_path(out: Path | None) -> Path | None:
+    """Callback of ``--out``: a workbook path (``.xlsx``), refused before any work is done."""
+    _file_names(out)
+    if out is not None and out.suffix.lower() != ".xlsx":
+        raise typer.BadParameter(f"expected a workbook path ending in .xlsx, got {shown(out)}")
+    return out
+
+
 def _out_path(out: Path | None, default_name: str) -> Path:
     if out is not None:
-        if out.suffix.lower() != ".xlsx":
-            _fail(f"--out: expected a workbook path ending in .xlsx, got {str(out)!r}")
         return out
     _outputs_folder()
     return OUTPUTS / default_name
@@ -117,19 +151,23 @@ def run(
     file: Annotated[
         str | None,
         typer.Argument(
-            help="Assumption file, or a shipped scenario's name. Default: the base case."
+            help="Assumption file, or a shipped scenario's name. Default: the base case.",
+            callback=_file_names,
         ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[
         bool, typer.Option("--no-workbook", help="Do not write a workbook.")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="PATH=VALUE: set the inputs under a parameter path."),
@@ -160,21 +198,26 @@ def run(
     """
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
-    from finmodel.results import run_loaded, with_adjustments, with_as_of, with_pricing
+    from finmodel.results import run_loaded, with_as_of, with_pricing
 
     try:
         loaded = load_with_meta(file or DEFAULT_SCENARIO)
         if pricing is not None:
             loaded = with_pricing(loaded, pricing)
         changes: dict[str, dict[str, float]] = {}
+        typed: dict[str, str] = {}  # path -> the option as typed, '--set costs.tax_rate=21'
         for op, given in (("set", set_), ("scale", scale), ("shift", shift)):
             for text in given or []:
-                path, value = _split(text, f"--{op}")
-                changes[path] = {op: _number(value, f"--{op}")}
+                path, value = _split(text, f"--{op}", _CHANGE[op])
+                as_typed = f"--{op} {bare(text)}"
+                if path in typed:
+                    _fail(f"{as_typed}: expected one change per path, got {typed[path]} too")
+                changes[path] = {op: _number(value, as_typed, f"a number after {path}=")}
+                typed[path] = as_typed
         if changes:
-            loaded = with_adjustments(loaded, changes)
+            loaded = _adjusted(loaded, changes, typed)
         if as_of is not None:
-            loaded = with_as_of(loaded, as_of)
+            loaded = with_as_of(loaded, as_of, field="--as-of")
         res = run_loaded(loaded)
         if res.assumptions.valuation is not None:
             res.valuation()  # computed (and checked) once, before anything is printed
@@ -185,7 +228,7 @@ def run(
     except FinmodelError as e:
         _fail(str(e))
     if as_json:
-        typer.echo(json.dumps(res.to_json(), indent=2))
+        _print_json(res.to_json())
         if written:
             typer.echo(f"wrote {written}", err=True)
         return
@@ -283,7 +326,9 @@ def _print_run(res: Results) -> None:
 
 @app.command()
 def validate(
-    files: Annotated[list[str], typer.Argument(help="Assumption files to check.")],
+    files: Annotated[
+        list[str], typer.Argument(help="Assumption files to check.", callback=_file_names)
+    ],
 ) -> None:
     """Check assumption files (scenarios and network files) and print every located error.
 
@@ -309,7 +354,7 @@ def validate(
             model = build(loaded.assumptions)
         except FinmodelError as e:
             failed += 1
-            typer.echo(f"error: {e}", err=True)
+            say_error(str(e))
             continue
         typer.echo(
             f"ok: {f}: '{model.scenario}', {model.timeline.T} months, "
@@ -321,10 +366,17 @@ def validate(
 
 @app.command()
 def compare(
-    files: Annotated[list[str], typer.Argument(help="Two or more assumption files.")],
+    files: Annotated[
+        list[str], typer.Argument(help="Two or more assumption files.", callback=_file_names)
+    ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/compare.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/compare.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[
         bool, typer.Option("--no-workbook", help="Do not write a workbook.")
@@ -365,20 +417,46 @@ def compare(
         typer.echo(f"wrote {written}")
 
 
-def _split(text: str, what: str) -> tuple[str, str]:
+_CHANGE = {"set": "PATH=VALUE", "scale": "PATH=FACTOR", "shift": "PATH=AMOUNT"}
+
+
+def _adjusted(
+    loaded: Loaded, changes: dict[str, dict[str, float]], typed: dict[str, str]
+) -> Loaded:
+    """``loaded`` with the --set, --scale and --shift changes; an error in one of them names
+    the option as typed (``--set costs.tax_rate=21: expected a rate ...``), not the
+    ``adjust.PATH`` entry the changes become."""
+    from finmodel.errors import AssumptionError
+    from finmodel.results import with_adjustments
+
+    try:
+        return with_adjustments(loaded, changes)
+    except AssumptionError as e:
+        text = str(e)
+        for path, as_typed in typed.items():
+            if text.startswith(f"adjust.{path}: "):
+                why = text.removeprefix(f"adjust.{path}: ")
+                op, x = next(iter(changes[path].items()))
+                if op == "set":  # 'got 21 (after set 21)' says the same twice
+                    why = why.removesuffix(f" (after set {x:g})")
+                _fail(f"{as_typed}: {why}")
+        raise
+
+
+def _split(text: str, what: str, form: str = "PATH=VALUE") -> tuple[str, str]:
     if "=" not in text:
-        _fail(f"{what}: expected PATH=VALUE, got {text!r}")
+        _fail(f"{what}: expected {form}, got {shown(text)}")
     k, _, v = text.partition("=")
     return k.strip(), v.strip()
 
 
-def _number(text: str, what: str) -> float:
+def _number(text: str, what: str, expected: str = "a number") -> float:
     try:
         x = float(text)
     except ValueError:
-        _fail(f"{what}: expected a number, got {text!r}")
+        _fail(f"{what}: expected {expected}, got {shown(text)}")
     if x != x or x in (float("inf"), float("-inf")):
-        _fail(f"{what}: expected a finite number, got {text!r}")
+        _fail(f"{what}: expected a finite number, got {shown(text)}")
     return x
 
 
@@ -392,7 +470,10 @@ def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
 
 @app.command()
 def sensitivity(
-    file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
+    file: Annotated[
+        str,
+        typer.Argument(help="Assumption file, or a shipped scenario's name.", callback=_file_names),
+    ],
     metric: Annotated[
         str | None,
         typer.Option(
@@ -435,7 +516,10 @@ def sensitivity(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Workbook path (default outputs/<file>-sensitivity.xlsx)."
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>-sensitivity.xlsx).",
+            callback=_workbook_path,
         ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
@@ -622,7 +706,10 @@ def res_version() -> str:
 
 @app.command()
 def solve(
-    file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
+    file: Annotated[
+        str,
+        typer.Argument(help="Assumption file, or a shipped scenario's name.", callback=_file_names),
+    ],
     target: Annotated[
         str, typer.Option("--target", "-t", help="METRIC=VALUE, e.g. funding_gap.2030=0.")
     ],
@@ -682,7 +769,10 @@ def _no_solution(e: Exception) -> NoReturn:
 
 @app.command()
 def simulate(
-    file: Annotated[str, typer.Argument(help="Assumption file with an 'uncertainty' section.")],
+    file: Annotated[
+        str,
+        typer.Argument(help="Assumption file with an 'uncertainty' section.", callback=_file_names),
+    ],
     n: Annotated[
         int | None, typer.Option("-n", "--draws", help="Number of paths (default: the file's).")
     ] = None,
@@ -708,10 +798,15 @@ def simulate(
     chunk: Annotated[int, typer.Option("--chunk", help="Paths per evaluated chunk.")] = 5_000,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-montecarlo.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>-montecarlo.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Monte Carlo: metric distributions, the cash fan, and a raise schedule
     that holds jointly over the months.
@@ -830,7 +925,7 @@ def simulate(
                 "(Clopper-Pearson) binomial interval",
             },
         }
-        typer.echo(json.dumps(doc, indent=2))
+        _print_json(doc)
         return
     con = _console()
     m = mc.manifest
@@ -910,7 +1005,10 @@ def simulate(
 
 @app.command()
 def value(
-    file: Annotated[str, typer.Argument(help="Assumption file with a 'valuation' section.")],
+    file: Annotated[
+        str,
+        typer.Argument(help="Assumption file with a 'valuation' section.", callback=_file_names),
+    ],
     implied: Annotated[
         float | None,
         typer.Option("--implied", help="Reverse DCF: the equity value to explain (with --vary)."),
@@ -924,10 +1022,15 @@ def value(
     bracket: Annotated[str | None, typer.Option("--bracket", help="LOW:HIGH for --vary.")] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-valuation.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>-valuation.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     pricing: Annotated[str | None, PRICING_OPTION] = None,
 ) -> None:
     """DCF, inflows by kind, every issue of new shares with the cap table and dilution,
@@ -1006,7 +1109,7 @@ def value(
                 "equity_value": sol.achieved,
                 "target": sol.target,
             }
-        typer.echo(json.dumps(doc, indent=2, default=float))
+        _print_json(doc)
         return
     con = _console()
     a = res.assumptions
@@ -1164,12 +1267,15 @@ def value(
 
 @app.command()
 def network(
-    scenario: Annotated[str, typer.Argument(help="The modelled company's assumption file.")],
+    scenario: Annotated[
+        str, typer.Argument(help="The modelled company's assumption file.", callback=_file_names)
+    ],
     network_file: Annotated[
         Path,
         typer.Option(
             "--network",
             help="Network file (parties, obligations, loans), or a shipped one by name.",
+            callback=_file_names,
         ),
     ],
     shortfall: Annotated[
@@ -1190,11 +1296,14 @@ def network(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Workbook path (default outputs/<scenario>-network.xlsx)."
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<scenario>-network.xlsx).",
+            callback=_workbook_path,
         ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Who is exposed to the company, and the shortfall cascade through the network
     (Eisenberg-Noe clearing, year by year, each party's unspent cash carried forward).
@@ -1252,17 +1361,15 @@ def network(
         doc = {
             "manifest": manifest,
             "total_loss": rep["total_loss"],
-            "exposures": exp.replace({float("nan"): None}).to_dict(orient="index"),
-            "parties": rep["parties"].replace({float("nan"): None}).to_dict(orient="index"),
+            "exposures": exp.to_dict(orient="index"),
+            "parties": rep["parties"].to_dict(orient="index"),
             "loans": rep["loans"].to_dict(orient="records"),
             "by_year": rep["years"].to_dict(orient="index"),
             "cash_by_year": rep["cash"].to_dict(orient="index"),
         }
         if mc is not None:
             doc["monte_carlo"] = mc.to_dict(orient="index")
-        typer.echo(
-            json.dumps(doc, indent=2, default=lambda x: x.item() if hasattr(x, "item") else str(x))
-        )
+        _print_json(doc)
         return
     con = _console()
     yrs = rep["years"]

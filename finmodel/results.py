@@ -344,17 +344,18 @@ def run(
     return run_loaded(loaded)
 
 
-def with_as_of(loaded: Loaded, as_of: str) -> Loaded:
-    """The same scenario with runway counted from the end of month ``as_of`` (``YYYY-MM``)."""
+def with_as_of(loaded: Loaded, as_of: str, field: str = "as-of month") -> Loaded:
+    """The same scenario with runway counted from the end of month ``as_of`` (``YYYY-MM``);
+    an error names ``field`` (the CLI's is ``--as-of``)."""
     a = loaded.assumptions
     try:
         m = month_index(*parse_month(as_of))
     except ValueError as e:
-        raise AssumptionError(f"as-of month: {e}") from None
+        raise AssumptionError(f"{field}: {e}") from None
     first, last = month_index(*parse_month(a.start)), month_index(*parse_month(a.end))
     if not first - 1 <= m <= last - 1:
         raise AssumptionError(
-            f"as-of month: expected a month from {month_label(first - 1)} (the opening balance "
+            f"{field}: expected a month from {month_label(first - 1)} (the opening balance "
             f"date) to {month_label(last - 1)} (the month before the end), got {as_of}"
         )
     opening = a.opening.model_copy(update={"as_of": as_of})
@@ -402,7 +403,8 @@ def with_pricing(loaded: Loaded, rule: str) -> Loaded:
             try:
                 f = Inflow.model_validate({**data, "name": f.name, **change})
             except ValueError as e:
-                raise AssumptionError(f"--pricing {rule}: {_first_error(e)}") from None
+                why = _first_error(e).removeprefix("pricing: ")  # the option is the field
+                raise AssumptionError(f"--pricing {rule}: {why}") from None
         inflows.append(f)
     v = a.valuation
     if "raise_policy" in change.get("pricing", []) and (v is None or v.raise_policy is None):
