@@ -6,9 +6,9 @@
 ('2027-05', 214)
 
 The public names load on first use (so ``finmodel --help`` does not import numpy), and
-importing the package imports nothing at all: the ``finmodel`` command imports it before its
-first line (:mod:`finmodel.console`) can catch Ctrl-C, so that moment is kept to well under a
-millisecond.
+importing the package imports no other module but ``__future__``: the ``finmodel`` command
+imports it before its first line (:mod:`finmodel.console`) can catch Ctrl-C, so that moment is
+kept to about what an empty package takes (``typing`` alone took 3 to 12 ms).
 """
 
 from __future__ import annotations

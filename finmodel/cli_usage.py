@@ -58,7 +58,7 @@ EXPECTED: dict[str, str] = {
     "network --draws": "a whole number of Monte Carlo paths (0 for none)",
     "--grid-x": "PATH=START:STOP:COUNT such as revenue.scale=0.5:1.5:11",
     "--grid-y": "PATH=START:STOP:COUNT such as revenue.scale=0.5:1.5:11",
-    "--implied": "an equity value in the file's unit, such as 730",
+    "--implied": "a positive equity value of at most 1e15 (the file's unit)",
     "--metric": "a metric such as funding_gap.2030",
     "--network": "a network file, or a shipped network's name",
     "--op": "one of: set, scale, shift",
