@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from finmodel.cli_usage import Commands, bare, fail, has_control, say_error, shown
+from finmodel.cli_usage import Commands, bare, fail, say_error, shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,7 +24,6 @@ PRICING_OPTION = typer.Option(
     metavar="RULE",
 )
 OUTPUTS = Path("outputs")
-_Named = TypeVar("_Named")
 
 app = typer.Typer(
     name="finmodel",
@@ -112,21 +111,8 @@ def _year(x: float | None) -> str:
     return "never" if x is None else f"{x:.0f}"
 
 
-def _file_names(value: _Named) -> _Named:
-    """Callback of every argument and option that names a file: a name holding a control
-    character (a newline, a tab, an escape) is refused, so that no message or output name
-    carries one."""
-    for name in value if isinstance(value, list) else [value]:
-        if name is not None and has_control(name):
-            raise typer.BadParameter(
-                f"expected a file name without control characters, got {shown(name)}"
-            )
-    return value
-
-
 def _workbook_path(out: Path | None) -> Path | None:
     """Callback of ``--out``: a workbook path (``.xlsx``), refused before any work is done."""
-    _file_names(out)
     if out is not None and out.suffix.lower() != ".xlsx":
         raise typer.BadParameter(f"expected a workbook path ending in .xlsx, got {shown(out)}")
     return out
@@ -151,8 +137,7 @@ def run(
     file: Annotated[
         str | None,
         typer.Argument(
-            help="Assumption file, or a shipped scenario's name. Default: the base case.",
-            callback=_file_names,
+            help="Assumption file, or a shipped scenario's name. Default: the base case."
         ),
     ] = None,
     out: Annotated[
@@ -326,9 +311,7 @@ def _print_run(res: Results) -> None:
 
 @app.command()
 def validate(
-    files: Annotated[
-        list[str], typer.Argument(help="Assumption files to check.", callback=_file_names)
-    ],
+    files: Annotated[list[str], typer.Argument(help="Assumption files to check.")],
 ) -> None:
     """Check assumption files (scenarios and network files) and print every located error.
 
@@ -366,9 +349,7 @@ def validate(
 
 @app.command()
 def compare(
-    files: Annotated[
-        list[str], typer.Argument(help="Two or more assumption files.", callback=_file_names)
-    ],
+    files: Annotated[list[str], typer.Argument(help="Two or more assumption files.")],
     out: Annotated[
         Path | None,
         typer.Option(
@@ -472,7 +453,7 @@ def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
 def sensitivity(
     file: Annotated[
         str,
-        typer.Argument(help="Assumption file, or a shipped scenario's name.", callback=_file_names),
+        typer.Argument(help="Assumption file, or a shipped scenario's name."),
     ],
     metric: Annotated[
         str | None,
@@ -708,7 +689,7 @@ def res_version() -> str:
 def solve(
     file: Annotated[
         str,
-        typer.Argument(help="Assumption file, or a shipped scenario's name.", callback=_file_names),
+        typer.Argument(help="Assumption file, or a shipped scenario's name."),
     ],
     target: Annotated[
         str, typer.Option("--target", "-t", help="METRIC=VALUE, e.g. funding_gap.2030=0.")
@@ -771,7 +752,7 @@ def _no_solution(e: Exception) -> NoReturn:
 def simulate(
     file: Annotated[
         str,
-        typer.Argument(help="Assumption file with an 'uncertainty' section.", callback=_file_names),
+        typer.Argument(help="Assumption file with an 'uncertainty' section."),
     ],
     n: Annotated[
         int | None, typer.Option("-n", "--draws", help="Number of paths (default: the file's).")
@@ -1007,7 +988,7 @@ def simulate(
 def value(
     file: Annotated[
         str,
-        typer.Argument(help="Assumption file with a 'valuation' section.", callback=_file_names),
+        typer.Argument(help="Assumption file with a 'valuation' section."),
     ],
     implied: Annotated[
         float | None,
@@ -1267,15 +1248,12 @@ def value(
 
 @app.command()
 def network(
-    scenario: Annotated[
-        str, typer.Argument(help="The modelled company's assumption file.", callback=_file_names)
-    ],
+    scenario: Annotated[str, typer.Argument(help="The modelled company's assumption file.")],
     network_file: Annotated[
         Path,
         typer.Option(
             "--network",
             help="Network file (parties, obligations, loans), or a shipped one by name.",
-            callback=_file_names,
         ),
     ],
     shortfall: Annotated[

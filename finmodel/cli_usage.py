@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from difflib import get_close_matches
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, NoReturn, get_args, get_origin
+from typing import Any, NoReturn, cast, get_args, get_origin
 
 import typer
 from typer._click import Context, Parameter
@@ -148,7 +148,34 @@ class Commands(TyperGroup):
             close = get_close_matches(name, self.list_commands(ctx), n=3)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             fail(f"{bare(name)}: not a command of {ctx.command_path}{hint}; see {_help(ctx)}")
-        return super().resolve_command(ctx, args)
+        found, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None and cmd.callback is not None:
+            cmd.callback = _without_control(cmd.callback, cmd.params)
+        return found, cmd, rest
+
+
+def _without_control(callback: Callable[..., Any], params: list[Parameter]) -> Callable[..., Any]:
+    """``callback`` (a command's body) behind a check of the text it is given: a control
+    character (a newline, a tab, an escape) in any argument or option is refused, naming it.
+    No file name, path, metric, month or rule finmodel takes holds one, and refusing them
+    here keeps every message one line and every output name printable."""
+    if getattr(callback, "_checks_text", False):
+        return callback
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        for p in params:
+            given = kwargs.get(p.name or "")
+            for text in given if isinstance(given, list | tuple) else [given]:
+                if isinstance(text, str | PurePath) and has_control(text):
+                    raise BadParameter(
+                        f"expected no control characters (a newline, a tab, an escape...), "
+                        f"got {shown(text)}",
+                        param=cast(Any, p),
+                    )
+        return callback(*args, **kwargs)
+
+    checked._checks_text = True  # type: ignore[attr-defined]
+    return checked
 
 
 @contextmanager
@@ -189,9 +216,9 @@ def message(e: UsageError) -> str:
         return f"{name}: expected {_expected(ctx, e.param)}, got {shown(given)}{_hint(e, given)}"
     extra = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", e.message, re.S)
     if extra:
-        return (
+        return (  # click has escaped its control characters
             f"{ctx.command_path}: expected {_arguments(ctx)}, got another argument "
-            f"{shown(extra.group(1))}; see {_help(ctx)}"
+            f"'{printable(extra.group(1))}'; see {_help(ctx)}"
         )
     return f"{printable(e.format_message())}; see {_help(ctx)}"
 
