@@ -15,7 +15,9 @@ is written as plain text: nothing in it is read as console markup, and no contro
 reaches the terminal (:func:`printable`). ``finmodel`` alone and ``--help`` print the help
 as before.
 
-typer bundles its own copy of click from version 0.22 on; the exception classes come from it.
+typer includes its own copy of click from version 0.26 on, in a private module; the usage
+errors are recognised by their click class names (``UsageError``, ``NoSuchOption``...), as
+typer itself recognises ``NoArgsIsHelpError``, so nothing here imports that module.
 """
 
 from __future__ import annotations
@@ -27,19 +29,13 @@ from contextlib import contextmanager
 from difflib import get_close_matches
 from enum import Enum
 from pathlib import PurePath
-from typing import Any, NoReturn, cast, get_args, get_origin
+from typing import TYPE_CHECKING, Any, NoReturn, cast, get_args, get_origin
 
 import typer
-from typer._click import Context, Parameter
-from typer._click.exceptions import (
-    BadOptionUsage,
-    BadParameter,
-    MissingParameter,
-    NoArgsIsHelpError,
-    NoSuchOption,
-    UsageError,
-)
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from typer._click import Context, Parameter
 
 EXIT_BAD_INPUT = 2
 
@@ -96,8 +92,8 @@ def bare(text: object) -> str:
 
 
 def has_control(text: object) -> bool:
-    """Whether ``text`` holds a control character (C0, DEL or C1: a newline, a tab, an
-    escape...), which no file name given to finmodel may hold."""
+    """Whether ``text`` holds a control character (Unicode category Cc: C0, DEL and C1, such
+    as a newline, a tab, an escape), which no argument or option of finmodel's may hold."""
     return any(unicodedata.category(ch) == "Cc" for ch in str(text))
 
 
@@ -130,14 +126,14 @@ class Commands(TyperGroup):
     def make_context(
         self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
     ) -> Context:
-        with _one_line(lambda: Context(self, info_name=info_name, parent=parent)):
+        with _one_line(lambda: self.context_class(self, info_name=info_name, parent=parent)):
             return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: Context) -> Any:
         def command() -> Context:  # the command being parsed, for errors that lack it
             name = ctx.invoked_subcommand
             cmd = self.get_command(ctx, name) if name else None
-            return ctx if cmd is None else Context(cmd, info_name=name, parent=ctx)
+            return ctx if cmd is None else cmd.context_class(cmd, info_name=name, parent=ctx)
 
         with _one_line(command):
             return super().invoke(ctx)
@@ -167,7 +163,7 @@ def _without_control(callback: Callable[..., Any], params: list[Parameter]) -> C
             given = kwargs.get(p.name or "")
             for text in given if isinstance(given, list | tuple) else [given]:
                 if isinstance(text, str | PurePath) and has_control(text):
-                    raise BadParameter(
+                    raise typer.BadParameter(
                         f"expected no control characters (a newline, a tab, an escape...), "
                         f"got {shown(text)}",
                         param=cast(Any, p),
@@ -184,36 +180,44 @@ def _one_line(where: Callable[[], Context]) -> Iterator[None]:
     the command being parsed, for errors raised without one (an option missing its value)."""
     try:
         yield
-    except NoArgsIsHelpError:  # `finmodel` alone: the help, as before
-        raise
-    except UsageError as e:
-        if e.ctx is None:
-            e.ctx = where()
+    except Exception as e:
+        kinds = _kinds(e)
+        if "UsageError" not in kinds or "NoArgsIsHelpError" in kinds:
+            raise  # not a usage error; or `finmodel` alone: the help, as before
+        if getattr(e, "ctx", None) is None:
+            e.ctx = where()  # type: ignore[attr-defined]
         fail(message(e))
 
 
-def message(e: UsageError) -> str:
-    """The one-line message (without ``error:``) of a usage error."""
-    ctx = e.ctx
+def _kinds(e: BaseException) -> set[str]:
+    """The names of the classes ``e`` is an instance of (click's, wherever it lives)."""
+    return {c.__name__ for c in type(e).__mro__}
+
+
+def message(e: Any) -> str:
+    """The one-line message (without ``error:``) of a usage error (click's ``UsageError``)."""
+    ctx: Context | None = e.ctx
+    kinds = _kinds(e)
+    param: Parameter | None = getattr(e, "param", None)
     if ctx is None:
         return printable(e.format_message())
-    if isinstance(e, NoSuchOption):
-        return _no_such_option(ctx, e)
-    if isinstance(e, BadOptionUsage):
+    if "NoSuchOption" in kinds:
+        return _no_such_option(ctx, e.option_name, e.possibilities)
+    if "BadOptionUsage" in kinds:
         param = _param_named(ctx, e.option_name)
         if param is None:
             return f"{bare(e.option_name)}: {printable(e.message)}; see {_help(ctx)}"
         if _is_flag(param):  # --json=yes
             return f"{_name(param)}: expected no value (it is a switch), got one after '='"
         return f"{_name(param)}: expected {_expected(ctx, param)} after it, got nothing"
-    if isinstance(e, MissingParameter) and e.param is not None:
-        return f"{_name(e.param)}: missing; expected {_expected(ctx, e.param)}; see {_help(ctx)}"
-    if isinstance(e, BadParameter) and e.param is not None:
-        name = _name(e.param)
+    if "MissingParameter" in kinds and param is not None:
+        return f"{_name(param)}: missing; expected {_expected(ctx, param)}; see {_help(ctx)}"
+    if "BadParameter" in kinds and param is not None:
         given = _typed(e)
         if given is None:  # a check of finmodel's own, worded as 'expected ..., got ...'
-            return f"{name}: {printable(e.message)}"
-        return f"{name}: expected {_expected(ctx, e.param)}, got {shown(given)}{_hint(e, given)}"
+            return f"{_name(param)}: {printable(e.message)}"
+        shown_given = f"{shown(given)}{_hint(param, given)}"
+        return f"{_name(param)}: expected {_expected(ctx, param)}, got {shown_given}"
     extra = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", e.message, re.S)
     if extra:
         return (  # click has escaped its control characters
@@ -265,7 +269,7 @@ def _expected(ctx: Context, param: Parameter) -> str:
     return _BY_TYPE.get(kind, "a value")
 
 
-def _typed(e: BadParameter) -> str | None:
+def _typed(e: Exception) -> str | None:
     """What was typed for the parameter, when typer's conversion refused it (it keeps the
     text in the pydantic error it raised from); None for a refusal by a callback."""
     errors = getattr(e.__cause__, "errors", None)
@@ -278,9 +282,9 @@ def _typed(e: BadParameter) -> str | None:
     return None if given is None else str(given)
 
 
-def _hint(e: BadParameter, given: str) -> str:
-    """``(write 1000000)`` for a whole number written as ``1e6`` or ``5.0``."""
-    kind = getattr(getattr(e.param, "type_descriptor", None), "annotation", None)
+def _hint(param: Parameter, given: str) -> str:
+    """``(write 1000000)`` for a whole number written as ``1e6``."""
+    kind = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     if kind is not int:
         return ""
     try:
@@ -305,11 +309,10 @@ def _arguments(ctx: Context) -> str:
     return " and ".join(words)
 
 
-def _no_such_option(ctx: Context, e: NoSuchOption) -> str:
-    opt = e.option_name
+def _no_such_option(ctx: Context, opt: str, possibilities: list[str] | None) -> str:
     where = f"not an option of {ctx.command_path}"
-    if e.possibilities:
-        where += f" (did you mean {' or '.join(sorted(e.possibilities))}?)"
+    if possibilities:
+        where += f" (did you mean {' or '.join(sorted(possibilities))}?)"
     else:
         root = ctx.find_root()
         group = root.command

@@ -11,9 +11,11 @@ about 10 ms on an idle machine, of which finmodel's imports are under 1 ms and t
 Python's. A signal in that time gets Python's own handling, and nothing of finmodel's has
 run, so nothing is written: before Python has set its handler, the process ends with the
 signal's status (-2) and prints nothing; after, Python prints a ``KeyboardInterrupt``
-traceback (exit status 1 in its start-up, -2 in the console script's imports); and in one
-step of its start-up (checking whether ``argv[0]`` is an import path) CPython prints the
-traceback and goes on with the run.
+traceback (exit status 1 in its start-up, -2 in the console script's imports). Twice it
+prints the traceback and goes on: when checking whether ``argv[0]`` is an import path, which
+:func:`main` finds in ``sys.last_value`` and stops the run (exit code 130, ``interrupted``);
+and in a callback of its import machinery ("Exception ignored in: <function
+_get_module_lock...>"), which leaves no trace, so that interrupt is lost and the run goes on.
 
 An interrupt that lands inside a finaliser (a ``__del__`` or a weakref callback, run when an
 object is freed) cannot leave it: Python prints it as "Exception ignored" and carries on.
@@ -71,6 +73,8 @@ def main() -> None:
         signal.signal(signal.SIGINT, _interrupted)
         signal.signal(signal.SIGTERM, _interrupted)
         sys.unraisablehook = _unraisable
+        if isinstance(getattr(sys, "last_value", None), KeyboardInterrupt):
+            _leave()  # an interrupt Python's start-up reported and went on from
         from finmodel.cli import app
 
         app()
