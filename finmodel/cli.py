@@ -451,10 +451,7 @@ def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
 
 @app.command()
 def sensitivity(
-    file: Annotated[
-        str,
-        typer.Argument(help="Assumption file, or a shipped scenario's name."),
-    ],
+    file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
     metric: Annotated[
         str | None,
         typer.Option(
@@ -687,10 +684,7 @@ def res_version() -> str:
 
 @app.command()
 def solve(
-    file: Annotated[
-        str,
-        typer.Argument(help="Assumption file, or a shipped scenario's name."),
-    ],
+    file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
     target: Annotated[
         str, typer.Option("--target", "-t", help="METRIC=VALUE, e.g. funding_gap.2030=0.")
     ],
@@ -750,10 +744,7 @@ def _no_solution(e: Exception) -> NoReturn:
 
 @app.command()
 def simulate(
-    file: Annotated[
-        str,
-        typer.Argument(help="Assumption file with an 'uncertainty' section."),
-    ],
+    file: Annotated[str, typer.Argument(help="Assumption file with an 'uncertainty' section.")],
     n: Annotated[
         int | None, typer.Option("-n", "--draws", help="Number of paths (default: the file's).")
     ] = None,
@@ -986,10 +977,7 @@ def simulate(
 
 @app.command()
 def value(
-    file: Annotated[
-        str,
-        typer.Argument(help="Assumption file with a 'valuation' section."),
-    ],
+    file: Annotated[str, typer.Argument(help="Assumption file with a 'valuation' section.")],
     implied: Annotated[
         float | None,
         typer.Option("--implied", help="Reverse DCF: the equity value to explain (with --vary)."),
