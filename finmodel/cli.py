@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from finmodel.cli_usage import Commands, bare, fail, say_error, shown
+
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from finmodel.assumptions import Loaded
     from finmodel.results import Results
 
 DEFAULT_SCENARIO = "openai-plan-2025q3"
@@ -32,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Commands,  # usage errors are one line each (finmodel.cli_usage)
 )
 
 
@@ -53,8 +56,7 @@ def _root(
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+    fail(message)
 
 
 OPTIONS = {
@@ -112,6 +114,19 @@ def _styled(*parts: str | tuple[str, str]) -> Any:
     return Text.assemble(*parts)
 
 
+JSON_HELP = (
+    "Print one JSON object instead of tables (numbers to 12 significant digits; null for a "
+    "value that is not a finite number)."
+)
+
+
+def _print_json(doc: Any) -> None:
+    """Print ``doc`` as JSON by the one rule of every ``--json`` (finmodel.export.jsondoc)."""
+    from finmodel.export.jsondoc import dumps
+
+    typer.echo(dumps(doc))
+
+
 def _fmt(x: Any, digits: int = 1) -> str:
     if x is None:
         return "never"
@@ -124,10 +139,15 @@ def _year(x: float | None) -> str:
     return "never" if x is None else f"{x:.0f}"
 
 
+def _workbook_path(out: Path | None) -> Path | None:
+    """Callback of ``--out``: a workbook path (``.xlsx``), refused before any work is done."""
+    if out is not None and out.suffix.lower() != ".xlsx":
+        raise typer.BadParameter(f"expected a workbook path ending in .xlsx, got {shown(out)}")
+    return out
+
+
 def _out_path(out: Path | None, default_name: str) -> Path:
     if out is not None:
-        if out.suffix.lower() != ".xlsx":
-            _fail(f"--out: expected a workbook path ending in .xlsx, got {str(out)!r}")
         return out
     _outputs_folder()
     return OUTPUTS / default_name
@@ -150,14 +170,17 @@ def run(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[
         bool, typer.Option("--no-workbook", help="Do not write a workbook.")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="PATH=VALUE: set the inputs under a parameter path."),
@@ -188,19 +211,24 @@ def run(
     """
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
-    from finmodel.results import run_loaded, with_adjustments, with_as_of, with_pricing
+    from finmodel.results import run_loaded, with_as_of, with_pricing
 
     try:
         loaded = load_with_meta(file or DEFAULT_SCENARIO)
         if pricing is not None:
             loaded = with_pricing(loaded, pricing)
         changes: dict[str, dict[str, float]] = {}
+        typed: dict[str, str] = {}  # path -> the option as typed, '--set costs.tax_rate=21'
         for op, given in (("set", set_), ("scale", scale), ("shift", shift)):
             for text in given or []:
-                path, value = _split(text, f"--{op}")
-                changes[path] = {op: _number(value, f"--{op}")}
+                path, value = _split(text, f"--{op}", _CHANGE[op])
+                as_typed = f"--{op} {bare(text)}"
+                if path in typed:
+                    _fail(f"{as_typed}: expected one change per path, got {typed[path]} too")
+                changes[path] = {op: _number(value, as_typed, f"a number after {path}=")}
+                typed[path] = as_typed
         if changes:
-            loaded = with_adjustments(loaded, changes)
+            loaded = _adjusted(loaded, changes, typed)
         if as_of is not None:
             loaded = with_as_of(loaded, as_of)
         res = run_loaded(loaded)
@@ -213,7 +241,7 @@ def run(
     except FinmodelError as e:
         _fail(_located(e))
     if as_json:
-        typer.echo(json.dumps(res.to_json(), indent=2))
+        _print_json(res.to_json())
         if written:
             typer.echo(f"wrote {written}", err=True)
         return
@@ -338,7 +366,7 @@ def validate(
         except FinmodelError as e:
             failed += 1
             for problem in getattr(e, "problems", None) or (str(e),):
-                typer.echo(f"error: {problem}", err=True)
+                say_error(problem)
             continue
         typer.echo(
             f"ok: {f}: '{model.scenario}', {model.timeline.T} months, "
@@ -353,7 +381,12 @@ def compare(
     files: Annotated[list[str], typer.Argument(help="Two or more assumption files.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/compare.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/compare.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[
         bool, typer.Option("--no-workbook", help="Do not write a workbook.")
@@ -394,20 +427,46 @@ def compare(
         typer.echo(f"wrote {written}")
 
 
-def _split(text: str, what: str) -> tuple[str, str]:
+_CHANGE = {"set": "PATH=VALUE", "scale": "PATH=FACTOR", "shift": "PATH=AMOUNT"}
+
+
+def _adjusted(
+    loaded: Loaded, changes: dict[str, dict[str, float]], typed: dict[str, str]
+) -> Loaded:
+    """``loaded`` with the --set, --scale and --shift changes; an error in one of them names
+    the option as typed (``--set costs.tax_rate=21: expected a rate ...``), not the
+    ``adjust.PATH`` entry the changes become."""
+    from finmodel.errors import AssumptionError
+    from finmodel.results import with_adjustments
+
+    try:
+        return with_adjustments(loaded, changes)
+    except AssumptionError as e:
+        text = str(e)
+        for path, as_typed in typed.items():
+            if text.startswith(f"adjust.{path}: "):
+                why = text.removeprefix(f"adjust.{path}: ")
+                op, x = next(iter(changes[path].items()))
+                if op == "set":  # 'got 21 (after set 21)' says the same twice
+                    why = why.removesuffix(f" (after set {x:g})")
+                _fail(f"{as_typed}: {why}")
+        raise
+
+
+def _split(text: str, what: str, form: str = "PATH=VALUE") -> tuple[str, str]:
     if "=" not in text:
-        _fail(f"{what}: expected PATH=VALUE, got {text!r}")
+        _fail(f"{what}: expected {form}, got {shown(text)}")
     k, _, v = text.partition("=")
     return k.strip(), v.strip()
 
 
-def _number(text: str, what: str) -> float:
+def _number(text: str, what: str, expected: str = "a number") -> float:
     try:
         x = float(text)
     except ValueError:
-        _fail(f"{what}: expected a number, got {text!r}")
+        _fail(f"{what}: expected {expected}, got {shown(text)}")
     if x != x or x in (float("inf"), float("-inf")):
-        _fail(f"{what}: expected a finite number, got {text!r}")
+        _fail(f"{what}: expected a finite number, got {shown(text)}")
     return x
 
 
@@ -464,7 +523,10 @@ def sensitivity(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Workbook path (default outputs/<file>-sensitivity.xlsx)."
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>-sensitivity.xlsx).",
+            callback=_workbook_path,
         ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
@@ -737,10 +799,15 @@ def simulate(
     chunk: Annotated[int, typer.Option("--chunk", help="Paths per evaluated chunk.")] = 5_000,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-montecarlo.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>-montecarlo.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Monte Carlo: metric distributions, the cash fan, and a raise schedule
     that holds jointly over the months.
@@ -859,7 +926,7 @@ def simulate(
                 "(Clopper-Pearson) binomial interval",
             },
         }
-        typer.echo(json.dumps(doc, indent=2))
+        _print_json(doc)
         return
     con = _console()
     m = mc.manifest
@@ -953,10 +1020,15 @@ def value(
     bracket: Annotated[str | None, typer.Option("--bracket", help="LOW:HIGH for --vary.")] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Workbook path (default outputs/<file>-valuation.xlsx)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<file>-valuation.xlsx).",
+            callback=_workbook_path,
+        ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     pricing: Annotated[str | None, PRICING_OPTION] = None,
 ) -> None:
     """DCF, inflows by kind, every issue of new shares with the cap table and dilution,
@@ -1035,7 +1107,7 @@ def value(
                 "equity_value": sol.achieved,
                 "target": sol.target,
             }
-        typer.echo(json.dumps(doc, indent=2, default=float))
+        _print_json(doc)
         return
     con = _console()
     a = res.assumptions
@@ -1219,11 +1291,14 @@ def network(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Workbook path (default outputs/<scenario>-network.xlsx)."
+            "--out",
+            "-o",
+            help="Workbook path (default outputs/<scenario>-network.xlsx).",
+            callback=_workbook_path,
         ),
     ] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Who is exposed to the company, and the shortfall cascade through the network
     (Eisenberg-Noe clearing, year by year, each party's unspent cash carried forward).
@@ -1281,17 +1356,15 @@ def network(
         doc = {
             "manifest": manifest,
             "total_loss": rep["total_loss"],
-            "exposures": exp.replace({float("nan"): None}).to_dict(orient="index"),
-            "parties": rep["parties"].replace({float("nan"): None}).to_dict(orient="index"),
+            "exposures": exp.to_dict(orient="index"),
+            "parties": rep["parties"].to_dict(orient="index"),
             "loans": rep["loans"].to_dict(orient="records"),
             "by_year": rep["years"].to_dict(orient="index"),
             "cash_by_year": rep["cash"].to_dict(orient="index"),
         }
         if mc is not None:
             doc["monte_carlo"] = mc.to_dict(orient="index")
-        typer.echo(
-            json.dumps(doc, indent=2, default=lambda x: x.item() if hasattr(x, "item") else str(x))
-        )
+        _print_json(doc)
         return
     con = _console()
     yrs = rep["years"]

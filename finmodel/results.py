@@ -417,7 +417,8 @@ def with_pricing(loaded: Loaded, rule: str) -> Loaded:
             try:
                 f = Inflow.model_validate({**data, "name": f.name, **change})
             except ValueError as e:
-                raise ArgumentError("pricing", _first_error(e), f"pricing {rule}") from None
+                why = _first_error(e).removeprefix("pricing: ")  # the argument is the field
+                raise ArgumentError("pricing", why, f"pricing {rule}") from None
         inflows.append(f)
     v = a.valuation
     if "raise_policy" in change.get("pricing", []) and (v is None or v.raise_policy is None):

@@ -152,7 +152,7 @@ def test_run_with_parameter_path_changes(in_tmp: Path) -> None:
     r = runner.invoke(app, ["run", "bear", "--scale", "revenue.anual=2", "--no-workbook"])
     assert r.exit_code == 2 and "nearest: revenue.annual" in r.output
     r = runner.invoke(app, ["run", "bear", "--shift", "opening.cash", "--no-workbook"])
-    assert r.exit_code == 2 and "--shift: expected PATH=VALUE" in r.output
+    assert r.exit_code == 2 and "--shift: expected PATH=AMOUNT, got 'opening.cash'" in r.output
 
 
 def test_validate_checks_network_files_and_run_refuses_them(tmp_path: Path) -> None:

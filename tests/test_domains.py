@@ -62,29 +62,30 @@ def test_plain_number_is_the_same_value_every_year(tmp_path: Path) -> None:
     [
         (
             ["--set", "costs.tax_rate=21"],
-            "adjust.costs.tax_rate: expected a rate between 0 and 1 (rates are decimals: "
-            "0.21, not 21), got 21 (after set 21)",
+            "--set costs.tax_rate=21: expected a rate between 0 and 1 (rates are decimals: "
+            "0.21, not 21), got 21",
         ),
         (
             ["--shift", "funding.min_cash=-100"],
-            "adjust.funding.min_cash: expected an amount >= 0, got -100 (after shift -100)",
+            "--shift funding.min_cash=-100: expected an amount >= 0, got -100 (after shift -100)",
         ),
         # the share of revenue 0.3 scaled by 4 is 1.2 (hand calculation)
         (
             ["--scale", "costs.cost_of_revenue=4"],
-            "adjust.costs.cost_of_revenue: expected a share between 0 and 1 (rates are "
+            "--scale costs.cost_of_revenue=4: expected a share between 0 and 1 (rates are "
             "decimals: 0.21, not 21), got 1.2 for costs.cost_of_revenue.share_of_revenue.2026 "
             "(after scale 4)",
         ),
         (
             ["--scale", "revenue.annual=1e300"],
-            "adjust.revenue.annual: expected a number of magnitude at most 1e+15, got 1e+300",
+            "--scale revenue.annual=1e300: expected a number of magnitude at most 1e+15, "
+            "got 1e+300",
         ),
         # 12 x 1e14 = 1.2e15 is beyond the largest magnitude a file may hold
         (
             ["--scale", "revenue.annual=1e14"],
-            "adjust.revenue.annual: expected a number of magnitude at most 1e+15, got 1.2e+15 "
-            "for revenue.annual.2026 (after scale 1e+14)",
+            "--scale revenue.annual=1e14: expected a number of magnitude at most 1e+15, "
+            "got 1.2e+15 for revenue.annual.2026 (after scale 1e+14)",
         ),
     ],
 )
