@@ -53,6 +53,13 @@ def _root(
     ] = False,
 ) -> None:
     """finmodel: funding gaps, runway and live workbooks from assumption files."""
+    from finmodel.errors import FinmodelError
+    from finmodel.limits import env_limit
+
+    try:  # a bad FINMODEL_MEMORY_GB is refused by every command, not only those it limits
+        env_limit()
+    except FinmodelError as e:
+        _fail(str(e))
 
 
 def _fail(message: str) -> NoReturn:
@@ -60,7 +67,8 @@ def _fail(message: str) -> NoReturn:
 
 
 OPTIONS = {
-    "n": "-n/--draws",
+    "n": "--draws",
+    "fraction": "--shortfall",
     "seed": "--seed",
     "sampler": "--sampler",
     "alpha": "--alpha",
@@ -81,7 +89,7 @@ OPTIONS = {
     "path": "--out",
 }
 """The API's argument behind each option: an error about an argument (``n: expected ...``)
-is printed with the option's name (``-n/--draws: expected ...``)."""
+is printed with the option's name (``--draws: expected ...``)."""
 
 
 def _located(e: Exception, loaded: Any = None) -> str:

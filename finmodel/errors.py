@@ -82,7 +82,7 @@ class ArgumentError(AssumptionError):
     message starts with it, ``n: expected at least 1 draw, got 0``, or with the part of it
     at fault, ``where``: ``specs[2].low: expected a finite number, got nan``. The CLI,
     which passes its options through these arguments, names its option there instead
-    (``-n/--draws: ...``), from one table of argument -> option (``finmodel.cli.OPTIONS``).
+    (``--draws: ...``), from one table of argument -> option (``finmodel.cli.OPTIONS``).
     A :class:`ResourceLimitError` about an argument carries ``argument`` the same way. It
     is an :class:`AssumptionError`, so a caller's ``except AssumptionError`` (or
     ``ValueError``) keeps working.

@@ -40,7 +40,7 @@ from finmodel.assumptions.loader import (
     validate,
 )
 from finmodel.assumptions.schema import Sourced, slug
-from finmodel.errors import AssumptionError
+from finmodel.errors import ArgumentError, AssumptionError
 from finmodel.network_schema import OUTSIDE, Network
 
 if TYPE_CHECKING:
@@ -570,12 +570,13 @@ class Cascade:
 
 def shock(company: CompanyCash, fraction: float | None) -> FloatArray:
     """The company's means lost each year, (S, Y): ``fraction`` of its take-or-pay
-    obligations that year (``--shortfall``), or nothing."""
+    obligations that year, or nothing. A ``fraction`` outside [0, 1] is an
+    :class:`~finmodel.errors.ArgumentError` naming it (the CLI's ``--shortfall``)."""
     S, Y = company.other.shape
     if fraction is None:
         return np.zeros((S, Y))
     if not 0.0 <= fraction <= 1.0:
-        raise AssumptionError(f"--shortfall: expected a fraction in [0, 1], got {fraction}")
+        raise ArgumentError("fraction", f"expected a fraction in [0, 1], got {fraction}")
     out: FloatArray = fraction * company.owes.sum(axis=2)
     return out
 

@@ -538,12 +538,18 @@ def test_network_draws_and_seed() -> None:
         MemoryError,
         "draws: expected a run that fits in memory",
     )
+    assert g.base is not None
+    _refused(
+        lambda: nw.cascade(g, g.base, 1.5),
+        ValueError,
+        "fraction: expected a fraction in [0, 1], got 1.5",
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["simulate", "{plan}", "-n", "0"], "error: -n/--draws: expected at least 1 draw, got 0"),
+        (["simulate", "{plan}", "-n", "0"], "error: --draws: expected at least 1 draw, got 0"),
         (["simulate", "{plan}", "--seed", "-1"], "error: --seed: expected a whole number from 0"),
         (["simulate", "{plan}", "--chunk", "0"], "error: --chunk: expected at least 1, got 0"),
         (
@@ -556,7 +562,7 @@ def test_network_draws_and_seed() -> None:
         ),
         (
             ["simulate", "{plan}", "-n", "1000000000000"],
-            "error: -n/--draws: expected a run that fits in memory",
+            "error: --draws: expected a run that fits in memory",
         ),
         (
             ["sensitivity", "{plan}", "--sobol", "--base", "1000"],

@@ -195,7 +195,7 @@ def test_simulate_writes_workbook_and_fan(in_tmp: Path) -> None:
     ("args", "message"),
     [
         (["simulate", "hsbc-2025-11", "--sampler", "sobol"], "--sampler: expected lhs or random"),
-        (["simulate", "hsbc-2025-11", "-n", "0"], "-n/--draws: expected at least 1 draw"),
+        (["simulate", "hsbc-2025-11", "-n", "0"], "--draws: expected at least 1 draw"),
         (["simulate", "hsbc-2025-11", "--alpha", "2"], "--alpha: expected a probability in [0, 1]"),
         (["simulate", "plain.yaml"], "expected an 'uncertainty' section"),
         (

@@ -71,6 +71,29 @@ def test_text_that_is_not_a_yaml_1_2_number_stays_text(text: str) -> None:
     assert _yaml(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("true", True), ("False", False), ("TRUE", True), ("No", "No"), ("on", "on"), ("y", "y")],
+)
+def test_only_true_and_false_are_booleans(text: str, value: object) -> None:
+    # YAML 1.2 core schema (10.3.2): YAML 1.1's yes/no/on/off/y/n are text, so a company
+    # called "No" (Norway's ISO code) keeps its name
+    got = _yaml(text)
+    assert got == value and type(got) is type(value)
+
+
+def test_a_name_that_yaml_1_1_reads_as_a_boolean(write_yaml: Callable[..., Path]) -> None:
+    p = write_yaml(
+        HEAD.replace("Numbers", "No").replace("Example Co", "On")
+        + "opening: {cash: 5}\nrevenue: {annual: {2026: 3, 2027: 3}}\n"
+        + "commitments: [{counterparty: Yes, amount: 2, start: 2026-01, take_or_pay: yes}]\n"
+    )
+    a = load_with_meta(p).assumptions
+    # the pydantic field still reads a spelled-out yes as true: 2.0 paid and not needed
+    assert (a.name, a.company, a.commitments[0].counterparty) == ("No", "On", "Yes")
+    assert finmodel.run(p).metrics["stranded_compute_total"] == pytest.approx(2.0)
+
+
 def test_non_finite_floats_are_floats() -> None:
     assert _yaml(".inf") == float("inf") and _yaml("-.Inf") == float("-inf")
     nan = _yaml(".nan")

@@ -74,7 +74,7 @@ def test_huge_runs_are_refused_in_bounded_memory(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     # 10^7 paths x 1,200 months: cash, need and the percentile's copy as float32 are
     # 3 x 1,200 x 10^7 x 4 bytes = 144 GB, before the draws and the metrics
-    needs, limit = _refused(_cli(["simulate", str(plan), "-n", "10000000"], tmp_path), "-n/--draws")
+    needs, limit = _refused(_cli(["simulate", str(plan), "-n", "10000000"], tmp_path), "--draws")
     assert 144 <= needs <= 150 and limit <= 0.75
     # 2^30 x (2 + 2) = 4.3e9 Sobol evaluations, each holding at least 8 x (3 x 2 + 2) bytes
     needs, _ = _refused(

@@ -49,6 +49,8 @@ _FLOAT = re.compile(
     r"^(?:[-+]?(?:[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)?|\.[0-9]+(?:_[0-9]+)*)"
     r"(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _DROPPED_TAGS = ("timestamp", "binary", "set", "omap", "pairs")
@@ -59,7 +61,8 @@ class _Loader(yaml.SafeLoader):
     (YAML 1.1 wants a dot and a signed exponent, and reads them as text), ``010`` is ten
     (not octal eight), ``0x10`` and ``0o10`` are hexadecimal and octal, ``1_000`` is a
     thousand, ``.5`` a half, ``.inf`` and ``.nan`` the non-finite floats (refused where a
-    number is expected); ``1:30`` is text, not the sexagesimal 90. Dates are text
+    number is expected); ``1:30`` is text, not the sexagesimal 90. Only ``true`` and
+    ``false`` are booleans (``name: No``, a company called ``On``, is text). Dates are text
     (``2027-01-15``: a month field says a month is written ``2027-01``), and the tags that
     build other Python types (``!!binary``, ``!!set``, ``!!timestamp``, ...) are refused."""
 
@@ -84,7 +87,11 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [r for r in rules if r[0] not in (_INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp")]
+    first: [
+        r
+        for r in rules
+        if r[0] not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp")
+    ]
     for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.yaml_constructors = {
@@ -96,6 +103,8 @@ for _first in "-+0123456789":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_FLOAT_TAG, _FLOAT))
     _Loader.yaml_implicit_resolvers[_first].insert(0, (_INT_TAG, _INT))
 _Loader.yaml_implicit_resolvers.setdefault(".", []).insert(0, (_FLOAT_TAG, _FLOAT))
+for _first in "tTfF":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_BOOL_TAG, _BOOL))
 _Loader.add_constructor(_INT_TAG, _Loader.construct_number)
 _Loader.add_constructor(_FLOAT_TAG, _Loader.construct_number)
 
