@@ -117,9 +117,9 @@ def _prose() -> str:
     return " ".join(text.split())
 
 
-STATIC = {"1.4", "3.11", "99%", "10%", "13%", "0.3", "100%", "1.41x", "0.21"}
+STATIC = {"1.4", "1.2", "3.11", "99%", "10%", "13%", "0.3", "100%", "1.41x", "0.21"}
 """Figures that are published facts quoted as such ($1.4T of commitments, SoftBank's
-reported ~13%), versions, conventions (the IRR guess of 10%, rates below -99%, columns
+reported ~13%), versions (YAML 1.2), conventions (the IRR guess of 10%, rates below -99%, columns
 summing to 100%, a doubling at half the growth in logs is 2^0.5 = 1.41x, a rate written
 0.21) or the options of a command shown (``--shortfall 0.3``), not results."""
 
@@ -163,6 +163,13 @@ def _spreading() -> tuple[str, ...]:
     h1, dec = _months("openai-plan-2025q3")
     h1f, decf = _months("openai-plan-2025q3", "flat")
     return _f(h1, 2), _f(dec), _f(h1f, 2), _f(decf)
+
+
+@claim("Numbers are written to 12 significant digits (`{} + {}` is `{}`)")
+def _json_digits() -> tuple[str, ...]:
+    from finmodel.export.jsondoc import dumps
+
+    return "0.1", "0.2", dumps(0.1 + 0.2)  # float64 gives 0.30000000000000004
 
 
 @claim("HSBC's own sources and uses give 282 − 26 − 24 − 17.5 = {}, not 207")
