@@ -36,6 +36,7 @@ from finmodel.assumptions.loader import (
     is_scenario,
     read_document,
     shipped_dir,
+    shipped_name,
     shipped_networks,
     validate,
 )
@@ -68,7 +69,7 @@ def load_network(path: str | Path, unit: str | None = None) -> tuple[Network, st
     if is_scenario(doc):
         f, line = doc.where(())
         _, at = doc.where(("revenue",))
-        stem = p.stem if p.resolve().parent == shipped_dir().resolve() else str(path)
+        stem = shipped_name(p) or str(path)
         nets = shipped_networks()
         raise AssumptionError(
             f"{f}:{line}: expected a network file (parties:, the scenario's counterparties: "

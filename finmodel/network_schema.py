@@ -117,6 +117,12 @@ class Network(Frozen):
     """Where each field was written (set by :func:`finmodel.network.load_network`), so that
     a later error names the file and line to change."""
 
+    def __eq__(self, other: object) -> bool:
+        """Equal content: where the file was read (``_document``) is not part of it."""
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as every pydantic model
+
     @model_validator(mode="after")
     def _names(self) -> Network:
         names = [p.name for p in self.parties]

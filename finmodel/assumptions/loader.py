@@ -173,7 +173,7 @@ def load_with_meta(path: str | PathLike[str]) -> Loaded:
     if is_network(doc):
         top, line = doc.where(())
         _, at = doc.where(("parties",))
-        name = p.stem if p.resolve().parent == shipped_dir().resolve() else str(path)
+        name = shipped_name(p) or str(path)
         raise AssumptionError(
             f"{top}:{line}: expected a scenario (with start:, opening: and revenue:), got a "
             f"network file (it lists parties:, line {at}): use it as `finmodel network "
@@ -194,6 +194,19 @@ def shipped_dir() -> Path:
         if cand.is_dir():
             return cand
     raise AssumptionError("the shipped scenarios are missing from this installation")
+
+
+def shipped_name(path: Path) -> str | None:
+    """The name a file is shipped under (``hsbc-2025-11``), if it is a shipped file: one in
+    the shipped folder, or a copy with the same bytes (the source tree's ``assumptions/``
+    when the package is installed), so that messages can suggest the short name."""
+    try:
+        twin = shipped_dir() / path.name
+        if path.resolve() == twin.resolve() or path.read_bytes() == twin.read_bytes():
+            return path.stem
+    except (OSError, AssumptionError):
+        pass
+    return None
 
 
 def shipped_path(name: str) -> Path:
