@@ -353,9 +353,9 @@ def validate(
 
     Example: finmodel validate assumptions/*.yaml
     """
+    from finmodel.analysis.arguments import model_of
     from finmodel.assumptions import load_with_meta
     from finmodel.assumptions.loader import is_network, read_document, resolve
-    from finmodel.engine.model import build
     from finmodel.errors import FinmodelError
     from finmodel.network import load_network
 
@@ -370,7 +370,7 @@ def validate(
                 )
                 continue
             loaded = load_with_meta(f)
-            model = build(loaded.assumptions)
+            model = model_of(loaded.assumptions)
         except FinmodelError as e:
             failed += 1
             for problem in getattr(e, "problems", None) or (str(e),):
@@ -749,10 +749,10 @@ def solve(
     Example:
     finmodel solve hsbc-2025-11 --target funding_gap.2030=0 --vary revenue.users.paying_share
     """
+    from finmodel.analysis.arguments import model_of
     from finmodel.analysis.solve import describe
     from finmodel.analysis.solve import solve as goal_seek
     from finmodel.assumptions import load_with_meta
-    from finmodel.engine.model import build
     from finmodel.errors import FinmodelError, TargetNotReachedError
 
     if op is not None and op not in ("set", "scale", "shift"):
@@ -764,7 +764,7 @@ def solve(
         lo, _, hi = bracket.partition(":")
         br = (_number(lo, "--bracket"), _number(hi, "--bracket"))
     try:
-        model = build(load_with_meta(file).assumptions)
+        model = model_of(load_with_meta(file).assumptions)
         sol = goal_seek(model, m_name, goal, vary, br, op)
     except TargetNotReachedError as e:
         _no_solution(e)

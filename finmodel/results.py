@@ -21,7 +21,7 @@ from finmodel.assumptions.loader import Document, Loaded, load_with_meta
 from finmodel.assumptions.schema import Assumptions
 from finmodel.engine.checks import check
 from finmodel.engine.evaluate import evaluate
-from finmodel.engine.model import Model, build
+from finmodel.engine.model import Model
 from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
 from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
@@ -454,12 +454,14 @@ def with_adjustments(loaded: Loaded, adjust: dict[str, dict[str, float]]) -> Loa
             why = "; ".join(str(x["msg"]).removeprefix("Value error, ") for x in e.errors())
             raise AssumptionError(f"adjust.{path}: {why}") from None
     a = loaded.assumptions.model_copy(update={"adjust": merged})
-    build(a)  # unknown paths fail here, listing the nearest
+    args.model_of(a)  # unknown paths fail here, listing the nearest
     return Loaded(a, loaded.path, loaded.sha256, loaded.files, loaded.document)
 
 
 def run_loaded(loaded: Loaded) -> Results:
-    model = build(loaded.assumptions)
+    """Project a loaded scenario: build its model, apply its ``adjust:`` section
+    (:func:`~finmodel.analysis.arguments.model_of`), evaluate, check the identities."""
+    model = args.model_of(loaded.assumptions)
     values = model.params.vector()[None, :]
     items = evaluate(model, values)
     check(model, items, values)

@@ -431,7 +431,8 @@ def commitments_pv(res: Results) -> pd.DataFrame:
 
     Per contract: its value, the payments due after the valuation date, their present value
     inside the horizon (the engine's ``commit_<name>`` x ``discount_factor``) and beyond it
-    (the contract's profile continued, discounted by the same convention), and the total.
+    (the same payments, :class:`~finmodel.engine.model.Payments`, in the months after the
+    horizon, discounted by the same convention), and the total.
     The coverage uses one window, the months from the valuation date to the end of the
     horizon, for both sides::
 
@@ -441,7 +442,7 @@ def commitments_pv(res: Results) -> pd.DataFrame:
     after the horizon are reported apart (``attrs["pv_take_or_pay_after_horizon"]``): the
     projection has no cash flow to set against them.
     """
-    from finmodel.engine.model import commitment_profile, discount_years
+    from finmodel.engine.model import discount_years
     from finmodel.timeline import month_index, parse_month
 
     v = res.assumptions.valuation
@@ -457,14 +458,9 @@ def commitments_pv(res: Results) -> pd.DataFrame:
         if not c.take_or_pay:
             continue
         k = slug(c.counterparty)
-        pay: dict[int, float] = {}
-        profile = commitment_profile(c)
-        for (_, _, weights), name in zip(profile, model.commitment_amounts[k], strict=True):
-            x = model.params[name].value
-            for m, w in weights.items():
-                pay[m] = pay.get(m, 0.0) + x * w
-        t = np.array(sorted(pay), dtype=np.int64)
-        amt = np.array([pay[m] for m in t.tolist()])
+        payments = model.payments[k]  # the engine's own definition of the contract's months
+        t = payments.months
+        amt = payments.amounts(model.params)
         late = t > last
         tau = discount_years((t[late] - d).astype(np.float64), v.mid_period)
         rows.append(

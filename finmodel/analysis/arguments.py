@@ -19,8 +19,8 @@ import numpy as np
 
 from finmodel.analysis.metrics import Metric, parse_metric
 from finmodel.assumptions.schema import Assumptions, Uncertainty
-from finmodel.engine.model import Model, as_model
-from finmodel.errors import ArgumentError, ArgumentTypeError, ResourceLimitError
+from finmodel.engine.model import Model, build
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError, ResourceLimitError
 from finmodel.limits import check_memory
 
 MAX_SEED = 2**128
@@ -142,16 +142,53 @@ def _alternatives(choices: Sequence[str]) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
+ModelLike = Model | Assumptions | str | PathLike[str]
+"""A built model, validated assumptions, an assumption file or a shipped scenario's name."""
+
+
+def model_of(a: Assumptions) -> Model:
+    """The model of scenario ``a`` as every run sees it: its line items built
+    (:func:`finmodel.engine.model.build`), then its ``adjust:`` section applied to the inputs,
+    entry by entry in the file's order (:meth:`~finmodel.assumptions.params.Params.adjust`).
+    A path that names no input, or a change that takes an input out of its domain, is an
+    error starting ``adjust.<path>:``.
+
+    >>> from finmodel.assumptions import load
+    >>> from finmodel.assumptions.schema import Adjustment
+    >>> a = load("bear")
+    >>> half = a.model_copy(update={"adjust": {"revenue.scale": Adjustment(scale=0.5)}})
+    >>> s = a.revenue.scale.value
+    >>> model_of(half).params["revenue_scale"].value == 0.5 * s, build(half).params[
+    ...     "revenue_scale"].value == s
+    (True, True)
+    """
+    model = build(a)
+    for path, adj in a.adjust.items():
+        op, x = adj.op
+        try:
+            model.params.adjust(path, op, x, adj.source)
+        except AssumptionError as e:
+            raise AssumptionError(f"adjust.{e}") from None
+    return model
+
+
 def model_like(value: object) -> Model:
-    """The ``model`` argument of the analyses, built (a path, a shipped name, Assumptions or
-    a built Model); anything else is refused naming ``model``."""
+    """The ``model`` argument of the analyses, built: a :class:`Model` as it is; Assumptions,
+    a file path or a shipped scenario's name (read by :func:`finmodel.assumptions.load`)
+    through :func:`model_of`; anything else is refused naming ``model``."""
     if not isinstance(value, Model | Assumptions | str | PathLike):
         raise ArgumentTypeError(
             "model",
             "expected a file path, a shipped scenario's name, Assumptions or a built model, "
             f"got {type(value).__name__}",
         )
-    return as_model(value)
+    if isinstance(value, Model):
+        return value
+    if isinstance(value, Assumptions):
+        return model_of(value)
+    from finmodel.assumptions.loader import load
+
+    return model_of(load(value))
 
 
 def uncertainty(value: object) -> Uncertainty | None:

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from finmodel import __version__
 from finmodel.analysis import arguments as args
+from finmodel.analysis.arguments import ModelLike
 from finmodel.analysis.distributions import (
     SAMPLERS,
     Marginal,
@@ -53,7 +54,7 @@ from finmodel.analysis.sensitivity import Move, move
 from finmodel.assumptions.params import allowed_range, apply, leaves_domain
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluate, evaluation_bytes, full
-from finmodel.engine.model import Model, ModelLike
+from finmodel.engine.model import Model
 from finmodel.errors import ArgumentTypeError, AssumptionError, IdentityError
 from finmodel.limits import check_memory
 

@@ -16,10 +16,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from finmodel.analysis import arguments as args
+from finmodel.analysis.arguments import ModelLike
 from finmodel.analysis.metrics import Metric, evaluate_metric
 from finmodel.assumptions.params import OPS, allowed_range, apply, leaves_domain, resolve
 from finmodel.engine.evaluate import evaluate_chunks, evaluation_bytes
-from finmodel.engine.model import Model, ModelLike
+from finmodel.engine.model import Model
 from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 from finmodel.limits import check_memory
 

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from finmodel.analysis import arguments as args
+from finmodel.analysis.arguments import ModelLike
 from finmodel.analysis.metrics import Metric
 from finmodel.analysis.montecarlo import inputs_for, spec_from
 from finmodel.analysis.sensitivity import CHUNK, _never, batch_metric
 from finmodel.assumptions.schema import Uncertainty
 from finmodel.engine.evaluate import evaluation_bytes
-from finmodel.engine.model import ModelLike
 from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 
 RESAMPLES = 100

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from finmodel.analysis import arguments as args
+from finmodel.analysis.arguments import ModelLike
 from finmodel.analysis.metrics import (
     MONTH_VALUED,
     Metric,
@@ -33,7 +34,7 @@ from finmodel.analysis.metrics import (
 from finmodel.analysis.sensitivity import Move, base_value, batch_metric, move
 from finmodel.assumptions.params import OPS, apply
 from finmodel.engine.evaluate import evaluate
-from finmodel.engine.model import Model, ModelLike
+from finmodel.engine.model import Model
 from finmodel.errors import (
     ArgumentError,
     ArgumentTypeError,

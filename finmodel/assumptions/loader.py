@@ -787,17 +787,17 @@ def _check_paths(doc: Document, a: Assumptions) -> None:
     if not (a.adjust or a.sensitivity or a.uncertainty):
         return
     # the engine knows which inputs a file defines
+    from finmodel.analysis.arguments import model_of
     from finmodel.analysis.montecarlo import spec_from
     from finmodel.analysis.sensitivity import move
     from finmodel.assumptions.params import leaves_domain
-    from finmodel.engine.model import build
 
     def located(loc: Loc, text: str) -> AssumptionError:
         f, line = doc.where(loc)
         return AssumptionError(f"{f}:{line}: {text}")
 
     try:
-        model = build(a)
+        model = model_of(a)
     except AssumptionError as e:
         text = str(e)
         for key in a.adjust:

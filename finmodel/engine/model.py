@@ -1,19 +1,25 @@
-"""The line items of a projection, each defined once as an expression.
+"""The line items of a projection, each defined once as an expression, section by section.
 
 :func:`build` turns validated assumptions into a :class:`Model`: the registry of scalar
 inputs (the workbook's Inputs sheet) and the ordered list of line items (the rows of the
-workbook's Calc sheet). The numpy evaluator and the workbook writer both read this list;
-no equation exists anywhere else.
+workbook's Calc sheet). It calls one function per section, in the order of
+:data:`SECTIONS`; each section defines its inputs and line items from the file and reads
+what earlier sections defined by item id (:meth:`_Builder.ref`) and parameter path
+(:meth:`_Builder.input`). The Calc sheet's rows follow that order. The numpy evaluator and
+the workbook writer both read this list; no equation exists anywhere else.
 
 Signs: revenue, costs and inflows are positive numbers; free cash flow, net income and
-cash are signed. Money is in the scenario's unit per month.
+cash are signed. Every item carries its unit (:attr:`Item.unit`): money flows are in the
+scenario's unit per month (``USD billion per month``), balances in the scenario's unit.
+
+This module reads no file and applies no ``adjust:`` section: the API does both
+(:func:`finmodel.analysis.arguments.model_of`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from os import PathLike
 from typing import Literal
 
 import numpy as np
@@ -45,7 +51,6 @@ from finmodel.engine.expr import (
     fmin,
     total,
 )
-from finmodel.errors import AssumptionError
 from finmodel.timeline import (
     Spread,
     Timeline,
@@ -71,20 +76,82 @@ CASH_TOL = 1e-9
 """Cash counts as below the buffer only when short by more than this (money units): a
 facility that holds cash exactly at the buffer leaves rounding residues of ~1e-15."""
 
+FLAG = "1 = yes"
+"""The unit of a flag item (1 or 0)."""
+
 
 @dataclass(frozen=True)
 class Item:
-    """A line item: identifier, label, how it rolls up to years, and its definition.
+    """A line item: identifier, label, how it rolls up to years, its definition and unit.
 
     ``kind``: ``flow`` (annual = sum of months), ``balance`` (annual = last month of the
     year), ``level`` (annual = average of months), ``flag`` (1/0; annual = months flagged).
+    ``unit``: what one month's value counts (``USD billion per month`` for a money flow,
+    ``USD billion`` for a balance, ``share``, ``rate per year``, ``1 = yes``...).
+    ``section``: the Calc sheet's heading above the item.
     """
 
     id: str
     label: str
     kind: Kind
     expr: Expr
+    unit: str
     section: str = ""
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Input values by name, as the :class:`~finmodel.engine.expr.Env` an expression over
+    inputs alone is evaluated in (one scenario)."""
+
+    values: Mapping[str, float]
+
+    def input(self, name: str) -> FloatArray:
+        return np.array([self.values[name]])
+
+    def item(self, name: str) -> FloatArray:
+        raise KeyError(f"{name}: a commitment's payments read inputs only, not line items")
+
+
+@dataclass(frozen=True)
+class Payments:
+    """A commitment's payments over its whole life, inside the horizon or beyond it.
+
+    ``path`` is a linear path over the contract's inputs whose column j is month
+    ``first + j`` (a month index, :func:`finmodel.timeline.month_index`): the payment in that
+    month is ``sum_k input_k * weights[k, j]``, the weights of :func:`commitment_profile`.
+    The line item ``commit__<name>`` is this path's months inside the horizon
+    (:meth:`within`); the valuation reads every month (:meth:`amounts`). Both evaluate the
+    same :class:`~finmodel.engine.expr.Path`.
+    """
+
+    path: Path
+    first: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The contract's input names (its amount, or its payment for each year)."""
+        return self.path.names
+
+    @property
+    def months(self) -> NDArray[np.int64]:
+        """The month index of each column of the path."""
+        return np.arange(self.first, self.first + self.path.weights.shape[1], dtype=np.int64)
+
+    def within(self, tl: Timeline) -> Path:
+        """The payments in the months of ``tl`` (zero before the contract and after it)."""
+        w = self.path.weights
+        out = np.zeros((w.shape[0], tl.T))
+        lo, hi = max(self.first, tl.first), min(self.first + w.shape[1], tl.first + tl.T)
+        if lo < hi:
+            out[:, lo - tl.first : hi - tl.first] = w[:, lo - self.first : hi - self.first]
+        return Path(self.path.names, out)
+
+    def amounts(self, params: Params) -> FloatArray:
+        """The payment in each of :attr:`months` for the inputs' values in ``params``."""
+        env = _Inputs({n: params[n].value for n in self.path.names})
+        out: FloatArray = self.path.whole(env, self.path.weights.shape[1])[:, 0]
+        return out
 
 
 @dataclass
@@ -97,7 +164,8 @@ class Model:
     items: list[Item] = field(default_factory=list)
     unit: str = "billion"
     currency: str = "USD"
-    commitment_amounts: dict[str, list[str]] = field(default_factory=dict)
+    payments: dict[str, Payments] = field(default_factory=dict)
+    """Each commitment's payments, by the slug of its counterparty."""
     assumptions: Assumptions | None = None
     as_of: int = -1
     """The as-of month runway is counted from, as an index from the start (-1: the opening
@@ -112,6 +180,11 @@ class Model:
     @property
     def ids(self) -> list[str]:
         return [it.id for it in self.items]
+
+    @property
+    def commitment_amounts(self) -> dict[str, list[str]]:
+        """Each commitment's input names (amount or yearly payments), by counterparty slug."""
+        return {k: list(p.names) for k, p in self.payments.items()}
 
 
 def commitment_profile(c: Commitment) -> list[tuple[str, Sourced, dict[int, float]]]:
@@ -166,6 +239,14 @@ def discount_years(months_after: FloatArray, mid_period: bool) -> FloatArray:
 
 
 class _Builder:
+    """The model under construction: the scenario ``a``, its timeline, the inputs and the
+    line items defined so far, and the Calc heading of the section being built.
+
+    A section reads what an earlier section defined by item id (:meth:`ref`) and by
+    parameter path (:meth:`input`); both refuse a name no earlier section defined, so the
+    order of :data:`SECTIONS` is checked as the model is built.
+    """
+
     def __init__(self, a: Assumptions) -> None:
         self.a = a
         self.tl = Timeline(a.start, a.end)
@@ -173,10 +254,25 @@ class _Builder:
         self.items: list[Item] = []
         self.section = ""
         self.money = f"{a.currency} {a.unit}"
+        """The unit of a money balance."""
+        self.per_month = f"{self.money} per month"
+        """The unit of a money flow."""
+        self.payments: dict[str, Payments] = {}
+        self._inputs: dict[str, In] = {}
+        self._ids: set[str] = set()
 
     # --- inputs ------------------------------------------------------------------
     def scalar(self, path: str, x: Sourced | float, unit: str | None = None) -> In:
-        return In(self.p.add(path, x, unit or self.money))
+        """Register the scalar input ``path`` (unit: money unless given)."""
+        ref = In(self.p.add(path, x, unit or self.money))
+        self._inputs[path] = ref
+        return ref
+
+    def input(self, path: str) -> In:
+        """The scalar input ``path`` an earlier section registered."""
+        if path not in self._inputs:
+            raise KeyError(f"input {path!r} is not registered before section {self.section!r}")
+        return self._inputs[path]
 
     def years(
         self,
@@ -194,48 +290,67 @@ class _Builder:
         return Path(names, self.tl.period_weights(keys, values, flow=flow, spread=spread))
 
     # --- items -------------------------------------------------------------------
-    def add(self, id: str, label: str, expr: Expr, kind: Kind = "flow") -> Ref:
-        self.items.append(Item(id, label, kind, expr, self.section))
+    def add(self, id: str, label: str, expr: Expr, kind: Kind = "flow", *, unit: str) -> Ref:
+        """Define line item ``id`` under the current section's heading."""
+        self.items.append(Item(id, label, kind, expr, unit, self.section))
+        self._ids.add(id)
         return Ref(id)
 
-    def cost(self, name: str, spec: CostSpec | None, revenue: Ref, label: str) -> Ref:
-        """Cost line ``name`` of the file; its item id is ``compute_need`` for compute."""
-        item_id = "compute_need" if name == "compute" else name
-        if spec is None:
-            return self.add(item_id, label, Const(0.0))
-        parts: list[Expr] = []
-        base = f"costs.{name}"
-        if spec.annual is not None:
-            parts.append(self.years(f"{base}.annual", spec.annual, flow=True, spread=spec.spread))
-        if spec.share_of_revenue is not None:
-            share = self.years(
-                f"{base}.share_of_revenue",
-                spec.share_of_revenue,
-                flow=False,
-                spread=spec.spread,
-                unit="rate",
-            )
-            parts.append(share * revenue)
-        expr = total(parts)
-        if spec.scale.value != 1.0 or spec.scale.source:
-            expr = expr * self.scalar(f"{base}.scale", spec.scale, "factor")
-        return self.add(item_id, label, expr)
+    def ref(self, id: str) -> Ref:
+        """Line item ``id`` (same month) as an earlier section defined it."""
+        if id not in self._ids:
+            raise KeyError(f"line item {id!r} is not defined before section {self.section!r}")
+        return Ref(id)
+
+    def model(self) -> Model:
+        a = self.a
+        as_of = -1 if a.opening.as_of is None else self.tl.index_of(a.opening.as_of)
+        return Model(
+            a.name, self.tl, self.p, self.items, a.unit, a.currency, self.payments, a, as_of
+        )
 
 
-def build(a: Assumptions) -> Model:
-    """Build the line items of scenario ``a`` (see docs/methodology.md for each equation)."""
-    b = _Builder(a)
-    tl = b.tl
-    T = tl.T
+def _facility_id(name: str) -> str:
+    return f"facility__{slug(name)}"
 
-    # ---- opening and funding scalars
-    b.section = "Opening"
-    opening_cash = b.scalar("opening.cash", a.opening.cash)
-    opening_debt = b.scalar("opening.debt", a.opening.debt)
-    opening_losses = b.scalar("opening.tax_losses", a.opening.tax_losses)
-    min_cash = b.scalar("funding.min_cash", a.funding.min_cash)
 
-    # ---- revenue
+def _loan_id(name: str) -> str:
+    return f"loan_{slug(name)}"
+
+
+# --- the sections, in the order build() calls them -----------------------------------------
+
+
+def _drivers(b: _Builder) -> None:
+    """Opening balances, the cash buffer and the milestone paths.
+
+    Inputs ``opening.cash``, ``opening.debt``, ``opening.tax_losses`` and
+    ``funding.min_cash`` (money); one item per milestone, ``milestone__<name>``: the
+    cumulative units reached by each month, held between the file's points
+    (:meth:`~finmodel.timeline.Timeline.point_weights`).
+    """
+    a, tl = b.a, b.tl
+    b.section = "Drivers"
+    b.scalar("opening.cash", a.opening.cash)
+    b.scalar("opening.debt", a.opening.debt)
+    b.scalar("opening.tax_losses", a.opening.tax_losses)
+    b.scalar("funding.min_cash", a.funding.min_cash)
+    for name, pts in a.milestones.items():
+        k = slug(name)
+        months = sorted(pts, key=lambda s: month_index(*parse_month(s)))
+        names = tuple(b.p.add(f"milestones.{k}.{m}", pts[m], "units") for m in months)
+        w = tl.point_weights([month_index(*parse_month(m)) for m in months])
+        b.add(f"milestone__{k}", f"Milestone: {name}", Path(names, w), "level", unit="units")
+
+
+def _revenue(b: _Builder) -> None:
+    """Revenue: the sum of the file's methods (an annual path, a growth path, users x paying
+    share x price, market x share per segment), then scaled.
+
+    ``revenue = scale x revenue_base``; with ``growth_scale`` k, ``revenue = scale x B^k x
+    (first-year sum of B) / (first-year sum of B^k)`` (B = ``revenue_base``).
+    """
+    a, tl, T = b.a, b.tl, b.tl.T
     b.section = "Revenue"
     r = a.revenue
     rev_parts: list[Expr] = []
@@ -245,6 +360,7 @@ def build(a: Assumptions) -> Model:
                 "revenue_plan",
                 "Revenue (annual path)",
                 b.years("revenue.annual", r.annual, flow=True, spread=r.spread),
+                unit=b.per_month,
             )
         )
     if r.growth is not None:
@@ -255,6 +371,7 @@ def build(a: Assumptions) -> Model:
             "Revenue growth rate (annual)",
             b.years("revenue.growth.rates", r.growth.rates, flow=False, spread=gs, unit="rate"),
             "level",
+            unit="rate per year",
         )
         if gs == "smooth":
             # compounding monthly from the first month's run-rate ``base``: (1 + g)^(1/12) a
@@ -266,8 +383,16 @@ def build(a: Assumptions) -> Model:
             jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
             grow = 1.0 + g * jan
             label = "Revenue run-rate (annual), growing by g each January"
-        level = b.add("revenue_run_rate", label, Prev("revenue_run_rate", base) * grow, "level")
-        rev_parts.append(b.add("revenue_growth_path", "Revenue (growth path)", level / 12.0))
+        level = b.add(
+            "revenue_run_rate",
+            label,
+            Prev("revenue_run_rate", base) * grow,
+            "level",
+            unit=f"{b.money} per year",
+        )
+        rev_parts.append(
+            b.add("revenue_growth_path", "Revenue (growth path)", level / 12.0, unit=b.per_month)
+        )
     if r.users is not None:
         u = r.users
         if u.count is not None:
@@ -282,7 +407,7 @@ def build(a: Assumptions) -> Model:
             rate = b.scalar("revenue.users.s_curve.rate", sc.rate, "per year")
             time = Series(tl.year_of + (tl.month_of - 0.5) / 12.0)
             users_expr = ceiling / (1.0 + Fn("exp", (-(rate * (time - mid)),)))
-        users = b.add("users", "Users (millions)", users_expr, "level")
+        users = b.add("users", "Users (millions)", users_expr, "level", unit="million users")
         paying = b.add(
             "paying_share",
             "Paying share of users",
@@ -294,23 +419,23 @@ def build(a: Assumptions) -> Model:
                 unit="rate",
             ),
             "level",
+            unit="share of users",
         )
+        price_unit = f"{a.currency} per user per month"
         price = b.add(
             "price",
             f"Price per paying user per month ({a.currency})",
-            b.years(
-                "revenue.users.price",
-                u.price,
-                flow=False,
-                spread=u.spread,
-                unit=f"{a.currency} per user per month",
-            ),
+            b.years("revenue.users.price", u.price, flow=False, spread=u.spread, unit=price_unit),
             "level",
+            unit=price_unit,
         )
         to_money = 1e6 / UNIT_MULTIPLIER[a.unit]
         rev_parts.append(
             b.add(
-                "revenue_subscriptions", "Revenue: subscriptions", users * paying * price * to_money
+                "revenue_subscriptions",
+                "Revenue: subscriptions",
+                users * paying * price * to_money,
+                unit=b.per_month,
             )
         )
     for s in r.segments:
@@ -319,6 +444,7 @@ def build(a: Assumptions) -> Model:
             f"market__{k}",
             f"Market: {s.name} (in the month)",
             b.years(f"revenue.segments.{k}.market", s.market, flow=True, spread=s.spread),
+            unit=b.per_month,
         )
         share = b.add(
             f"share__{k}",
@@ -327,139 +453,247 @@ def build(a: Assumptions) -> Model:
                 f"revenue.segments.{k}.share", s.share, flow=False, spread=s.spread, unit="rate"
             ),
             "level",
+            unit="share of the market",
         )
-        rev_parts.append(b.add(f"revenue__{k}", f"Revenue: {s.name}", market * share))
-    rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts))
+        rev_parts.append(
+            b.add(f"revenue__{k}", f"Revenue: {s.name}", market * share, unit=b.per_month)
+        )
+    rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts), unit=b.per_month)
     scale = b.scalar("revenue.scale", r.scale, "factor")
     if r.growth_scale is None:
-        revenue = b.add("revenue", "Revenue", rev_base * scale)
-    else:
-        k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
-        # growth scaled in logs: R_t = c * B_t^k, so every month's (and year's) growth factor
-        # is the plan's to the power k, at any granularity; c makes the first twelve months
-        # earn scale x the plan's: c = scale * sum B / sum B^k over them
-        n1 = min(12, T)
-        b.add(
-            "revenue_base_pow",
-            "Revenue before scaling, to the power growth_scale",
-            Fn("pow", (fmax(Ref("revenue_base"), 0.0), k_g)),
-        )
-        first = SumOver("revenue_base", 0, n1)
-        first_pow = SumOver("revenue_base_pow", 0, n1)
-        none = Fn("gt", (Const(1e-300), first_pow))  # a first year with no revenue: c = 0
-        revenue = b.add(
-            "revenue",
-            "Revenue (growth scaled: scale x B^k x first-year B / first-year B^k)",
-            scale * Ref("revenue_base_pow") * first / (first_pow + none),
-        )
+        b.add("revenue", "Revenue", rev_base * scale, unit=b.per_month)
+        return
+    k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
+    # growth scaled in logs: R_t = c * B_t^k, so every month's (and year's) growth factor
+    # is the plan's to the power k, at any granularity; c makes the first twelve months
+    # earn scale x the plan's: c = scale * sum B / sum B^k over them
+    n1 = min(12, T)
+    b.add(
+        "revenue_base_pow",
+        "Revenue before scaling, to the power growth_scale",
+        Fn("pow", (fmax(Ref("revenue_base"), 0.0), k_g)),
+        unit=f"({b.per_month})^growth_scale",
+    )
+    first = SumOver("revenue_base", 0, n1)
+    first_pow = SumOver("revenue_base_pow", 0, n1)
+    none = Fn("gt", (Const(1e-300), first_pow))  # a first year with no revenue: c = 0
+    b.add(
+        "revenue",
+        "Revenue (growth scaled: scale x B^k x first-year B / first-year B^k)",
+        scale * Ref("revenue_base_pow") * first / (first_pow + none),
+        unit=b.per_month,
+    )
 
-    # ---- costs
-    b.section = "Costs"
-    labels = {
-        "cost_of_revenue": "Cost of revenue (non-compute)",
-        "compute": "Compute needed",
-        "staff": "Staff (cash)",
-        "sales_marketing": "Sales and marketing",
-        "general_admin": "General and administrative",
-        "revenue_share": "Revenue share to partners",
-        "stock_comp": "Stock-based compensation (non-cash)",
-    }
-    cost = {n: b.cost(n, getattr(a.costs, n), revenue, labels[n]) for n in COST_LINES}
 
-    # ---- commitments
-    b.section = "Commitments"
+COST_LABELS = {
+    "cost_of_revenue": "Cost of revenue (non-compute)",
+    "compute": "Compute needed",
+    "staff": "Staff (cash)",
+    "sales_marketing": "Sales and marketing",
+    "general_admin": "General and administrative",
+    "revenue_share": "Revenue share to partners",
+    "stock_comp": "Stock-based compensation (non-cash)",
+}
+
+
+def _costs(b: _Builder) -> None:
+    """One item per cost line of the file (:data:`~finmodel.assumptions.schema.COST_LINES`),
+    zero when absent: ``(annual path + share of revenue x revenue) x scale``. Compute is
+    ``compute_need``, what the business needs; what it pays is ``compute_cost``
+    (:func:`_commitments`)."""
+    b.section = "Costs and commitments"
+    for name in COST_LINES:
+        _cost_line(b, name, getattr(b.a.costs, name), COST_LABELS[name])
+
+
+def _cost_line(b: _Builder, name: str, spec: CostSpec | None, label: str) -> None:
+    item_id = "compute_need" if name == "compute" else name
+    if spec is None:
+        b.add(item_id, label, Const(0.0), unit=b.per_month)
+        return
+    parts: list[Expr] = []
+    base = f"costs.{name}"
+    if spec.annual is not None:
+        parts.append(b.years(f"{base}.annual", spec.annual, flow=True, spread=spec.spread))
+    if spec.share_of_revenue is not None:
+        share = b.years(
+            f"{base}.share_of_revenue",
+            spec.share_of_revenue,
+            flow=False,
+            spread=spec.spread,
+            unit="rate",
+        )
+        parts.append(share * b.ref("revenue"))
+    expr = total(parts)
+    if spec.scale.value != 1.0 or spec.scale.source:
+        expr = expr * b.scalar(f"{base}.scale", spec.scale, "factor")
+    b.add(item_id, label, expr, unit=b.per_month)
+
+
+def _commitments(b: _Builder) -> None:
+    """One item per contract, ``commit__<counterparty>``: its payments in the month
+    (:class:`Payments`); take-or-pay ones sum to ``committed_payments``, the others to
+    ``committed_nonbinding``. ``compute_cost = max(compute_need, committed_payments)``;
+    ``stranded_compute = compute_cost - compute_need`` (paid, not needed)."""
+    a, tl = b.a, b.tl
+    b.section = "Costs and commitments"
     binding: list[Expr] = []
     nonbinding: list[Expr] = []
-    amounts: dict[str, list[str]] = {}
     for c in a.commitments:
         k = slug(c.counterparty)
-        names_w: list[str] = []
-        rows: list[FloatArray] = []
-        for suffix, given, weights in commitment_profile(c):
-            names_w.append(b.p.add(f"commitments.{k}.{suffix}", given, b.money))
-            row = np.zeros(T)
-            for mi, wt in weights.items():
-                if 0 <= mi - tl.first < T:
-                    row[mi - tl.first] = wt
-            rows.append(row)
-        expr: Expr = Path(tuple(names_w), np.array(rows))
-        amounts[k] = names_w
+        profile = commitment_profile(c)
+        names = tuple(b.p.add(f"commitments.{k}.{s}", given, b.money) for s, given, _ in profile)
+        months = sorted({m for _, _, w in profile for m in w})
+        first = months[0] if months else tl.first
+        weights = np.zeros((len(names), months[-1] - first + 1 if months else 0))
+        for row, (_, _, w) in zip(weights, profile, strict=True):
+            for m, x in w.items():
+                row[m - first] = x
+        pay = b.payments[k] = Payments(Path(names, weights), first)
         tag = "take-or-pay" if c.take_or_pay else "not binding"
-        ref = b.add(f"commit__{k}", f"Commitment: {c.counterparty} ({tag})", expr)
+        ref = b.add(
+            f"commit__{k}",
+            f"Commitment: {c.counterparty} ({tag})",
+            pay.within(tl),
+            unit=b.per_month,
+        )
         (binding if c.take_or_pay else nonbinding).append(ref)
-    committed = b.add("committed_payments", "Committed payments (take-or-pay)", total(binding))
+    committed = b.add(
+        "committed_payments",
+        "Committed payments (take-or-pay)",
+        total(binding),
+        unit=b.per_month,
+    )
     b.add(
-        "committed_nonbinding", "Commitments not binding (paid only if needed)", total(nonbinding)
+        "committed_nonbinding",
+        "Commitments not binding (paid only if needed)",
+        total(nonbinding),
+        unit=b.per_month,
     )
+    need = b.ref("compute_need")
     compute_cost = b.add(
-        "compute_cost", "Compute cost = max(need, committed)", fmax(cost["compute"], committed)
+        "compute_cost",
+        "Compute cost = max(need, committed)",
+        fmax(need, committed),
+        unit=b.per_month,
     )
-    b.add("stranded_compute", "Stranded compute (paid, not needed)", compute_cost - cost["compute"])
+    b.add(
+        "stranded_compute",
+        "Stranded compute (paid, not needed)",
+        compute_cost - need,
+        unit=b.per_month,
+    )
 
-    # ---- capital expenditure
-    capex_spec = a.costs.capex
-    if capex_spec is not None:
-        capex = b.add(
-            "capex",
-            "Capital expenditure",
-            b.years("costs.capex.annual", capex_spec.annual, flow=True, spread=capex_spec.spread),
-        )
-        life = capex_spec.life_years * 12
-        dep = b.add(
-            "depreciation",
-            f"Depreciation (straight line, {capex_spec.life_years} years)",
-            CumSum("capex", life) / float(life),
-        )
-    else:
-        capex = b.add("capex", "Capital expenditure", Const(0.0))
-        dep = b.add("depreciation", "Depreciation", Const(0.0))
 
-    # ---- profit and loss
+def _capex(b: _Builder) -> None:
+    """``capex``: the file's capital expenditure path (zero without one); ``depreciation``:
+    straight line over ``life_years``, the sum of the last ``12 x life_years`` months' capex
+    divided by that many months."""
+    b.section = "Capital expenditure"
+    spec = b.a.costs.capex
+    if spec is None:
+        b.add("capex", "Capital expenditure", Const(0.0), unit=b.per_month)
+        b.add("depreciation", "Depreciation", Const(0.0), unit=b.per_month)
+        return
+    b.add(
+        "capex",
+        "Capital expenditure",
+        b.years("costs.capex.annual", spec.annual, flow=True, spread=spec.spread),
+        unit=b.per_month,
+    )
+    life = spec.life_years * 12
+    b.add(
+        "depreciation",
+        f"Depreciation (straight line, {spec.life_years} years)",
+        CumSum("capex", life) / float(life),
+        unit=b.per_month,
+    )
+
+
+def _financing_terms(b: _Builder) -> None:
+    """The terms of the money borrowed, as inputs: each credit facility's annual rate and
+    limit (``funding.facilities.<name>.rate``, ``.limit``) and each loan's annual rate
+    (``funding.inflows.<name>.rate``). The interest they charge is in the profit and loss
+    (:func:`_profit_and_loss`); the facilities are drawn in :func:`_facilities`, the loans
+    arrive in :func:`_cash_flow`."""
+    a = b.a
+    for fac in a.funding.facilities:
+        b.scalar(f"funding.facilities.{slug(fac.name)}.rate", fac.rate, "rate per year")
+    for fac in a.funding.facilities:
+        b.scalar(f"funding.facilities.{slug(fac.name)}.limit", fac.limit)
+    for loan in a.funding.inflows:
+        if loan.kind == "debt" and loan.rate is not None:
+            b.scalar(f"funding.inflows.{slug(loan.name)}.rate", loan.rate, "rate per year")
+
+
+def _profit_and_loss(b: _Builder) -> None:
+    """Operating profit down to pre-tax income.
+
+    ``cash_costs`` = cost of revenue + compute cost + staff + sales and marketing + general
+    and administrative + revenue share; ``ebitda = revenue - cash_costs - stock_comp``;
+    ``ebit = ebitda - depreciation``; ``interest`` = sum over facilities and loans of
+    ``rate / 12 x`` last month's balance; ``pretax_income = ebit - interest``.
+    """
+    a = b.a
     b.section = "Profit and loss"
+    cost = {n: b.ref("compute_need" if n == "compute" else n) for n in COST_LINES}
     opex_cash = b.add(
         "cash_costs",
         "Cash operating costs",
         cost["cost_of_revenue"]
-        + compute_cost
+        + b.ref("compute_cost")
         + cost["staff"]
         + cost["sales_marketing"]
         + cost["general_admin"]
         + cost["revenue_share"],
+        unit=b.per_month,
     )
-    ebitda = b.add("ebitda", "EBITDA", revenue - opex_cash - cost["stock_comp"])
-    ebit = b.add("ebit", "Operating income (EBIT)", ebitda - dep)
-    facilities = a.funding.facilities
-    fac_ids = [f"facility__{slug(f.name)}" for f in facilities]
-    rates = [
-        b.scalar(f"funding.facilities.{slug(f.name)}.rate", f.rate, "rate per year")
-        for f in facilities
+    ebitda = b.add(
+        "ebitda", "EBITDA", b.ref("revenue") - opex_cash - cost["stock_comp"], unit=b.per_month
+    )
+    ebit = b.add(
+        "ebit", "Operating income (EBIT)", ebitda - b.ref("depreciation"), unit=b.per_month
+    )
+    on_facilities = [
+        b.input(f"funding.facilities.{slug(f.name)}.rate")
+        / 12.0
+        * Prev(_facility_id(f.name), Const(0.0))
+        for f in a.funding.facilities
     ]
-    limits = [b.scalar(f"funding.facilities.{slug(f.name)}.limit", f.limit) for f in facilities]
-    loan_rates = {
-        slug(f.name): b.scalar(f"funding.inflows.{slug(f.name)}.rate", f.rate, "rate per year")
+    on_loans = [
+        b.input(f"funding.inflows.{slug(f.name)}.rate") / 12.0 * Prev(_loan_id(f.name), Const(0.0))
         for f in a.funding.inflows
         if f.kind == "debt" and f.rate is not None
-    }
+    ]
     interest = b.add(
         "interest",
         "Interest on facilities and loans (on last month's balance)",
-        total(
-            [rt / 12.0 * Prev(fid, Const(0.0)) for rt, fid in zip(rates, fac_ids, strict=True)]
-            + [rt / 12.0 * Prev(f"loan_{k}", Const(0.0)) for k, rt in loan_rates.items()]
-        ),
+        total(on_facilities + on_loans),
+        unit=b.per_month,
     )
-    pti = b.add("pretax_income", "Pre-tax income", ebit - interest)
+    b.add("pretax_income", "Pre-tax income", ebit - interest, unit=b.per_month)
+
+
+def _tax(b: _Builder) -> None:
+    """Tax on positive income with losses carried forward (docs/methodology.md, "Tax").
+
+    Losses of earlier tax years offset at most ``loss_offset_limit`` of a month's income
+    left after this year's own losses, which net in full, as under an annual return; at each
+    January this year's losses join the earlier ones. ``tax = tax_rate x taxable_income``.
+    """
+    a, tl, T = b.a, b.tl, b.tl.T
+    b.section = "Profit and loss"
+    pti = b.ref("pretax_income")
+    opening_losses = b.input("opening.tax_losses")
     tax_rate = b.scalar("costs.tax_rate", a.costs.tax_rate, "rate")
     limit = b.scalar("costs.loss_offset_limit", a.costs.loss_offset_limit, "share of income")
-    # Losses carried forward (docs/methodology.md, "Tax"): losses of earlier tax years offset
-    # at most ``limit`` of a month's income left after this year's own losses, which net in
-    # full, as under an annual return; at each January this year's losses join the earlier.
     new_year = (tl.month_of == 1) | (np.arange(T) == 0)
     start = b.add(
         "tax_year_start",
         "First month of a tax year or of the projection (1 = yes)",
         Series(new_year.astype(np.float64)),
         "flag",
+        unit=FLAG,
     )
     prior_bop = b.add(
         "tax_losses_prior_bop",
@@ -467,71 +701,112 @@ def build(a: Assumptions) -> Model:
         start * Prev("tax_losses_eop", opening_losses)
         + (1.0 - start) * Prev("tax_losses_prior_eop", opening_losses),
         "balance",
+        unit=b.money,
     )
     year_bop = b.add(
         "tax_losses_year_bop",
         "Tax losses of this year so far (start of month)",
         (1.0 - start) * Prev("tax_losses_year_eop", Const(0.0)),
         "balance",
+        unit=b.money,
     )
     b.add(
         "tax_losses_bop",
         "Tax losses carried forward (start of month)",
         prior_bop + year_bop,
         "balance",
+        unit=b.money,
     )
-    income = b.add("pretax_profit", "Pre-tax income if positive", fmax(0.0, pti))
+    income = b.add("pretax_profit", "Pre-tax income if positive", fmax(0.0, pti), unit=b.per_month)
     used_year = b.add(
-        "tax_losses_used_year", "Losses used: this year's (in full)", fmin(year_bop, income)
+        "tax_losses_used_year",
+        "Losses used: this year's (in full)",
+        fmin(year_bop, income),
+        unit=b.per_month,
     )
     left = income - used_year
     used_prior = b.add(
         "tax_losses_used_prior",
         "Losses used: earlier years' (at most the limit x income left)",
         fmin(prior_bop, limit * left, left),
+        unit=b.per_month,
     )
     taxable = b.add(
-        "taxable_income", "Taxable income after losses", income - used_year - used_prior
+        "taxable_income",
+        "Taxable income after losses",
+        income - used_year - used_prior,
+        unit=b.per_month,
     )
     year_eop = b.add(
         "tax_losses_year_eop",
         "Tax losses of this year so far (end of month)",
         year_bop - used_year + fmax(0.0, -pti),
         "balance",
+        unit=b.money,
     )
     prior_eop = b.add(
         "tax_losses_prior_eop",
         "Tax losses of earlier years (end of month)",
         prior_bop - used_prior,
         "balance",
+        unit=b.money,
     )
     b.add(
         "tax_losses_eop",
         "Tax losses carried forward (end of month)",
         year_eop + prior_eop,
         "balance",
+        unit=b.money,
     )
-    tax = b.add("tax", "Tax", tax_rate * taxable)
-    ni = b.add("net_income", "Net income", pti - tax)
+    b.add("tax", "Tax", tax_rate * taxable, unit=b.per_month)
+
+
+def _net_income(b: _Builder) -> None:
+    """``net_income = pretax_income - tax``; excluding stock-based compensation,
+    ``net_income + stock_comp``; the net losses are their negatives."""
+    b.section = "Profit and loss"
+    ni = b.add("net_income", "Net income", b.ref("pretax_income") - b.ref("tax"), unit=b.per_month)
     ni_x = b.add(
         "net_income_ex_sbc",
         "Net income excluding stock-based compensation",
-        ni + cost["stock_comp"],
+        ni + b.ref("stock_comp"),
+        unit=b.per_month,
     )
-    b.add("net_loss", "Net loss (= -net income)", -ni)
-    b.add("net_loss_ex_sbc", "Net loss excluding stock-based compensation", -ni_x)
+    b.add("net_loss", "Net loss (= -net income)", -ni, unit=b.per_month)
+    b.add(
+        "net_loss_ex_sbc",
+        "Net loss excluding stock-based compensation",
+        -ni_x,
+        unit=b.per_month,
+    )
 
-    # ---- cash flow
-    b.section = "Cash flow"
-    fcf = b.add("free_cash_flow", "Free cash flow", revenue - opex_cash - tax - capex)
-    b.add("burn", "Burn (= -free cash flow)", -fcf)
+
+def _cash_flow(b: _Builder) -> None:
+    """Free cash flow, committed inflows and cash before the facilities.
+
+    ``free_cash_flow = revenue - cash_costs - tax - capex``; ``burn`` its negative. Each
+    inflow arrives at its date, or ``per_unit`` for each whole unit its milestone reaches
+    (at most ``amount`` in all); a loan's balance is what has arrived, repaid in one bullet
+    at ``repay``. ``committed_inflows`` = the inflows less loan repayments;
+    ``cash_before_facilities`` = last month's ``cash_unfunded`` (the opening cash in the
+    first month) + free cash flow + committed inflows - interest.
+    """
+    a, tl, T = b.a, b.tl, b.tl.T
+    b.section = "Cash flow and funding"
+    fcf = b.add(
+        "free_cash_flow",
+        "Free cash flow",
+        b.ref("revenue") - b.ref("cash_costs") - b.ref("tax") - b.ref("capex"),
+        unit=b.per_month,
+    )
+    b.add("burn", "Burn (= -free cash flow)", -fcf, unit=b.per_month)
     by_kind: dict[str, list[Expr]] = {}
-    loans: list[Ref] = []
     repayments: list[Expr] = []
     t_idx = np.arange(T)
     for f in a.funding.inflows:
         k = slug(f.name)
         amount = b.scalar(f"funding.inflows.{k}.amount", f.amount)
+        expr: Expr
         if f.date is not None:
             w = np.zeros((1, T))
             w[0, tl.index_of(f.date)] = 1.0  # within the horizon: checked by the schema
@@ -539,137 +814,182 @@ def build(a: Assumptions) -> Model:
         else:
             assert f.milestone is not None and f.per_unit is not None
             per = b.scalar(f"funding.inflows.{k}.per_unit", f.per_unit)
-            mref = Ref(f"milestone__{slug(f.milestone)}")
+            mref = b.ref(f"milestone__{slug(f.milestone)}")
             reached = fmin(amount, per * Fn("floor", (mref,)))
             before = fmin(amount, per * Fn("floor", (Prev(mref.item, Const(0.0)),)))
             expr = reached - before
-        ref = b.add(f"inflow__{k}", f"Inflow: {f.name} ({KIND_LABELS[f.kind]})", expr)
+        ref = b.add(
+            f"inflow__{k}",
+            f"Inflow: {f.name} ({KIND_LABELS[f.kind]})",
+            expr,
+            unit=b.per_month,
+        )
         by_kind.setdefault(f.kind, []).append(ref)
         if f.kind == "debt":
             due = T if f.repay is None else tl.index_of(f.repay)  # may lie beyond the horizon
             owed: Expr = CumSum(ref.item, T)
             if due < T:
                 owed = owed * Series((t_idx < due).astype(np.float64))
-            bal = b.add(f"loan_{k}", f"Loan outstanding: {f.name}", owed, "balance")
-            loans.append(bal)
+            bal = b.add(
+                _loan_id(f.name), f"Loan outstanding: {f.name}", owed, "balance", unit=b.money
+            )
             if due < T:
                 repayments.append(
                     b.add(
                         f"loan_repayment_{k}",
                         f"Loan repaid: {f.name} ({f.repay}, bullet)",
                         Series((t_idx == due).astype(np.float64)) * Prev(bal.item, Const(0.0)),
+                        unit=b.per_month,
                     )
                 )
     kind_refs = [
-        b.add(f"inflows_{kind}", f"Inflows: {KIND_LABELS[kind]}", total(by_kind[kind]))
+        b.add(
+            f"inflows_{kind}",
+            f"Inflows: {KIND_LABELS[kind]}",
+            total(by_kind[kind]),
+            unit=b.per_month,
+        )
         for kind in INFLOW_KINDS
         if kind in by_kind
     ]
     gross = total(kind_refs)
     if repayments:
-        repaid = b.add("loan_repayments", "Loan repayments", total(repayments))
+        repaid = b.add("loan_repayments", "Loan repayments", total(repayments), unit=b.per_month)
         inflows = b.add(
-            "committed_inflows", "Committed inflows (net of loan repayments)", gross - repaid
+            "committed_inflows",
+            "Committed inflows (net of loan repayments)",
+            gross - repaid,
+            unit=b.per_month,
         )
     else:
-        inflows = b.add("committed_inflows", "Committed inflows", gross)
-    cash_pre = b.add(
+        inflows = b.add("committed_inflows", "Committed inflows", gross, unit=b.per_month)
+    b.add(
         "cash_before_facilities",
         "Cash before facility draws",
-        Prev("cash_unfunded", opening_cash) + fcf + inflows - interest,
+        Prev("cash_unfunded", b.input("opening.cash")) + fcf + inflows - b.ref("interest"),
         "balance",
+        unit=b.money,
     )
-    if facilities:
-        demand = b.add(
-            "facility_demand",
-            "Facility balance wanted to keep the buffer",
-            fmax(0.0, Prev("facility_balance", Const(0.0)) + min_cash - cash_pre),
+
+
+def _facilities(b: _Builder) -> None:
+    """Credit facilities drawn to keep cash at the buffer, in the file's order, each up to
+    its limit: ``facility_demand = max(0, last month's drawn balance + min_cash -
+    cash_before_facilities)``; facility i holds ``min(limit_i, max(0, demand - drawn on the
+    facilities before it))``; ``facility_draws`` = the change of the total drawn."""
+    a = b.a
+    b.section = "Cash flow and funding"
+    facilities = a.funding.facilities
+    if not facilities:
+        b.add("facility_draws", "Net facility draws", Const(0.0), unit=b.per_month)
+        return
+    demand = b.add(
+        "facility_demand",
+        "Facility balance wanted to keep the buffer",
+        fmax(
+            0.0,
+            Prev("facility_balance", Const(0.0))
+            + b.input("funding.min_cash")
+            - b.ref("cash_before_facilities"),
+        ),
+        "balance",
+        unit=b.money,
+    )
+    taken: list[Expr] = []
+    for f in facilities:
+        lim = b.input(f"funding.facilities.{slug(f.name)}.limit")
+        bal = b.add(
+            _facility_id(f.name),
+            f"Facility drawn: {f.name}",
+            fmin(lim, fmax(0.0, demand - total(taken))),
             "balance",
+            unit=b.money,
         )
-        taken: list[Expr] = []
-        for fid, lim, fac in zip(fac_ids, limits, facilities, strict=True):
-            bal = b.add(
-                fid,
-                f"Facility drawn: {fac.name}",
-                fmin(lim, fmax(0.0, demand - total(taken))),
-                "balance",
-            )
-            taken.append(bal)
-        fac_bal = b.add("facility_balance", "Facilities drawn (total)", total(taken), "balance")
-        draws = b.add(
-            "facility_draws",
-            "Net facility draws (repayments negative)",
-            fac_bal - Prev("facility_balance", Const(0.0)),
-        )
-    else:
-        draws = b.add("facility_draws", "Net facility draws", Const(0.0))
-    unfunded = b.add("cash_unfunded", "Cash with no new money (U)", cash_pre + draws, "balance")
+        taken.append(bal)
+    fac_bal = b.add(
+        "facility_balance", "Facilities drawn (total)", total(taken), "balance", unit=b.money
+    )
+    b.add(
+        "facility_draws",
+        "Net facility draws (repayments negative)",
+        fac_bal - Prev("facility_balance", Const(0.0)),
+        unit=b.per_month,
+    )
+
+
+def _funding_need(b: _Builder) -> None:
+    """Cash with no new money and the least new money that keeps it at the buffer.
+
+    ``cash_unfunded`` (U) = cash before facilities + facility draws; ``debt`` = opening debt
+    + facilities drawn + loans outstanding; ``below_buffer`` = 1 when U < min_cash -
+    :data:`CASH_TOL`; ``funding_need_cumulative`` N_t = max(N_{t-1}, min_cash - U_t) (N_{-1}
+    = 0); ``funding_need`` = N_t - N_{t-1}; ``cash = U + N``.
+    """
+    a = b.a
+    b.section = "Cash flow and funding"
+    min_cash = b.input("funding.min_cash")
+    unfunded = b.add(
+        "cash_unfunded",
+        "Cash with no new money (U)",
+        b.ref("cash_before_facilities") + b.ref("facility_draws"),
+        "balance",
+        unit=b.money,
+    )
     b.add(
         "debt",
         "Debt: opening debt + facilities drawn + loans outstanding",
         total(
             [
-                opening_debt,
-                *([Ref("facility_balance")] if facilities else []),
-                *loans,
+                b.input("opening.debt"),
+                *([b.ref("facility_balance")] if a.funding.facilities else []),
+                *(b.ref(_loan_id(f.name)) for f in a.funding.inflows if f.kind == "debt"),
             ]
         ),
         "balance",
+        unit=b.money,
     )
     b.add(
         "below_buffer",
         "Cash below the buffer (1 = yes)",
         Fn("lt", (unfunded, min_cash - CASH_TOL)),
         "flag",
+        unit=FLAG,
     )
     need_cum = b.add(
         "funding_need_cumulative",
         "Cumulative funding need (N)",
         fmax(Prev("funding_need_cumulative", Const(0.0)), min_cash - unfunded),
         "balance",
+        unit=b.money,
     )
     b.add(
         "funding_need",
         "New funding needed this month",
         need_cum - Prev("funding_need_cumulative", Const(0.0)),
+        unit=b.per_month,
     )
-    b.add("cash", "Cash if the need is raised just in time", unfunded + need_cum, "balance")
-
-    if a.valuation is not None:
-        _valuation_items(b, a, fcf, revenue, ebitda)
-
-    # milestones are drivers; place them before their first use
-    ms_items = []
-    for name, pts in a.milestones.items():
-        k = slug(name)
-        months = sorted(pts, key=lambda s: month_index(*parse_month(s)))
-        names = tuple(b.p.add(f"milestones.{k}.{m}", pts[m], "units") for m in months)
-        w = tl.point_weights([month_index(*parse_month(m)) for m in months])
-        ms_items.append(
-            Item(f"milestone__{k}", f"Milestone: {name}", "level", Path(names, w), "Drivers")
-        )
-    items = ms_items + b.items
-    for path, adj in a.adjust.items():
-        op, x = adj.op
-        try:
-            b.p.adjust(path, op, x, adj.source)
-        except AssumptionError as e:
-            raise AssumptionError(f"adjust.{e}") from None
-    as_of = -1 if a.opening.as_of is None else tl.index_of(a.opening.as_of)
-    return Model(a.name, tl, b.p, items, a.unit, a.currency, amounts, a, as_of)
+    b.add(
+        "cash",
+        "Cash if the need is raised just in time",
+        unfunded + need_cum,
+        "balance",
+        unit=b.money,
+    )
 
 
-def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda: Ref) -> None:
-    """DCF as line items, so the sheet and the engine share them (docs/methodology.md):
+def _valuation(b: _Builder) -> None:
+    """DCF as line items, so the sheet and the engine share them (docs/methodology.md); none
+    without a ``valuation:`` section.
 
-    discount factor ``(1 + r)^-tau_t`` for months after the valuation date (tau in years to
-    mid-month, or month end without mid-period); terminal value at the last month from the
-    last twelve months; their present values sum to the enterprise value. The present
-    values of free cash flow before take-or-pay payments and of those payments, over the
-    same months, give the commitment coverage.
+    Discount factor ``(1 + r)^-tau_t`` for months after the valuation date (tau in years to
+    mid-month, or month end without mid-period, :func:`discount_years`); terminal value at
+    the last month from the last twelve months; their present values sum to the enterprise
+    value. The present values of free cash flow before take-or-pay payments and of those
+    payments, over the same months, give the commitment coverage.
     """
-    v = a.valuation
-    assert v is not None
+    v = b.a.valuation
+    if v is None:
+        return
     tl = b.tl
     b.section = "Valuation"
     r = b.scalar("valuation.discount_rate", v.discount_rate, "rate per year")
@@ -682,23 +1002,45 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
         "Discount factor to the valuation date",
         Series(after) * Fn("pow", (1.0 + r, -Series(tau))),
         "level",
+        unit="factor",
     )
-    b.add("pv_free_cash_flow", "Present value of free cash flow", fcf * df)
-    committed = Ref("committed_payments")
+    fcf = b.ref("free_cash_flow")
+    b.add("pv_free_cash_flow", "Present value of free cash flow", fcf * df, unit=b.per_month)
+    committed = b.ref("committed_payments")
     b.add(
         "pv_fcf_before_commitments",
         "Present value of free cash flow before take-or-pay payments",
         (fcf + committed) * df,
+        unit=b.per_month,
     )
-    b.add("pv_take_or_pay", "Present value of take-or-pay payments", committed * df)
+    b.add(
+        "pv_take_or_pay",
+        "Present value of take-or-pay payments",
+        committed * df,
+        unit=b.per_month,
+    )
+    per_year = f"{b.money} per year"
     ltm_fcf = b.add(
         "ltm_free_cash_flow",
         "Free cash flow, last twelve months",
         CumSum("free_cash_flow", 12),
         "balance",
+        unit=per_year,
     )
-    ltm_rev = b.add("ltm_revenue", "Revenue, last twelve months", CumSum("revenue", 12), "balance")
-    ltm_ebitda = b.add("ltm_ebitda", "EBITDA, last twelve months", CumSum("ebitda", 12), "balance")
+    ltm_rev = b.add(
+        "ltm_revenue",
+        "Revenue, last twelve months",
+        CumSum(b.ref("revenue").item, 12),
+        "balance",
+        unit=per_year,
+    )
+    ltm_ebitda = b.add(
+        "ltm_ebitda",
+        "EBITDA, last twelve months",
+        CumSum(b.ref("ebitda").item, 12),
+        "balance",
+        unit=per_year,
+    )
     end = Series((t == tl.T - 1).astype(np.float64))
     term = v.terminal
     if term.method == "growth":
@@ -711,25 +1053,40 @@ def _valuation_items(b: _Builder, a: Assumptions, fcf: Ref, revenue: Ref, ebitda
         m = b.scalar("valuation.terminal.multiple", term.multiple, "multiple")
         tv = m * (ltm_rev if term.of == "revenue" else ltm_ebitda)
         label = f"Terminal value: multiple x last twelve months' {term.of}"
-    b.add("terminal_value", label, end * tv, "balance")
+    b.add("terminal_value", label, end * tv, "balance", unit=b.money)
     tau_end = float(tl.T - 1 - d) / 12.0
     b.add(
         "pv_terminal_value",
         "Present value of the terminal value",
         Ref("terminal_value") * Fn("pow", (1.0 + r, Const(-tau_end))),
+        unit=b.per_month,
     )
 
 
-ModelLike = Model | Assumptions | str | PathLike[str]
-"""A built model, validated assumptions, an assumption file or a shipped scenario's name."""
+SECTIONS: tuple[Callable[[_Builder], None], ...] = (
+    _drivers,
+    _revenue,
+    _costs,
+    _commitments,
+    _capex,
+    _financing_terms,
+    _profit_and_loss,
+    _tax,
+    _net_income,
+    _cash_flow,
+    _facilities,
+    _funding_need,
+    _valuation,
+)
+"""The sections of a model in the order :func:`build` calls them: the order of the Calc
+sheet's rows and of the Inputs sheet's (docs/architecture.md, "Where a line item goes")."""
 
 
-def as_model(source: ModelLike) -> Model:
-    """Build a model from any of :data:`ModelLike`."""
-    if isinstance(source, Model):
-        return source
-    if isinstance(source, Assumptions):
-        return build(source)
-    from finmodel.assumptions.loader import load
-
-    return build(load(source))
+def build(a: Assumptions) -> Model:
+    """Build the line items of scenario ``a``, one section after another (:data:`SECTIONS`;
+    docs/methodology.md gives each equation). The file's ``adjust:`` section is not applied
+    here: :func:`finmodel.analysis.arguments.model_of` builds and then adjusts."""
+    b = _Builder(a)
+    for section in SECTIONS:
+        section(b)
+    return b.model()
