@@ -76,8 +76,8 @@ CASH_TOL = 1e-9
 """Cash counts as below the buffer only when short by more than this (money units): a
 facility that holds cash exactly at the buffer leaves rounding residues of ~1e-15."""
 
-FLAG = "1 = yes"
-"""The unit of a flag item (1 or 0)."""
+FLAG = "flag"
+"""The unit of a flag item: 1 (yes) or 0 (no)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class Item:
     ``kind``: ``flow`` (annual = sum of months), ``balance`` (annual = last month of the
     year), ``level`` (annual = average of months), ``flag`` (1/0; annual = months flagged).
     ``unit``: what one month's value counts (``USD billion per month`` for a money flow,
-    ``USD billion`` for a balance, ``share``, ``rate per year``, ``1 = yes``...).
+    ``USD billion`` for a balance, ``share of users``, ``rate per year``, ``flag``...).
+    The Calc sheet shows it after the label, in brackets.
     ``section``: the Calc sheet's heading above the item.
     """
 

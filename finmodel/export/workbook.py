@@ -490,13 +490,13 @@ def _calc(ws: Any, s: _Scenario, st: _Styles) -> None:
     for it in model.items:
         r = s.rows[it.id]
         put_text(ws, f"A{r}", it.id)
-        put_text(ws, f"B{r}", it.label)
+        put_text(ws, f"B{r}", f"{it.label} [{it.unit}]")
         fmt = _fmt(it.id)
         for t in range(len(labels)):
             c = ws.cell(row=r, column=3 + t, value="=" + it.expr.excel(s, t))
             c.number_format = fmt
     ws.column_dimensions["A"].width = 26
-    ws.column_dimensions["B"].width = 44
+    ws.column_dimensions["B"].width = 64  # the label and its unit
     ws.freeze_panes = "C2"
 
 
