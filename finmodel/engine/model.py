@@ -33,6 +33,8 @@ from finmodel.assumptions.schema import (
     Assumptions,
     Commitment,
     CostSpec,
+    Inflow,
+    Segment,
     Sourced,
     slug,
 )
@@ -345,130 +347,34 @@ def _drivers(b: _Builder) -> None:
 
 
 def _revenue(b: _Builder) -> None:
-    """Revenue: the sum of the file's methods (an annual path, a growth path, users x paying
-    share x price, market x share per segment), then scaled.
+    """Revenue: the file's method (an annual path, a growth path, or users x paying share x
+    price) plus market x share per segment, summed into ``revenue_base``, then scaled.
 
     ``revenue = scale x revenue_base``; with ``growth_scale`` k, ``revenue = scale x B^k x
     (first-year sum of B) / (first-year sum of B^k)`` (B = ``revenue_base``).
     """
-    a, tl, T = b.a, b.tl, b.tl.T
+    r = b.a.revenue
     b.section = "Revenue"
-    r = a.revenue
-    rev_parts: list[Expr] = []
+    parts: list[Expr] = []
     if r.annual is not None:
-        rev_parts.append(
-            b.add(
-                "revenue_plan",
-                "Revenue (annual path)",
-                b.years("revenue.annual", r.annual, flow=True, spread=r.spread),
-                unit=b.per_month,
-            )
-        )
+        path = b.years("revenue.annual", r.annual, flow=True, spread=r.spread)
+        parts.append(b.add("revenue_plan", "Revenue (annual path)", path, unit=b.per_month))
     if r.growth is not None:
-        base = b.scalar("revenue.growth.base", r.growth.base)
-        gs = r.growth.spread
-        g = b.add(
-            "revenue_growth_rate",
-            "Revenue growth rate (annual)",
-            b.years("revenue.growth.rates", r.growth.rates, flow=False, spread=gs, unit="rate"),
-            "level",
-            unit="rate per year",
-        )
-        if gs == "smooth":
-            # compounding monthly from the first month's run-rate ``base``: (1 + g)^(1/12) a
-            # month, so twelve months at g give 1 + g
-            expo = Series(np.where(np.arange(T) > 0, 1.0 / 12.0, 0.0))
-            grow: Expr = Fn("pow", (1.0 + g, expo))
-            label = "Revenue run-rate (annual), growing (1 + g)^(1/12) a month"
-        else:
-            jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
-            grow = 1.0 + g * jan
-            label = "Revenue run-rate (annual), growing by g each January"
-        level = b.add(
-            "revenue_run_rate",
-            label,
-            Prev("revenue_run_rate", base) * grow,
-            "level",
-            unit=f"{b.money} per year",
-        )
-        rev_parts.append(
-            b.add("revenue_growth_path", "Revenue (growth path)", level / 12.0, unit=b.per_month)
-        )
+        parts.append(_revenue_growth_path(b))
     if r.users is not None:
-        u = r.users
-        if u.count is not None:
-            users_expr: Expr = b.years(
-                "revenue.users.count", u.count, flow=False, spread=u.spread, unit="million users"
-            )
-        else:
-            assert u.s_curve is not None
-            sc = u.s_curve
-            ceiling = b.scalar("revenue.users.s_curve.ceiling", sc.ceiling, "million users")
-            mid = b.scalar("revenue.users.s_curve.midpoint", sc.midpoint, "decimal year")
-            rate = b.scalar("revenue.users.s_curve.rate", sc.rate, "per year")
-            time = Series(tl.year_of + (tl.month_of - 0.5) / 12.0)
-            users_expr = ceiling / (1.0 + Fn("exp", (-(rate * (time - mid)),)))
-        users = b.add("users", "Users (millions)", users_expr, "level", unit="million users")
-        paying = b.add(
-            "paying_share",
-            "Paying share of users",
-            b.years(
-                "revenue.users.paying_share",
-                u.paying_share,
-                flow=False,
-                spread=u.spread,
-                unit="rate",
-            ),
-            "level",
-            unit="share of users",
-        )
-        price_unit = f"{a.currency} per user per month"
-        price = b.add(
-            "price",
-            f"Price per paying user per month ({a.currency})",
-            b.years("revenue.users.price", u.price, flow=False, spread=u.spread, unit=price_unit),
-            "level",
-            unit=price_unit,
-        )
-        to_money = 1e6 / UNIT_MULTIPLIER[a.unit]
-        rev_parts.append(
-            b.add(
-                "revenue_subscriptions",
-                "Revenue: subscriptions",
-                users * paying * price * to_money,
-                unit=b.per_month,
-            )
-        )
+        parts.append(_revenue_subscriptions(b))
     for s in r.segments:
-        k = slug(s.name)
-        market = b.add(
-            f"market__{k}",
-            f"Market: {s.name} (in the month)",
-            b.years(f"revenue.segments.{k}.market", s.market, flow=True, spread=s.spread),
-            unit=b.per_month,
-        )
-        share = b.add(
-            f"share__{k}",
-            f"Market share: {s.name}",
-            b.years(
-                f"revenue.segments.{k}.share", s.share, flow=False, spread=s.spread, unit="rate"
-            ),
-            "level",
-            unit="share of the market",
-        )
-        rev_parts.append(
-            b.add(f"revenue__{k}", f"Revenue: {s.name}", market * share, unit=b.per_month)
-        )
-    rev_base = b.add("revenue_base", "Revenue before scaling", total(rev_parts), unit=b.per_month)
+        parts.append(_revenue_segment(b, s))
+    base = b.add("revenue_base", "Revenue before scaling", total(parts), unit=b.per_month)
     scale = b.scalar("revenue.scale", r.scale, "factor")
     if r.growth_scale is None:
-        b.add("revenue", "Revenue", rev_base * scale, unit=b.per_month)
+        b.add("revenue", "Revenue", base * scale, unit=b.per_month)
         return
     k_g = b.scalar("revenue.growth_scale", r.growth_scale, "factor")
     # growth scaled in logs: R_t = c * B_t^k, so every month's (and year's) growth factor
     # is the plan's to the power k, at any granularity; c makes the first twelve months
     # earn scale x the plan's: c = scale * sum B / sum B^k over them
-    n1 = min(12, T)
+    n1 = min(12, b.tl.T)
     b.add(
         "revenue_base_pow",
         "Revenue before scaling, to the power growth_scale",
@@ -484,6 +390,98 @@ def _revenue(b: _Builder) -> None:
         scale * Ref("revenue_base_pow") * first / (first_pow + none),
         unit=b.per_month,
     )
+
+
+def _revenue_growth_path(b: _Builder) -> Ref:
+    """The growth method: a run-rate ``L_0 = base`` growing ``(1 + g)^(1/12)`` a month
+    (``spread: flat``: by g each January); revenue ``L_t / 12``."""
+    growth = b.a.revenue.growth
+    assert growth is not None
+    tl, T = b.tl, b.tl.T
+    base = b.scalar("revenue.growth.base", growth.base)
+    gs = growth.spread
+    g = b.add(
+        "revenue_growth_rate",
+        "Revenue growth rate (annual)",
+        b.years("revenue.growth.rates", growth.rates, flow=False, spread=gs, unit="rate"),
+        "level",
+        unit="rate per year",
+    )
+    if gs == "smooth":
+        # compounding monthly from the first month's run-rate ``base``: (1 + g)^(1/12) a
+        # month, so twelve months at g give 1 + g
+        expo = Series(np.where(np.arange(T) > 0, 1.0 / 12.0, 0.0))
+        grow: Expr = Fn("pow", (1.0 + g, expo))
+        label = "Revenue run-rate (annual), growing (1 + g)^(1/12) a month"
+    else:
+        jan = Series(((tl.month_of == 1) & (np.arange(T) > 0)).astype(np.float64))
+        grow = 1.0 + g * jan
+        label = "Revenue run-rate (annual), growing by g each January"
+    per_year = f"{b.money} per year"
+    level = b.add(
+        "revenue_run_rate", label, Prev("revenue_run_rate", base) * grow, "level", unit=per_year
+    )
+    return b.add("revenue_growth_path", "Revenue (growth path)", level / 12.0, unit=b.per_month)
+
+
+def _revenue_subscriptions(b: _Builder) -> Ref:
+    """The users method: ``users x paying_share x price x 10^6 / unit`` (users in millions,
+    the price in currency per paying user per month); users as a path or an S-curve
+    ``ceiling / (1 + exp(-rate (time - midpoint)))`` in decimal years."""
+    a, tl = b.a, b.tl
+    u = a.revenue.users
+    assert u is not None
+    if u.count is not None:
+        users_expr: Expr = b.years(
+            "revenue.users.count", u.count, flow=False, spread=u.spread, unit="million users"
+        )
+    else:
+        assert u.s_curve is not None
+        sc = u.s_curve
+        ceiling = b.scalar("revenue.users.s_curve.ceiling", sc.ceiling, "million users")
+        mid = b.scalar("revenue.users.s_curve.midpoint", sc.midpoint, "decimal year")
+        rate = b.scalar("revenue.users.s_curve.rate", sc.rate, "per year")
+        time = Series(tl.year_of + (tl.month_of - 0.5) / 12.0)
+        users_expr = ceiling / (1.0 + Fn("exp", (-(rate * (time - mid)),)))
+    users = b.add("users", "Users (millions)", users_expr, "level", unit="million users")
+    share = b.years(
+        "revenue.users.paying_share", u.paying_share, flow=False, spread=u.spread, unit="rate"
+    )
+    paying = b.add("paying_share", "Paying share of users", share, "level", unit="share of users")
+    price_unit = f"{a.currency} per user per month"
+    price = b.add(
+        "price",
+        f"Price per paying user per month ({a.currency})",
+        b.years("revenue.users.price", u.price, flow=False, spread=u.spread, unit=price_unit),
+        "level",
+        unit=price_unit,
+    )
+    to_money = 1e6 / UNIT_MULTIPLIER[a.unit]
+    return b.add(
+        "revenue_subscriptions",
+        "Revenue: subscriptions",
+        users * paying * price * to_money,
+        unit=b.per_month,
+    )
+
+
+def _revenue_segment(b: _Builder, s: Segment) -> Ref:
+    """A segment: its market in the month (a flow) x the company's share of it (a level)."""
+    k = slug(s.name)
+    market = b.add(
+        f"market__{k}",
+        f"Market: {s.name} (in the month)",
+        b.years(f"revenue.segments.{k}.market", s.market, flow=True, spread=s.spread),
+        unit=b.per_month,
+    )
+    share = b.add(
+        f"share__{k}",
+        f"Market share: {s.name}",
+        b.years(f"revenue.segments.{k}.share", s.share, flow=False, spread=s.spread, unit="rate"),
+        "level",
+        unit="share of the market",
+    )
+    return b.add(f"revenue__{k}", f"Revenue: {s.name}", market * share, unit=b.per_month)
 
 
 COST_LABELS = {
@@ -792,7 +790,7 @@ def _cash_flow(b: _Builder) -> None:
     ``cash_before_facilities`` = last month's ``cash_unfunded`` (the opening cash in the
     first month) + free cash flow + committed inflows - interest.
     """
-    a, tl, T = b.a, b.tl, b.tl.T
+    a = b.a
     b.section = "Cash flow and funding"
     fcf = b.add(
         "free_cash_flow",
@@ -803,46 +801,13 @@ def _cash_flow(b: _Builder) -> None:
     b.add("burn", "Burn (= -free cash flow)", -fcf, unit=b.per_month)
     by_kind: dict[str, list[Expr]] = {}
     repayments: list[Expr] = []
-    t_idx = np.arange(T)
     for f in a.funding.inflows:
-        k = slug(f.name)
-        amount = b.scalar(f"funding.inflows.{k}.amount", f.amount)
-        expr: Expr
-        if f.date is not None:
-            w = np.zeros((1, T))
-            w[0, tl.index_of(f.date)] = 1.0  # within the horizon: checked by the schema
-            expr = Path((amount.name,), w)
-        else:
-            assert f.milestone is not None and f.per_unit is not None
-            per = b.scalar(f"funding.inflows.{k}.per_unit", f.per_unit)
-            mref = b.ref(f"milestone__{slug(f.milestone)}")
-            reached = fmin(amount, per * Fn("floor", (mref,)))
-            before = fmin(amount, per * Fn("floor", (Prev(mref.item, Const(0.0)),)))
-            expr = reached - before
-        ref = b.add(
-            f"inflow__{k}",
-            f"Inflow: {f.name} ({KIND_LABELS[f.kind]})",
-            expr,
-            unit=b.per_month,
-        )
+        ref = _inflow(b, f)
         by_kind.setdefault(f.kind, []).append(ref)
         if f.kind == "debt":
-            due = T if f.repay is None else tl.index_of(f.repay)  # may lie beyond the horizon
-            owed: Expr = CumSum(ref.item, T)
-            if due < T:
-                owed = owed * Series((t_idx < due).astype(np.float64))
-            bal = b.add(
-                _loan_id(f.name), f"Loan outstanding: {f.name}", owed, "balance", unit=b.money
-            )
-            if due < T:
-                repayments.append(
-                    b.add(
-                        f"loan_repayment_{k}",
-                        f"Loan repaid: {f.name} ({f.repay}, bullet)",
-                        Series((t_idx == due).astype(np.float64)) * Prev(bal.item, Const(0.0)),
-                        unit=b.per_month,
-                    )
-                )
+            repayment = _loan(b, f, ref)
+            if repayment is not None:
+                repayments.append(repayment)
     kind_refs = [
         b.add(
             f"inflows_{kind}",
@@ -870,6 +835,49 @@ def _cash_flow(b: _Builder) -> None:
         Prev("cash_unfunded", b.input("opening.cash")) + fcf + inflows - b.ref("interest"),
         "balance",
         unit=b.money,
+    )
+
+
+def _inflow(b: _Builder, f: Inflow) -> Ref:
+    """Inflow ``f``: its amount in the month of its date, or ``min(amount, per_unit x
+    floor(m_t)) - min(amount, per_unit x floor(m_{t-1}))`` for milestone path m."""
+    tl, T = b.tl, b.tl.T
+    k = slug(f.name)
+    amount = b.scalar(f"funding.inflows.{k}.amount", f.amount)
+    expr: Expr
+    if f.date is not None:
+        w = np.zeros((1, T))
+        w[0, tl.index_of(f.date)] = 1.0  # within the horizon: checked by the schema
+        expr = Path((amount.name,), w)
+    else:
+        assert f.milestone is not None and f.per_unit is not None
+        per = b.scalar(f"funding.inflows.{k}.per_unit", f.per_unit)
+        mref = b.ref(f"milestone__{slug(f.milestone)}")
+        reached = fmin(amount, per * Fn("floor", (mref,)))
+        before = fmin(amount, per * Fn("floor", (Prev(mref.item, Const(0.0)),)))
+        expr = reached - before
+    label = f"Inflow: {f.name} ({KIND_LABELS[f.kind]})"
+    return b.add(f"inflow__{k}", label, expr, unit=b.per_month)
+
+
+def _loan(b: _Builder, f: Inflow, inflow: Ref) -> Ref | None:
+    """A debt inflow's balance, what has arrived until the month ``repay`` (0 from then on),
+    and its repayment in that month, last month's balance (a bullet; None when it is not
+    repaid within the horizon)."""
+    T = b.tl.T
+    t_idx = np.arange(T)
+    due = T if f.repay is None else b.tl.index_of(f.repay)  # may lie beyond the horizon
+    owed: Expr = CumSum(inflow.item, T)
+    if due < T:
+        owed = owed * Series((t_idx < due).astype(np.float64))
+    bal = b.add(_loan_id(f.name), f"Loan outstanding: {f.name}", owed, "balance", unit=b.money)
+    if due >= T:
+        return None
+    return b.add(
+        f"loan_repayment_{slug(f.name)}",
+        f"Loan repaid: {f.name} ({f.repay}, bullet)",
+        Series((t_idx == due).astype(np.float64)) * Prev(bal.item, Const(0.0)),
+        unit=b.per_month,
     )
 
 
