@@ -41,7 +41,7 @@ from finmodel.assumptions.loader import (
     validate,
 )
 from finmodel.assumptions.schema import Sourced, slug
-from finmodel.errors import ArgumentError, AssumptionError
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 from finmodel.network_schema import OUTSIDE, Network
 
 if TYPE_CHECKING:
@@ -225,41 +225,67 @@ def clear(liabilities: ArrayLike, means: ArrayLike, *, rtol: float = 1e-12) -> F
 def _clearing_inputs(
     liabilities: ArrayLike, means: ArrayLike
 ) -> tuple[FloatArray, FloatArray, bool]:
-    """Shapes (S, n, n) and (S, n), checked: square, finite, >= 0, nothing owed to oneself."""
-    L = np.asarray(liabilities, dtype=np.float64)
-    e = np.asarray(means, dtype=np.float64)
-    if L.ndim not in (2, 3) or L.shape[-1] != L.shape[-2]:
-        raise AssumptionError(
-            f"clear: liabilities: expected a square matrix (n, n) or a stack (S, n, n), "
-            f"got shape {L.shape}"
+    """Shapes (S, n, n) and (S, n), checked: numbers, square, finite, >= 0, nothing owed to
+    oneself. A failed check is an :class:`~finmodel.errors.ArgumentError` naming
+    ``liabilities`` or ``means``."""
+    L = _numbers("liabilities", liabilities, "a square matrix (n, n) or a stack (S, n, n)")
+    e = _numbers("means", means, "a vector (n,) or a stack (S, n)")
+    if L.ndim not in (2, 3) or L.shape[-1] != L.shape[-2] or L.shape[-1] == 0:
+        raise ArgumentError(
+            "liabilities",
+            f"expected a square matrix (n, n) or a stack (S, n, n), n >= 1, got shape {L.shape}",
         )
     n = L.shape[-1]
     if e.ndim not in (1, 2) or e.shape[-1] != n:
-        raise AssumptionError(
-            f"clear: means: expected shape ({n},) or (S, {n}) to match liabilities of shape "
-            f"{L.shape}, got {e.shape}"
+        raise ArgumentError(
+            "means",
+            f"expected shape ({n},) or (S, {n}) to match liabilities of shape {L.shape}, "
+            f"got {e.shape}",
         )
     S = max(L.shape[0] if L.ndim == 3 else 1, e.shape[0] if e.ndim == 2 else 1)
     for name, x, k in (("liabilities", L, 3), ("means", e, 2)):
         if x.ndim == k and x.shape[0] not in (1, S):
-            raise AssumptionError(
-                f"clear: conflicting sizes for dimension 'scenario': {S} elsewhere but "
-                f"{x.shape[0]} in {name}"
+            raise ArgumentError(
+                name,
+                f"conflicting sizes for dimension 'scenario': {S} elsewhere but "
+                f"{x.shape[0]} in {name}",
             )
         if not np.isfinite(x).all():
-            raise AssumptionError(f"clear: {name}: expected finite numbers, got NaN or inf")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ArgumentError(
+                name, f"expected a finite number, got {x[bad]}", f"{name}{list(bad)}"
+            )
     if (L < 0).any():
-        raise AssumptionError(f"clear: liabilities: expected amounts >= 0, got {L.min():g}")
+        raise ArgumentError("liabilities", f"expected amounts >= 0, got {L.min():g}")
     if np.diagonal(L, axis1=-2, axis2=-1).any():
-        raise AssumptionError(
-            "clear: liabilities: expected a zero diagonal, got a party owing itself"
-        )
+        raise ArgumentError("liabilities", "expected a zero diagonal, got a party owing itself")
     single = L.ndim == 2 and e.ndim == 1
     return (
         np.broadcast_to(L, (S, n, n)),
         np.ascontiguousarray(np.broadcast_to(e, (S, n))),
         single,
     )
+
+
+def _numbers(name: str, x: object, shape: str) -> FloatArray:
+    """The argument ``name`` as a float array, if it is numbers (nested lists or an array of
+    ints or floats; not text, not bools); else an ArgumentTypeError naming it."""
+    try:
+        a = np.asarray(x)
+    except ValueError:  # ragged nested lists
+        raise ArgumentError(
+            name, f"expected {shape} of numbers, got rows of unequal length"
+        ) from None
+    if a.dtype.kind not in "iuf" and not (a.dtype.kind == "O" and a.size == 0):
+        raise ArgumentTypeError(name, f"expected {shape} of numbers, got {_shown(x)}")
+    out: FloatArray = a.astype(np.float64)
+    return out
+
+
+def _shown(x: object) -> str:
+    """A short account of a value for a message: its repr, cut at 60 characters."""
+    r = repr(x)
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 # ---------------------------------------------------------------------------------------
