@@ -478,6 +478,9 @@ def fcf_irr(res: Results) -> Rate:
     f[-1] += res.series("terminal_value")[-1]
     f = f[d + 1 :]
     yearly = [math.fsum(f[i : i + 12]) for i in range(0, len(f), 12)]
+    if len(yearly) < 2:  # no return to speak of: an answer, as for degenerate flows
+        why = "fewer than two years of flows after the valuation date, an IRR needs two"
+        return Rate(None, [], why, sign_pattern(yearly))
     return irr(yearly)
 
 

@@ -316,3 +316,22 @@ def test_a_valid_call_still_answers(tmp_path: Path) -> None:
     assert finmodel.xnpv(0.1, [5.0], ["2025-01-01"]) == 5.0
     # NaN in irr is still an answer with its reason (documented), not an error
     assert finmodel.irr([-100, math.nan]).reason == "flow 1 is not a finite number (nan)"
+
+
+def test_the_dcf_irr_with_one_year_left_is_an_answer(tmp_path: Path) -> None:
+    """`finmodel value` with the valuation date in the horizon's last year: the IRR of the
+    free cash flow has one yearly flow, which is no rate (as before), not a refusal of an
+    argument the user never gave."""
+    from finmodel.valuation import fcf_irr
+
+    path = tmp_path / "v.yaml"
+    path.write_text(
+        "name: V\ncompany: P\nstart: 2026-01\nend: 2027-12\nopening: {cash: 10}\n"
+        "revenue: {annual: {2026: 2}}\ncosts: {staff: {annual: {2026: 1}}}\n"
+        "valuation:\n  date: 2027-01\n  discount_rate: 0.1\n"
+        "  terminal: {method: multiple, of: revenue, multiple: 5}\n",
+        encoding="utf-8",
+    )
+    r = fcf_irr(finmodel.run(path))
+    assert r.value is None and r.roots == []
+    assert r.reason == "fewer than two years of flows after the valuation date, an IRR needs two"
