@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from finmodel.assumptions import Assumptions, load
     from finmodel.errors import (
         ArgumentError,
+        ArgumentKeyError,
         ArgumentTypeError,
         AssumptionError,
         FinmodelError,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "ArgumentError": "finmodel.errors",
+    "ArgumentKeyError": "finmodel.errors",
     "ArgumentTypeError": "finmodel.errors",
     "AssumptionError": "finmodel.errors",
     "Assumptions": "finmodel.assumptions",
@@ -63,6 +65,7 @@ _WHERE = {
 
 __all__ = [
     "ArgumentError",
+    "ArgumentKeyError",
     "ArgumentTypeError",
     "AssumptionError",
     "Assumptions",

@@ -97,3 +97,13 @@ class ArgumentError(AssumptionError):
 class ArgumentTypeError(ArgumentError, TypeError):
     """An argument of the wrong type (``simulate(n=2.5)``, ``run(None)``): also a
     :class:`TypeError` (and, as every :class:`ArgumentError`, a ``ValueError``)."""
+
+
+class ArgumentKeyError(ArgumentError, KeyError):
+    """An argument naming something that does not exist (``res.series("nope")``): also a
+    :class:`KeyError` (and, as every :class:`ArgumentError`, a ``ValueError``), so that a
+    caller's ``except KeyError`` keeps working. The message names the argument and the
+    nearest names that do exist; it is shown as written (a plain ``KeyError`` quotes it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])

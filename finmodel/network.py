@@ -41,7 +41,7 @@ from finmodel.assumptions.loader import (
     validate,
 )
 from finmodel.assumptions.schema import Sourced, slug
-from finmodel.errors import ArgumentError, AssumptionError
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 from finmodel.network_schema import OUTSIDE, Network
 
 if TYPE_CHECKING:
@@ -225,41 +225,67 @@ def clear(liabilities: ArrayLike, means: ArrayLike, *, rtol: float = 1e-12) -> F
 def _clearing_inputs(
     liabilities: ArrayLike, means: ArrayLike
 ) -> tuple[FloatArray, FloatArray, bool]:
-    """Shapes (S, n, n) and (S, n), checked: square, finite, >= 0, nothing owed to oneself."""
-    L = np.asarray(liabilities, dtype=np.float64)
-    e = np.asarray(means, dtype=np.float64)
-    if L.ndim not in (2, 3) or L.shape[-1] != L.shape[-2]:
-        raise AssumptionError(
-            f"clear: liabilities: expected a square matrix (n, n) or a stack (S, n, n), "
-            f"got shape {L.shape}"
+    """Shapes (S, n, n) and (S, n), checked: numbers, square, finite, >= 0, nothing owed to
+    oneself. A failed check is an :class:`~finmodel.errors.ArgumentError` naming
+    ``liabilities`` or ``means``."""
+    L = _numbers("liabilities", liabilities, "a square matrix (n, n) or a stack (S, n, n)")
+    e = _numbers("means", means, "a vector (n,) or a stack (S, n)")
+    if L.ndim not in (2, 3) or L.shape[-1] != L.shape[-2] or L.shape[-1] == 0:
+        raise ArgumentError(
+            "liabilities",
+            f"expected a square matrix (n, n) or a stack (S, n, n), n >= 1, got shape {L.shape}",
         )
     n = L.shape[-1]
     if e.ndim not in (1, 2) or e.shape[-1] != n:
-        raise AssumptionError(
-            f"clear: means: expected shape ({n},) or (S, {n}) to match liabilities of shape "
-            f"{L.shape}, got {e.shape}"
+        raise ArgumentError(
+            "means",
+            f"expected shape ({n},) or (S, {n}) to match liabilities of shape {L.shape}, "
+            f"got {e.shape}",
         )
     S = max(L.shape[0] if L.ndim == 3 else 1, e.shape[0] if e.ndim == 2 else 1)
     for name, x, k in (("liabilities", L, 3), ("means", e, 2)):
         if x.ndim == k and x.shape[0] not in (1, S):
-            raise AssumptionError(
-                f"clear: conflicting sizes for dimension 'scenario': {S} elsewhere but "
-                f"{x.shape[0]} in {name}"
+            raise ArgumentError(
+                name,
+                f"conflicting sizes for dimension 'scenario': {S} elsewhere but "
+                f"{x.shape[0]} in {name}",
             )
         if not np.isfinite(x).all():
-            raise AssumptionError(f"clear: {name}: expected finite numbers, got NaN or inf")
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ArgumentError(
+                name, f"expected a finite number, got {x[bad]}", f"{name}{list(bad)}"
+            )
     if (L < 0).any():
-        raise AssumptionError(f"clear: liabilities: expected amounts >= 0, got {L.min():g}")
+        raise ArgumentError("liabilities", f"expected amounts >= 0, got {L.min():g}")
     if np.diagonal(L, axis1=-2, axis2=-1).any():
-        raise AssumptionError(
-            "clear: liabilities: expected a zero diagonal, got a party owing itself"
-        )
+        raise ArgumentError("liabilities", "expected a zero diagonal, got a party owing itself")
     single = L.ndim == 2 and e.ndim == 1
     return (
         np.broadcast_to(L, (S, n, n)),
         np.ascontiguousarray(np.broadcast_to(e, (S, n))),
         single,
     )
+
+
+def _numbers(name: str, x: object, shape: str) -> FloatArray:
+    """The argument ``name`` as a float array, if it is numbers (nested lists or an array of
+    ints or floats; not text, not bools); else an ArgumentTypeError naming it."""
+    try:
+        a = np.asarray(x)
+    except ValueError:  # ragged nested lists
+        raise ArgumentError(
+            name, f"expected {shape} of numbers, got rows of unequal length"
+        ) from None
+    if a.dtype.kind not in "iuf" and not (a.dtype.kind == "O" and a.size == 0):
+        raise ArgumentTypeError(name, f"expected {shape} of numbers, got {_shown(x)}")
+    out: FloatArray = a.astype(np.float64)
+    return out
+
+
+def _shown(x: object) -> str:
+    """A short account of a value for a message: its repr, cut at 60 characters."""
+    r = repr(x)
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 # ---------------------------------------------------------------------------------------
@@ -296,6 +322,7 @@ class Graph:
     base: CompanyCash  # the scenario's own values (S = 1)
     loans: list[dict[str, Any]] = field(default_factory=list)
     edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    money: str = ""  # the scenario's currency and unit ("USD billion"), for labels
 
     def index(self, name: str) -> int:
         return self.parties.index(name)
@@ -472,6 +499,7 @@ def build_graph(res: Results, net: Network) -> Graph:
         CompanyCash(np.zeros(1), np.zeros((1, Y)), np.zeros((1, Y, n)), np.zeros((1, Y, n))),
         loans,
         edges,
+        f"{res.model.currency} {res.model.unit}",
     )
     g.base = company_cash(g, res.model, res.items, res.model.params.vector()[None, :])
     return g
@@ -757,67 +785,196 @@ def monte_carlo_shortfalls(
     )
 
 
+def received_share_lost(g: Graph, rep: dict[str, Any]) -> dict[str, float]:
+    """Per party, the share of what was owed to it over the horizon that did not arrive:
+    ``shortfall_received / owed_to`` (``owed_to`` the sum over years and payers of
+    ``L[y, i, party]``), NaN for a party nothing was owed to."""
+    owed_to = g.L.sum(axis=(0, 1))
+    lost = rep["parties"]["shortfall_received"]
+    return {
+        p: float(lost[p] / owed_to[i]) if owed_to[i] > 0 else float("nan")
+        for i, p in enumerate(g.parties)
+    }
+
+
+NODE_FONT = 8.0
+"""Points: the size of the parties' names in the network chart."""
+DEFAULT_EDGE = ("black", 4.0)
+"""The outline (colour, width in points) of a party that defaulted, in the network chart."""
+PLAIN_EDGE = ("#595959", 0.8)
+"""The outline of any other party."""
+
+
 def network_png(g: Graph, rep: dict[str, Any], path: Path) -> Path:
-    """The network: edge widths by amount owed over the horizon, parties coloured by stress
-    (share of what was owed to them that did not arrive). A party whose name no installed
+    """The network over the horizon, written to ``path``.
+
+    - an arrow from payer to payee for each obligation, its width by the amount owed over
+      the horizon;
+    - each party's fill: the share of what was owed to it that did not arrive
+      (:func:`received_share_lost`, 0 to 1, white when nothing was owed to it): what it
+      lost as a creditor, not its own health;
+    - a thick black outline, and the first year under its name, for a party that defaulted
+      itself (paid less than it owed in at least one year): the report's
+      ``years_in_default`` and ``first_default``.
+
+    Names are wrapped at spaces and every node is made as large as the largest name; text
+    is black or white, whichever contrasts more with the fill
+    (:func:`~finmodel.export.chart_text.text_colour_on`). A party whose name no installed
     font can draw is labelled by its identifier (``slug``), with a footnote
     (:mod:`finmodel.export.chart_text`)."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import networkx as nx
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     from finmodel.export.analysis_sheets import save_png
-    from finmodel.export.chart_text import ChartText
+    from finmodel.export.chart_text import ChartText, text_colour_on
 
     ct = ChartText()
-    labels = {p: ct.name(p, slug(p)) for p in g.parties}
+    parties = rep["parties"]
+    nodes = list(g.parties)  # every mapping below is keyed by party, drawn in this order
+    share = received_share_lost(g, rep)
+    defaulted = {p: int(parties.at[p, "years_in_default"]) for p in nodes}
+    labels = {}
+    for p in nodes:
+        name = "\n".join(
+            textwrap.wrap(
+                ct.name(p, slug(p)), width=12, break_long_words=False, break_on_hyphens=False
+            )
+        )
+        k = defaulted[p]
+        labels[p] = (
+            name
+            if k == 0
+            else f"{name}\nin default\n{parties.at[p, 'first_default']}"
+            + (f" +{k - 1}y" if k > 1 else "")
+        )
+    tot = g.L.sum(axis=0)
+    G = nx.DiGraph()
+    G.add_nodes_from(nodes)  # the layout follows the file's order of parties
+    edges = [
+        (a, b, float(tot[i, j]))
+        for i, a in enumerate(nodes)
+        for j, b in enumerate(nodes)
+        if tot[i, j] > 0
+    ]
+    G.add_weighted_edges_from(edges)
+    pos = nx.circular_layout(nodes)
+    cmap = matplotlib.colormaps["YlOrRd"].with_extremes(bad="white")
+    norm = Normalize(vmin=0.0, vmax=1.0)
+    fills = {p: cmap(norm(share[p])) for p in nodes}
     with ct.drawing():
-        G = nx.DiGraph()
-        tot = g.L.sum(axis=0)
-        for i, a in enumerate(g.parties):
-            G.add_node(a)
-            for j, b in enumerate(g.parties):
-                if tot[i, j] > 0:
-                    G.add_edge(a, b, weight=float(tot[i, j]))
-        parties = rep["parties"]
-        owed_to = g.L.sum(axis=(0, 1))
-        stress = [
-            float(parties.at[p, "shortfall_received"] / owed_to[i]) if owed_to[i] > 0 else 0.0
-            for i, p in enumerate(g.parties)
+        # the largest name decides the nodes' size (points) and, with the number of
+        # parties, the circle's: neighbours stay apart by at least half a node
+        probe = Figure()  # not pyplot's: nothing to close
+        r = FigureCanvasAgg(probe).get_renderer()  # type: ignore[no-untyped-call]
+        dpi = probe.dpi
+        ext = [
+            probe.text(0, 0, labels[p], fontsize=NODE_FONT, ha="center").get_window_extent(r)
+            for p in nodes
         ]
-        pos = nx.circular_layout(G)
-        fig, ax = plt.subplots(figsize=(10, 8))
-        wmax = max((d["weight"] for _, _, d in G.edges(data=True)), default=1.0)
+        diameter = max(40.0, max(float(np.hypot(e.width, e.height)) for e in ext) * 72 / dpi + 6)
+        n = len(nodes)
+        radius = max(150.0, 1.5 * diameter / (2 * np.sin(np.pi / max(n, 3))))  # points
+        side = 2 * 1.3 * radius / 72  # inches: the circle, and room for curved arrows
+        fig, ax = plt.subplots(figsize=(side + 3.2, side + 1.2))
+        ax.set_aspect("equal")
+        ax.set_xlim(-1.3, 1.3)
+        ax.set_ylim(-1.3, 1.3)
+        wmax = max((w for _, _, w in edges), default=1.0)
+        widths = [0.6 + 5.0 * w / wmax for _, _, w in edges]
+        size = diameter**2  # scatter's marker area, points squared
         nx.draw_networkx_edges(
             G,
             pos,
             ax=ax,
-            width=[0.5 + 8 * d["weight"] / wmax for _, _, d in G.edges(data=True)],
-            edge_color="#7F7F7F",
+            edgelist=[(a, b) for a, b, _ in edges],
+            nodelist=nodes,
+            node_size=size,  # arrows end at the node's rim, not under it
+            width=widths,
+            edge_color="#6E6E6E",
             arrows=True,
-            arrowsize=12,
+            arrowstyle="-|>",
+            arrowsize=[8.0 + 3.0 * w for w in widths],  # the head wider than its line
             connectionstyle="arc3,rad=0.08",
         )
-        nodes = nx.draw_networkx_nodes(
+        nx.draw_networkx_nodes(
             G,
             pos,
             ax=ax,
-            node_color=stress,
-            cmap="RdYlGn_r",
-            vmin=0,
-            vmax=max(0.3, max(stress)),
-            node_size=1600,
+            nodelist=nodes,
+            node_color=[fills[p] for p in nodes],  # RGBA: a NaN value would not be drawn
+            node_size=size,
+            edgecolors=[DEFAULT_EDGE[0] if defaulted[p] else PLAIN_EDGE[0] for p in nodes],
+            linewidths=[DEFAULT_EDGE[1] if defaulted[p] else PLAIN_EDGE[1] for p in nodes],
         )
-        # networkx's default family is 'sans-serif', which would skip the fallbacks; a long
-        # name at the circle's edge is not clipped by the axes
-        nx.draw_networkx_labels(
-            G, pos, labels=labels, ax=ax, font_size=8, font_family=ct.families, clip_on=False
+        for p in nodes:
+            x, y = pos[p]
+            # a long name at the circle's edge is not clipped by the axes
+            ax.text(
+                float(x),
+                float(y),
+                labels[p],
+                fontsize=NODE_FONT,
+                ha="center",
+                va="center",
+                multialignment="center",
+                color=text_colour_on(fills[p]),
+                clip_on=False,
+                zorder=3,
+            )
+        fig.colorbar(
+            ScalarMappable(norm, cmap),
+            ax=ax,
+            shrink=0.7,
+            label="Fill: share of what was owed to the party that did not arrive",
         )
-        ax.margins(0.15)
-        fig.colorbar(nodes, ax=ax, label="share of what was owed to it that did not arrive")
-        ax.set_title(f"Obligations over the horizon (total loss {rep['total_loss']:,.1f})")
+        ax.legend(
+            handles=[
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    markersize=12,
+                    markerfacecolor="white",
+                    markeredgecolor=DEFAULT_EDGE[0],
+                    markeredgewidth=DEFAULT_EDGE[1] * 0.6,
+                    label="defaulted itself: paid less than it owed; under the name,\n"
+                    "the first such year and +N: N more such years",
+                ),
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    linestyle="",
+                    markersize=12,
+                    markerfacecolor="white",
+                    markeredgecolor=PLAIN_EDGE[0],
+                    markeredgewidth=PLAIN_EDGE[1],
+                    label="white fill: nothing was owed to it",
+                ),
+            ],
+            loc="upper left",
+            bbox_to_anchor=(0.0, 0.0),
+            fontsize=8,
+            frameon=False,
+            ncols=2,
+        )
+        money = f" {ct.text(g.money)}" if g.money else ""
+        ax.set_title(
+            f"Who owes whom over the horizon: total unpaid {rep['total_loss']:,.1f}{money}\n"
+            "arrow from payer to payee, width by the amount owed",
+            fontsize=10,
+        )
         ax.axis("off")
         fig.tight_layout(rect=(0, ct.add_footnote(fig), 1, 1))
         return save_png(fig, path, dpi=100)

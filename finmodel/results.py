@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from os import PathLike
@@ -22,7 +23,7 @@ from finmodel.assumptions.schema import Assumptions
 from finmodel.engine.checks import check
 from finmodel.engine.evaluate import evaluate
 from finmodel.engine.model import Model
-from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
+from finmodel.errors import ArgumentError, ArgumentKeyError, ArgumentTypeError, AssumptionError
 from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index
 from finmodel.targets import BALANCE_METRICS, TargetResult, parse_period
 from finmodel.timeline import month_index, month_label, parse_month
@@ -40,6 +41,9 @@ HEADLINE_METRICS = (
     "stranded_compute_total",
 )
 """The metrics of ``--json`` and of the side-by-side comparison, in that order."""
+
+MONTH_METRICS = frozenset({"cash_out_month", "as_of", "trough_month"})
+"""The headline metrics whose value is a month (``YYYY-MM``, or None: never), not a number."""
 
 JSON_ANNUAL = (
     "revenue",
@@ -77,8 +81,23 @@ class Results:
         return self.model.scenario
 
     def series(self, item: str) -> FloatArray:
-        """Monthly values of one line item, shape (T,)."""
-        return self.items[item][:, 0]
+        """Monthly values of one line item, shape (T,). An unknown ``item`` is an
+        :class:`~finmodel.errors.ArgumentKeyError` (also a ``KeyError``) naming the nearest
+        line items.
+
+        >>> res = run("hsbc-2025-11")
+        >>> res.series("revenue").shape
+        (66,)
+        >>> res.series("revenu")
+        Traceback (most recent call last):
+        finmodel.errors.ArgumentKeyError: item: expected a line item of scenario 'HSBC ...
+        """
+        name = args.text("item", item, "a line item's name")
+        if name not in self.items:
+            raise _unknown(
+                "item", name, f"a line item of scenario {self.name!r}", self.items, ".monthly"
+            )
+        return self.items[name][:, 0]
 
     @cached_property
     def monthly(self) -> pd.DataFrame:
@@ -187,13 +206,42 @@ class Results:
         )
 
     def metric_value(self, metric: str, period: int | str | None = None) -> float | None:
-        """The model's value of a target metric over a period (see :mod:`finmodel.targets`)."""
+        """The model's value of a target metric over a period (see :mod:`finmodel.targets`):
+        a headline metric (``cash_out_month``) or a line item of :attr:`annual`, summed over
+        the period's years (flows) or at its last year (balances). An unknown ``metric`` is
+        an :class:`~finmodel.errors.ArgumentKeyError` naming the nearest ones."""
+        args.text("metric", metric, "a metric's name")
+        if metric not in self.metrics and metric not in self.annual.index:
+            known = [*self.metrics, *self.annual.index]
+            raise _unknown(
+                "metric", metric, "a metric or a line item", known, ".metrics and .annual"
+            )
         if metric in self.metrics and metric not in self.annual.index:
             v = self.metrics[metric]
+            if metric in MONTH_METRICS:
+                raise ArgumentError(
+                    "metric",
+                    f"expected a metric with a number for its value, got {metric!r} "
+                    f"(a month: .metrics[{metric!r}] is {v!r})",
+                )
             return None if v is None else float(v)
-        span = parse_period(period)
         years = self.model.timeline.years
+        if period is not None and (
+            isinstance(period, bool) or not isinstance(period, int | str | np.integer)
+        ):
+            raise ArgumentTypeError(
+                "period", f"expected a year or a span of years like '2025-2029', got {period!r}"
+            )
+        try:
+            span = parse_period(int(period) if isinstance(period, np.integer) else period)
+        except ValueError as e:
+            raise ArgumentError("period", str(e)) from None
         lo, hi = span if span is not None else (years[0], years[-1])
+        if not years[0] <= lo <= hi <= years[-1]:
+            raise ArgumentError(
+                "period",
+                f"expected years within the horizon {years[0]}..{years[-1]}, got {period!r}",
+            )
         a = self.annual
         if metric in BALANCE_METRICS:
             return _num(a.at[metric, hi])
@@ -302,6 +350,19 @@ class Results:
         if p.suffix.lower() != ".xlsx":
             raise ArgumentError("path", f"expected a workbook path ending in .xlsx, got {str(p)!r}")
         return write_workbook([self], p)
+
+
+def _unknown(
+    argument: str, name: str, what: str, known: Iterable[str], listed: str
+) -> ArgumentKeyError:
+    """The error for a ``name`` not among ``known``, naming the nearest (difflib), or how
+    many there are and where they are ``listed`` when none is near."""
+    names = list(known)
+    near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if not near:  # a word of the name (``cash`` in ``cash_end``), as the nearest
+        near = [k for k in names if any(w and w in k for w in name.split("_"))][:3]
+    hint = f"; nearest: {', '.join(near)}" if near else f" ({len(names)} in all: see {listed})"
+    return ArgumentKeyError(argument, f"expected {what}, got {name!r}{hint}")
 
 
 def _num(x: object) -> float:

@@ -14,9 +14,11 @@ the valuation date - debt at that date (opening debt plus facilities drawn).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from scipy.optimize import brentq
 from finmodel.assumptions.schema import Preference, slug
 from finmodel.engine.evaluate import full
 from finmodel.equity import RULE_LABELS, Claim, Issue, Walk, walk, waterfall
-from finmodel.errors import AssumptionError
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 
 if TYPE_CHECKING:
     from finmodel.engine.model import Model
@@ -56,28 +58,32 @@ def npv(rate: float, flows: list[float] | FloatArray) -> float:
 
     This is numpy-financial's ``npv(r, [CF0..CFn])``; in Excel it is
     ``=NPV(r, CF1..CFn) + CF0`` (Excel's ``NPV`` discounts its first flow one period).
-    ``rate`` is per period and must exceed -1 (at -100% nothing can be discounted).
+    ``rate`` is per period, a decimal (0.1 for 10%) above -1 (at -100% nothing can be
+    discounted); ``flows`` is at least one finite number. Anything else is an
+    :class:`~finmodel.errors.ArgumentError` naming the argument (``flows[2]: ...``).
 
     >>> round(npv(0.1, [-100, 60, 60]), 6)
     4.132231
     """
-    _check_rate("rate", rate)
+    r = _check_rate("rate", rate)
+    c = _flows(flows, 1, finite=True)
     with np.errstate(over="ignore"):
-        return float(npf.npv(rate, np.asarray(flows, dtype=np.float64)))
+        return float(npf.npv(r, c))
 
 
 def xnpv(rate: float, flows: list[float] | FloatArray, dates: Sequence[date | str]) -> float:
     """Net present value of dated flows, Excel's ``=XNPV(r, values, dates)``:
     ``sum_i c_i / (1 + r)^((d_i - d_0) / 365)``, times in years of 365 days from the first
-    date (actual/365 fixed, as Excel's XNPV and XIRR).
+    date (actual/365 fixed, as Excel's XNPV and XIRR). Arguments as :func:`npv`, and one
+    date per flow.
 
     >>> round(xnpv(0.1, [-1000, 1100], [date(2025, 1, 1), date(2026, 1, 1)]), 9)
     0.0
     """
-    _check_rate("rate", rate)
-    c, t = _dated(flows, dates)
+    r = _check_rate("rate", rate)
+    c, t = _dated(flows, dates, 1, finite=True)
     with np.errstate(over="ignore"):
-        return float(np.sum(c * np.power(1.0 + rate, -t)))
+        return float(np.sum(c * np.power(1.0 + r, -t)))
 
 
 def sign_pattern(flows: list[float] | FloatArray) -> str:
@@ -118,16 +124,16 @@ def irr(flows: list[float] | FloatArray, guess: float = 0.1) -> Rate:
     zero to rounding. One root is returned as is; with several, the one nearest ``guess``
     (Excel's default guess, 10%) is chosen and the others are listed; with none, ``value`` is
     None and ``reason`` says why. Degenerate flows (all zero, one non-zero flow, NaN or
-    infinite values, magnitudes down to 1e-320) give an answer, never an exception.
+    infinite values, magnitudes down to 1e-320) give an answer, never an exception; fewer
+    than two flows, or flows that are not numbers, are an
+    :class:`~finmodel.errors.ArgumentError` naming ``flows``.
 
     >>> str(irr([-100, 60, 60]))
     '13.0662% (the only root)'
     >>> [round(r, 12) for r in irr([-100, 230, -132]).roots]  # -100 (1 - 1.1x)(1 - 1.2x)
     [0.1, 0.2]
     """
-    c = np.asarray(flows, dtype=np.float64)
-    if c.ndim != 1:
-        raise AssumptionError(f"irr: expected a one-dimensional list of flows, got shape {c.shape}")
+    c = _flows(flows, 2, finite=False)
     return _rate(c, np.arange(c.size, dtype=np.float64), guess)
 
 
@@ -150,50 +156,102 @@ def xirr(flows: list[float] | FloatArray, dates: Sequence[date | str], guess: fl
     F touches zero at a root of G (within 1e-12 of its scale), that root is double and is
     reported once, in ``touching``. Roots are searched for 1 + r in (8.9e-16, e^700); one
     beyond is reported in ``reason``, not returned. The choice among roots follows
-    :func:`irr`.
+    :func:`irr`, and so do its arguments' checks, with one date per flow.
 
     >>> r = xirr([-134.09, 40.86], [date(2021, 6, 9), date(2021, 8, 11)])
     >>> f"{r.value:.6%}", xirr([-134.09, 40.86], ["2021-06-09", "2021-08-11"]).value == r.value
     ('-99.897692%', True)
     """
-    c, t = _dated(flows, dates)
+    c, t = _dated(flows, dates, 2, finite=False)
     return _rate(c, t, guess)
 
 
-def _check_rate(name: str, r: float) -> None:
-    if not (math.isfinite(r) and r > -1.0):
-        raise AssumptionError(f"{name}: expected a finite rate above -100% (-1), got {r}")
+def _is_real(x: object) -> bool:
+    """A real number: int, float, numpy's, Fraction, Decimal; not a bool, not text."""
+    return not isinstance(x, bool | np.bool_) and isinstance(x, numbers.Real | Decimal)
+
+
+def _check_rate(name: str, r: object) -> float:
+    """``r`` (the argument ``name``) as a float if it is a real number above -1, else an
+    ArgumentError."""
+    if not _is_real(r):
+        hint = " (a decimal: 0.1 for 10%)" if isinstance(r, str) and "%" in r else ""
+        raise ArgumentTypeError(name, f"expected a rate as a number{hint}, got {r!r}")
+    x = float(r)  # type: ignore[arg-type]  # a real number, checked above
+    if not (math.isfinite(x) and x > -1.0):
+        raise ArgumentError(name, f"expected a finite rate above -100% (-1), got {x}")
+    return x
+
+
+def _flows(flows: object, fewest: int, *, finite: bool) -> FloatArray:
+    """The argument ``flows`` as a float array: a one-dimensional list (or array, or
+    Series) of at least ``fewest`` real numbers, finite if ``finite``; else an
+    :class:`~finmodel.errors.ArgumentError` naming ``flows`` (or ``flows[k]``)."""
+    if isinstance(flows, np.ndarray | pd.Series):
+        if flows.dtype.kind not in "iuf":
+            raise ArgumentTypeError(
+                "flows", f"expected numbers, got an array of {flows.dtype} values"
+            )
+        c = np.asarray(flows, dtype=np.float64)
+        if c.ndim != 1:
+            raise ArgumentError(
+                "flows", f"expected a one-dimensional list of flows, got shape {c.shape}"
+            )
+    elif isinstance(flows, Sequence) and not isinstance(flows, str | bytes):
+        for k, x in enumerate(flows):
+            if not _is_real(x):
+                raise ArgumentTypeError("flows", f"expected a number, got {x!r}", f"flows[{k}]")
+        c = np.array([float(x) for x in flows], dtype=np.float64)
+    else:
+        raise ArgumentTypeError(
+            "flows", f"expected a list of numbers such as [-100, 60, 60], got {flows!r}"
+        )
+    if c.size < fewest:
+        need = "at least one flow" if fewest == 1 else "at least two flows (an outlay and a return)"
+        raise ArgumentError("flows", f"expected {need}, got {c.size}")
+    if finite and not np.isfinite(c).all():
+        k = int(np.flatnonzero(~np.isfinite(c))[0])
+        raise ArgumentError("flows", f"expected a finite number, got {c[k]}", f"flows[{k}]")
+    return c
 
 
 def _dated(
-    flows: list[float] | FloatArray, dates: Sequence[date | str]
+    flows: object, dates: object, fewest: int, *, finite: bool
 ) -> tuple[FloatArray, FloatArray]:
-    c = np.asarray(flows, dtype=np.float64)
-    if c.ndim != 1 or len(dates) != c.size or c.size == 0:
-        raise AssumptionError(
-            f"xirr: expected as many dates as flows (at least one), got {c.size} flows and "
-            f"{len(dates)} dates"
+    """``flows`` (see :func:`_flows`) and their times in years of 365 days from the first of
+    ``dates`` (one per flow)."""
+    c = _flows(flows, fewest, finite=finite)
+    if not isinstance(dates, Sequence | np.ndarray | pd.Series) or isinstance(dates, str | bytes):
+        raise ArgumentTypeError(
+            "dates", f"expected a list of dates (datetime.date or 'YYYY-MM-DD'), got {dates!r}"
         )
-    days = [_as_date(d) for d in dates]
+    if len(dates) != c.size:
+        raise ArgumentError(
+            "dates",
+            f"expected one date per flow ({c.size} flows), got {len(dates)} "
+            + ("date" if len(dates) == 1 else "dates"),
+        )
+    days = [_as_date(d, k) for k, d in enumerate(dates)]
     t = np.array([(d - days[0]).days / 365.0 for d in days], dtype=np.float64)
     return c, t
 
 
-def _as_date(d: date | str) -> date:
-    """A date, or ISO text ``YYYY-MM-DD`` read as one (as pyxirr and spreadsheets accept)."""
+def _as_date(d: object, k: int) -> date:
+    """A date, or ISO text ``YYYY-MM-DD`` read as one (as pyxirr and spreadsheets accept);
+    ``k`` is its place in ``dates``, for the message."""
     if isinstance(d, date):
         return d
     try:
         return date.fromisoformat(str(d))
     except ValueError:
-        raise AssumptionError(
-            f"xirr: expected dates (datetime.date or 'YYYY-MM-DD'), got {d!r}"
+        raise ArgumentError(
+            "dates", f"expected a date (datetime.date or 'YYYY-MM-DD'), got {d!r}", f"dates[{k}]"
         ) from None
 
 
 def _rate(c: FloatArray, t: FloatArray, guess: float) -> Rate:
     """Roots of ``sum c_i (1 + r)^-t_i`` (times t in periods or years) and the choice."""
-    _check_rate("guess", guess)
+    guess = _check_rate("guess", guess)
     pattern = sign_pattern(c)
     bad = np.flatnonzero(~np.isfinite(c))
     if bad.size:
@@ -420,6 +478,9 @@ def fcf_irr(res: Results) -> Rate:
     f[-1] += res.series("terminal_value")[-1]
     f = f[d + 1 :]
     yearly = [math.fsum(f[i : i + 12]) for i in range(0, len(f), 12)]
+    if len(yearly) < 2:  # no return to speak of: an answer, as for degenerate flows
+        why = "fewer than two years of flows after the valuation date, an IRR needs two"
+        return Rate(None, [], why, sign_pattern(yearly))
     return irr(yearly)
 
 

@@ -357,10 +357,10 @@ def _cases(plan: Model) -> list[tuple[str, Callable[[], object], type[Exception]
             "seed: expected a whole number from 0",
         ),
         (
-            "sobol u",
+            "sobol uncertainty",
             lambda: sobol(plan, {}, "funding_gap", n_base=4),
             TypeError,
-            "u: expected an Uncertainty",
+            "uncertainty: expected an Uncertainty section or None (the file's), got dict",
         ),
         (
             "sobol memory",

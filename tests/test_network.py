@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 import finmodel
 from finmodel import network as nw
 from finmodel.cli import app
-from finmodel.errors import AssumptionError
+from finmodel.errors import ArgumentError, ArgumentTypeError, AssumptionError
 
 NETWORK = Path(__file__).resolve().parent.parent / "assumptions" / "network-2025.yaml"
 
@@ -219,17 +219,39 @@ def test_a_batch_is_each_scenario_alone() -> None:
 @pytest.mark.parametrize(
     ("L", "e", "message"),
     [
-        ([[0, 1, 2], [0, 0, 0]], [0, 0, 0], "expected a square matrix"),
+        ([[0, 1, 2], [0, 0, 0]], [0, 0, 0], "liabilities: expected a square matrix"),
+        ([], [], r"liabilities: expected a square matrix .* n >= 1, got shape \(0,\)"),
         ([[0, 1], [0, 0]], [0, 0, 0], r"means: expected shape \(2,\) or \(S, 2\)"),
-        ([[0, -1], [0, 0]], [0, 0], "expected amounts >= 0, got -1"),
-        ([[1, 1], [0, 0]], [0, 0], "expected a zero diagonal"),
-        ([[0, np.nan], [0, 0]], [0, 0], "liabilities: expected finite numbers"),
-        ([[0, 1], [0, 0]], [np.inf, 0], "means: expected finite numbers"),
-        (np.zeros((3, 2, 2)), np.zeros((2, 2)), "dimension 'scenario': 3 elsewhere but 2 in means"),
+        ([[0, -1], [0, 0]], [0, 0], "liabilities: expected amounts >= 0, got -1"),
+        ([[1, 1], [0, 0]], [0, 0], "liabilities: expected a zero diagonal"),
+        ([[0, np.nan], [0, 0]], [0, 0], r"liabilities\[0, 1\]: expected a finite number, got nan"),
+        ([[0, 1], [0, 0]], [np.inf, 0], r"means\[0\]: expected a finite number, got inf"),
+        (
+            np.zeros((3, 2, 2)),
+            np.zeros((2, 2)),
+            "means: conflicting sizes for dimension 'scenario': 3 elsewhere but 2 in means",
+        ),
+        ([[0, 1], [0]], [0, 0], "liabilities: expected .* got rows of unequal length"),
     ],
 )
 def test_bad_clearing_inputs(L: object, e: object, message: str) -> None:
-    with pytest.raises(AssumptionError, match=f"clear: .*{message}"):
+    """Each refusal names the argument at fault (and the entry, for a value)."""
+    with pytest.raises(ArgumentError, match=f"^{message}") as err:
+        nw.clear(L, e)  # type: ignore[arg-type]
+    assert err.value.argument == message.split(":")[0].split("\\")[0]
+
+
+@pytest.mark.parametrize(
+    ("L", "e", "argument"),
+    [
+        ([[0, "a"], [0, 0]], [0, 0], "liabilities"),
+        (None, [0], "liabilities"),
+        ([[0, 1], [0, 0]], [True, False], "means"),
+        ([[0, 1], [0, 0]], "10", "means"),
+    ],
+)
+def test_clearing_inputs_that_are_not_numbers(L: object, e: object, argument: str) -> None:
+    with pytest.raises(ArgumentTypeError, match=f"^{argument}: expected .* of numbers, got"):
         nw.clear(L, e)  # type: ignore[arg-type]
 
 

@@ -161,9 +161,7 @@ def test_rates_beyond_double_precision_are_named_not_returned() -> None:
 @pytest.mark.parametrize(
     ("flows", "reason"),
     [
-        ([], "all flows are zero"),
         ([0, 0, 0], "all flows are zero"),
-        ([-5], "only one non-zero flow"),
         ([0, -5, 0], "only one non-zero flow"),
         ([-100, math.nan, 110], "flow 1 is not a finite number (nan)"),
         ([-100, math.inf], "flow 1 is not a finite number (inf)"),
@@ -185,7 +183,9 @@ def test_denormal_flows_and_leading_zeros() -> None:
 
 
 def test_xirr_argument_errors_and_same_day_flows() -> None:
-    with pytest.raises(AssumptionError, match="2 flows and 1 dates"):
+    with pytest.raises(
+        AssumptionError, match=r"^dates: expected one date per flow \(2 flows\), got 1 date$"
+    ):
         val.xirr([-1, 2], [date(2025, 1, 1)])
     with pytest.raises(ValueError, match="guess: expected a finite rate above -100%"):
         val.irr([-1, 2], guess=-1.0)
@@ -344,5 +344,5 @@ def test_xirr_reads_iso_dates_like_dates() -> None:
     as_text = finmodel.xirr([-134.09, 40.86], ["2021-06-09", "2021-08-11"]).value
     as_dates = finmodel.xirr([-134.09, 40.86], [date(2021, 6, 9), date(2021, 8, 11)]).value
     assert as_text == as_dates == pytest.approx((40.86 / 134.09) ** (365 / 63) - 1, rel=1e-12)
-    with pytest.raises(finmodel.AssumptionError, match="expected dates"):
+    with pytest.raises(finmodel.AssumptionError, match=r"^dates\[1\]: expected a date"):
         finmodel.xirr([-1, 2], ["2021-06-09", "junk"])

@@ -191,12 +191,14 @@ def model_like(value: object) -> Model:
     return model_of(load(value))
 
 
-def uncertainty(value: object) -> Uncertainty | None:
-    """The ``u`` argument: an :class:`~finmodel.assumptions.schema.Uncertainty` or None
+def uncertainty(value: object, argument: str = "u") -> Uncertainty | None:
+    """The argument ``argument`` (``u`` of :func:`~finmodel.simulate`, ``uncertainty`` of
+    :func:`~finmodel.sobol`): an :class:`~finmodel.assumptions.schema.Uncertainty` or None
     (the file's own section)."""
     if value is not None and not isinstance(value, Uncertainty):
         raise ArgumentTypeError(
-            "u", f"expected an Uncertainty section or None (the file's), got {type(value).__name__}"
+            argument,
+            f"expected an Uncertainty section or None (the file's), got {type(value).__name__}",
         )
     return value
 

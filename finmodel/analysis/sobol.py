@@ -36,17 +36,18 @@ class SobolResult:
 
 def sobol(
     model: ModelLike,
-    u: Uncertainty | None,
+    uncertainty: Uncertainty | None,
     metric: str | Metric,
     n_base: int = 1024,
     seed: int | None = None,
 ) -> SobolResult:
-    """Sobol indices of ``metric`` over the uncertain parameters of ``u``.
+    """Sobol indices of ``metric`` over the uncertain parameters of ``uncertainty`` (an
+    ``uncertainty:`` section; None for the scenario's own).
 
     ``n_base`` (a power of 2) gives n_base x (P + 2) evaluations, all in one batched pass.
     """
     model = args.model_like(model)
-    u = args.uncertainty(u)
+    u = args.uncertainty(uncertainty, "uncertainty")
     if u is None:
         u = model.assumptions.uncertainty if model.assumptions is not None else None
         if u is None:

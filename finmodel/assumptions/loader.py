@@ -30,7 +30,7 @@ from finmodel.assumptions.schema import (
     slug,
     yaml_repr,
 )
-from finmodel.errors import AssumptionError
+from finmodel.errors import ArgumentTypeError, AssumptionError
 
 Key = str | int
 Loc = tuple[Key, ...]
@@ -168,6 +168,11 @@ def load(path: str | PathLike[str]) -> Assumptions:
 
 def load_with_meta(path: str | PathLike[str]) -> Loaded:
     """Like :func:`load`, plus the input hash (SHA-256 over every file read, in order)."""
+    if not isinstance(path, str | PathLike):
+        raise ArgumentTypeError(
+            "path",
+            f"expected a file path or a shipped scenario's name, got {type(path).__name__}",
+        )
     p = resolve(path)
     doc = read_document(p)
     if is_network(doc):

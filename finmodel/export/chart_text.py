@@ -206,3 +206,24 @@ class ChartText:
         fig.text(0.01, 0.01, "\n".join(lines), fontsize=7, ha="left", va="bottom", color="#404040")
         height: float = fig.get_figheight()
         return (len(lines) * 7 * 1.3 + 6) / 72 / height
+
+
+def relative_luminance(rgba: tuple[float, ...]) -> float:
+    """The relative luminance of an sRGB colour (components in [0, 1]), WCAG 2.1:
+    ``0.2126 R + 0.7152 G + 0.0722 B`` of the linearised components
+    ``c / 12.92`` (c <= 0.04045) or ``((c + 0.055) / 1.055) ** 2.4``."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3]]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def text_colour_on(fill: tuple[float, ...]) -> str:
+    """``"black"`` or ``"white"``, whichever contrasts more with ``fill`` (an RGB or RGBA
+    tuple in [0, 1]) by the WCAG contrast ratio ``(L1 + 0.05) / (L2 + 0.05)``: white when
+    the fill's relative luminance is below ``sqrt(1.05 * 0.05) - 0.05`` (about 0.179).
+    Either choice has a contrast of at least 4.58 (the WCAG AA threshold is 4.5).
+
+    >>> text_colour_on((0.0, 0.4, 0.0)), text_colour_on((1.0, 1.0, 0.8))
+    ('white', 'black')
+    """
+    lum = relative_luminance(fill)
+    return "white" if (1.05) / (lum + 0.05) > (lum + 0.05) / 0.05 else "black"
