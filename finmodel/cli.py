@@ -107,13 +107,13 @@ def _located(e: Exception, loaded: Any = None, names: dict[str, str] | None = No
     longest entry it falls under."""
     text, arg = str(e), getattr(e, "argument", None)
     where = getattr(e, "where", None) or arg
-    if isinstance(where, str) and text.startswith(where):
-        rest = text[len(where) :]
+    if isinstance(where, str) and text.startswith(where) and text[len(where) :][:1] in ":, ":
         table = {**OPTIONS, **(names or {})}
         for key in sorted(table, key=len, reverse=True):
-            under = where == key or where.startswith((f"{key}.", f"{key}["))
-            if under and rest[:1] in (":", " "):
-                return table[key] + rest
+            if where == key or where.startswith(f"{key} "):  # 'pricing pre_money=-5: ...'
+                return table[key] + text[len(key) :]
+            if where.startswith((f"{key}.", f"{key}[")):  # 'specs[2].low: ...'
+                return table[key] + text[len(where) :]
     doc = getattr(loaded, "document", None)
     if doc is None:
         return text
@@ -802,8 +802,9 @@ def sensitivity(
         )
     con.print(t)
     if len(tor) > top:
-        rest = "in the workbook" if written else f"; --top {len(tor)} shows them all"
-        con.print(f"({len(tor) - top} more{' ' if written else ''}{rest})")
+        more = len(tor) - top  # the workbook, when written, has every bar
+        where = " in the workbook" if written else f"; --top {len(tor)} shows them all"
+        con.print(f"({more} more{where})")
     if grid_df is not None:
         gt = Table(
             title=f"Grid: {grid_df.attrs['metric']} (rows {grid_df.index.name}, "

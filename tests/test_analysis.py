@@ -299,7 +299,8 @@ def test_unknown_paths_list_the_nearest(linear) -> None:  # type: ignore[no-unty
     with pytest.raises(AssumptionError, match=r"nearest: opening\.cash"):
         tornado(linear, "trough_unfunded_cash", [TornadoSpec("opening.cahs", 1, 2)])
     with pytest.raises(
-        AssumptionError, match="expected one of the known metrics; nearest: funding_gap"
+        AssumptionError,
+        match="metric: expected one of the known metrics, got 'fundng_gap'; nearest: funding_gap",
     ):
         parse_metric("fundng_gap", linear)
 

@@ -200,7 +200,7 @@ def test_simulate_writes_workbook_and_fan(in_tmp: Path) -> None:
         (["simulate", "plain.yaml"], "expected an 'uncertainty' section"),
         (
             ["solve", "bear", "--target", "funding_gap.2030", "--vary", "revenue.scale"],
-            "--target: expected PATH=VALUE",
+            "--target: expected METRIC=VALUE, got 'funding_gap.2030'",
         ),
         (
             ["solve", "bear", "--target", "funding_gap.2030=x", "--vary", "revenue.scale"],
