@@ -192,6 +192,13 @@ def solve(
     raise first_jump
 
 
+def _shown(met: Metric, y: float, model: Model) -> str:
+    """A metric value in a message: as :func:`format_metric` shows it, a date that never
+    comes as "never within the horizon" (a runway "beyond the horizon")."""
+    text = format_metric(met, y, model)
+    return f"{text} within the horizon" if text == "never" and math.isnan(y) else text
+
+
 def _rank(y: float) -> float:
     return math.inf if math.isnan(y) else y
 
@@ -223,8 +230,7 @@ def _jump(
     sa, sb = _digits(xa, xb)
 
     def fm(y: float) -> str:
-        text = format_metric(met, y, model)
-        return "never within the horizon" if math.isnan(y) else text
+        return _shown(met, y, model)
 
     def where(y: float) -> str:
         return "below" if _rank(y) < target else "above"
@@ -262,7 +268,7 @@ def _out_of_range(
     x, y = float(xs[k]), float(ys[k])
 
     def fm(z: float) -> str:
-        return "never within the horizon" if not math.isfinite(z) else format_metric(met, z, model)
+        return _shown(met, z if math.isfinite(z) else math.nan, model)
 
     where = "below" if _rank(y) < target else "above"
     text = (
@@ -300,7 +306,7 @@ def _constant(
 ) -> TargetNotReachedError:
     """No solution because the metric does not move across the bracket: it does not depend
     on the input (a funding gap and the discount rate), or not within this bracket."""
-    shown = "never within the horizon" if math.isnan(y) else format_metric(met, y, model)
+    shown = _shown(met, y, model)
     text = (
         f"no solution: {met.label} does not move with {mv.path} ({mv.op}) in "
         f"[{bracket[0]:g}, {bracket[1]:g}]: it is {shown} at all {SCAN} points scanned, not "
