@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -81,6 +84,8 @@ OPTIONS = {
     "default_pct": "--pct",
     "target": "--target",
     "vary": "--vary",
+    "x": "--grid-x",
+    "y": "--grid-y",
     "bracket": "--bracket",
     "op": "--op",
     "draws": "--draws",
@@ -92,12 +97,23 @@ OPTIONS = {
 is printed with the option's name (``--draws: expected ...``)."""
 
 
-def _located(e: Exception, loaded: Any = None) -> str:
+def _located(e: Exception, loaded: Any = None, names: dict[str, str] | None = None) -> str:
     """An error's message, with the option in place of the API argument it names, and with
-    ``file:line:`` before a field of the loaded file it names (``uncertainty.draws: ...``)."""
+    ``file:line:`` before a field of the loaded file it names (``uncertainty.draws: ...``).
+
+    ``names`` adds to (or overrides) :data:`OPTIONS` for one command: the argument that is
+    ``--target`` in ``solve``, and each ``specs[k]`` of a tornado as its ``--param`` was typed.
+    An error about a part of an argument (``specs[2].low``, ``x_values[1]``) is named by the
+    longest entry it falls under."""
     text, arg = str(e), getattr(e, "argument", None)
-    if arg in OPTIONS and text.startswith(arg) and text[len(arg) : len(arg) + 1] in (":", " "):
-        return OPTIONS[arg] + text[len(arg) :]
+    where = getattr(e, "where", None) or arg
+    if isinstance(where, str) and text.startswith(where) and text[len(where) :][:1] in ":, ":
+        table = {**OPTIONS, **(names or {})}
+        for key in sorted(table, key=len, reverse=True):
+            if where == key or where.startswith(f"{key} "):  # 'pricing pre_money=-5: ...'
+                return table[key] + text[len(key) :]
+            if where.startswith((f"{key}.", f"{key}[")):  # 'specs[2].low: ...'
+                return table[key] + text[len(where) :]
     doc = getattr(loaded, "document", None)
     if doc is None:
         return text
@@ -143,15 +159,49 @@ def _fmt(x: Any, digits: int = 1) -> str:
     return str(x)
 
 
+def _headline(key: str, x: Any) -> str:
+    """A headline metric (:data:`finmodel.results.HEADLINE_METRICS`) as ``run``'s Summary and
+    ``compare`` show it: a date that never comes in the words of the metrics layer
+    (:func:`finmodel.analysis.metrics.never_text`: a runway "beyond the horizon", a month or
+    a year "never")."""
+    if x is None:
+        from finmodel.analysis.metrics import never_text
+
+        return never_text(key)
+    return _fmt(x)
+
+
 def _year(x: float | None) -> str:
     return "never" if x is None else f"{x:.0f}"
 
 
-def _workbook_path(out: Path | None) -> Path | None:
-    """Callback of ``--out``: a workbook path (``.xlsx``), refused before any work is done."""
-    if out is not None and out.suffix.lower() != ".xlsx":
-        raise typer.BadParameter(f"expected a workbook path ending in .xlsx, got {shown(out)}")
-    return out
+def _workbook_path(text: str) -> Path:
+    """Parser of ``--out``: a workbook path (``.xlsx``), refused before any work is done and
+    quoted as typed (``--out ""`` is ``got ''``, not the ``'.'`` a Path makes of it)."""
+    if not text.lower().endswith(".xlsx") or Path(text).suffix.lower() != ".xlsx":
+        raise typer.BadParameter(f"expected a workbook path ending in .xlsx, got {shown(text)}")
+    return Path(text)
+
+
+def _out_option(default: str) -> Any:
+    """The ``--out`` option of a command that writes a workbook (``default``: its path)."""
+    return typer.Option(
+        "--out",
+        "-o",
+        help=f"Workbook path (default {default}).",
+        parser=_workbook_path,
+        metavar="FILE.xlsx",
+    )
+
+
+def _one_output(out: Path | None, no_workbook: bool) -> None:
+    """Refuse ``--out`` with ``--no-workbook``: one names the workbook the other says not to
+    write."""
+    if out is not None and no_workbook:
+        _fail(
+            "--out and --no-workbook: expected at most one of them (--out names the workbook, "
+            f"--no-workbook writes none), got both (--out {bare(out)})"
+        )
 
 
 def _out_path(out: Path | None, default_name: str) -> Path:
@@ -176,28 +226,26 @@ def run(
             help="Assumption file, or a shipped scenario's name. Default: the base case."
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Workbook path (default outputs/<file>.xlsx).",
-            callback=_workbook_path,
-        ),
-    ] = None,
+    out: Annotated[Path | None, _out_option("outputs/<file>.xlsx")] = None,
     no_workbook: Annotated[
         bool, typer.Option("--no-workbook", help="Do not write a workbook.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="PATH=VALUE: set the inputs under a parameter path."),
+        typer.Option(
+            "--set",
+            help="Set the inputs under a parameter path (repeatable).",
+            metavar="PATH=VALUE",
+        ),
     ] = None,
     scale: Annotated[
-        list[str] | None, typer.Option("--scale", help="PATH=FACTOR: scale them.")
+        list[str] | None,
+        typer.Option("--scale", help="Scale them (repeatable).", metavar="PATH=FACTOR"),
     ] = None,
     shift: Annotated[
-        list[str] | None, typer.Option("--shift", help="PATH=AMOUNT: shift them.")
+        list[str] | None,
+        typer.Option("--shift", help="Shift them (repeatable).", metavar="PATH=AMOUNT"),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -221,6 +269,7 @@ def run(
     from finmodel.errors import FinmodelError
     from finmodel.results import run_loaded, with_as_of, with_pricing
 
+    _one_output(out, no_workbook)
     try:
         loaded = load_with_meta(file or DEFAULT_SCENARIO)
         if pricing is not None:
@@ -271,11 +320,20 @@ def _print_run(res: Results) -> None:
     t = Table(title="Summary", show_header=False, title_justify="left")
     t.add_column("metric")
     t.add_column("value", justify="right")
-    runway = "beyond the horizon" if m["runway_months"] is None else f"{m['runway_months']} months"
+    runway = m["runway_months"]
     rows = [
-        ("Cash-out month (cash below the buffer, no new money)", _fmt(m["cash_out_month"])),
-        (f"Runway (from the end of {m['as_of']})", runway),
-        ("Breakeven year (first positive free cash flow)", _fmt(m["breakeven_year"])),
+        (
+            "Cash-out month (cash below the buffer, no new money)",
+            _headline("cash_out_month", m["cash_out_month"]),
+        ),
+        (
+            f"Runway (from the end of {m['as_of']})",
+            _headline("runway_months", runway) + ("" if runway is None else " months"),
+        ),
+        (
+            "Breakeven year (first positive free cash flow)",
+            _headline("breakeven_year", m["breakeven_year"]),
+        ),
         ("Trough cash, no new money", f"{_fmt(m['trough_unfunded_cash'])} ({m['trough_month']})"),
         ("Minimum cash buffer", _fmt(m["min_cash"])),
         ("Funding need through the horizon", _fmt(m["peak_funding_need"])),
@@ -387,40 +445,40 @@ def validate(
 @app.command()
 def compare(
     files: Annotated[list[str], typer.Argument(help="Two or more assumption files.")],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Workbook path (default outputs/compare.xlsx).",
-            callback=_workbook_path,
-        ),
-    ] = None,
+    out: Annotated[Path | None, _out_option("outputs/compare.xlsx")] = None,
     no_workbook: Annotated[
         bool, typer.Option("--no-workbook", help="Do not write a workbook.")
     ] = False,
 ) -> None:
     """Run scenarios side by side; write one workbook with every scenario and a Compare sheet.
 
+    The scenarios must share a currency and a unit, and be different files; two scenarios of
+    the same name are told apart by their file's name.
+
     Example: finmodel compare openai-plan-2025q3 bear nvidia-pullback
     """
     from rich.table import Table
 
+    from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
     from finmodel.export.workbook import write_workbook
-    from finmodel.results import HEADLINE_METRICS, run
+    from finmodel.results import HEADLINE_METRICS, run_loaded
 
+    _one_output(out, no_workbook)
     try:
-        results = [run(f) for f in files]
+        loaded = [load_with_meta(f) for f in files]
+        _comparable(files, loaded)
+        results = [run_loaded(x) for x in loaded]
         written = None if no_workbook else write_workbook(results, _out_path(out, "compare.xlsx"))
     except FinmodelError as e:
         _fail(_located(e))
-    t = Table(title="Scenarios side by side", title_justify="left")
+    a = results[0].assumptions
+    t = Table(title=f"Scenarios side by side ({a.currency} {a.unit})", title_justify="left")
     t.add_column("metric")
-    for r in results:
-        t.add_column(r.name, justify="right")
+    for label in _labels(files, loaded, [r.name for r in results]):
+        t.add_column(label, justify="right")
     for k in HEADLINE_METRICS:
-        t.add_row(k, *[_fmt(r.metrics[k]) for r in results])
+        t.add_row(k, *[_headline(k, r.metrics[k]) for r in results])
     years = sorted({y for r in results for y in r.model.timeline.years})
     for y in years:
         t.add_row(
@@ -433,6 +491,41 @@ def compare(
     _console().print(t)
     if written:
         typer.echo(f"wrote {written}")
+
+
+def _comparable(files: list[str], loaded: list[Loaded]) -> None:
+    """Refuse a comparison that would mislead: the same file twice (or two files of the same
+    content), or scenarios in different currencies or units side by side under one header."""
+    first: dict[str, str] = {}
+    for f, x in zip(files, loaded, strict=True):
+        key = x.sha256 or str(x.path)
+        if key in first:
+            _fail(
+                f"FILES: expected different scenarios, got the same file twice: "
+                f"{bare(first[key])} and {bare(f)}"
+            )
+        first[key] = f
+    units = [f"{x.assumptions.currency} {x.assumptions.unit}" for x in loaded]
+    for f, unit in zip(files[1:], units[1:], strict=True):
+        if unit != units[0]:
+            _fail(
+                f"FILES: expected scenarios in one currency and unit, got {units[0]} in "
+                f"{bare(files[0])} and {unit} in {bare(f)}"
+            )
+
+
+def _labels(files: list[str], loaded: list[Loaded], names: list[str]) -> list[str]:
+    """Column headings of ``compare``: each scenario's name, followed by its file's stem
+    (else the file as typed) where two scenarios share a name."""
+    stems = [x.path.stem if x.path else f for f, x in zip(files, loaded, strict=True)]
+    out = []
+    for i, name in enumerate(names):
+        if names.count(name) == 1:
+            out.append(name)
+            continue
+        same = [stems[j] for j, n in enumerate(names) if n == name]
+        out.append(f"{name} ({stems[i] if same.count(stems[i]) == 1 else files[i]})")
+    return out
 
 
 _CHANGE = {"set": "PATH=VALUE", "scale": "PATH=FACTOR", "shift": "PATH=AMOUNT"}
@@ -478,6 +571,29 @@ def _number(text: str, what: str, expected: str = "a number") -> float:
     return x
 
 
+def _range(text: str, option: str, example: str, strict: bool = False) -> tuple[float, float]:
+    """``LOW:HIGH`` of ``option`` (named as typed in messages): two finite numbers with
+    LOW <= HIGH (LOW < HIGH when ``strict``, a bracket to search)."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(_is_number(x) for x in parts):
+        _fail(f"{option}: expected LOW:HIGH, two numbers such as {example}, got {shown(text)}")
+    lo, hi = float(parts[0]), float(parts[1])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        _fail(f"{option}: expected finite numbers LOW:HIGH, got {shown(text)}")
+    if lo > hi or (strict and lo == hi):
+        order = "LOW < HIGH" if strict else "LOW <= HIGH"
+        _fail(f"{option}: expected LOW:HIGH with {order}, got {bare(text)}")
+    return lo, hi
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _png_beside(workbook: Path | None, suffix: str, stem: str) -> Path:
     folder = workbook.parent if workbook is not None else OUTPUTS
     if workbook is None:
@@ -496,6 +612,7 @@ def sensitivity(
             "-m",
             help="Metric, e.g. funding_gap.2030, cash_out_month, "
             "trough_unfunded_cash, burn.2025-2029 (default: the file's, else funding_gap).",
+            metavar="METRIC",
         ),
     ] = None,
     param: Annotated[
@@ -503,20 +620,31 @@ def sensitivity(
         typer.Option(
             "--param",
             "-p",
-            help="PATH or PATH=LOW:HIGH (repeatable). Default: the "
-            "file's sensitivity section, else every input group.",
+            help="A tornado bar: PATH moved by +/- --pct, or PATH=LOW:HIGH, the values at its "
+            "ends (repeatable). Default: the file's sensitivity section, else every input group.",
+            metavar="PATH[=LOW:HIGH]",
         ),
     ] = None,
     pct: Annotated[
         float | None,
-        typer.Option("--pct", help="+/- change for PATH without LOW:HIGH (default 0.2)."),
+        typer.Option(
+            "--pct",
+            help="+/- change for a --param PATH without LOW:HIGH (default 0.2).",
+            metavar="FRACTION",
+        ),
     ] = None,
     grid_x: Annotated[
         str | None,
-        typer.Option("--grid-x", help="PATH=VALUES for a two-way grid (VALUES: a:b:n or a,b,c)."),
+        typer.Option(
+            "--grid-x",
+            help="The rows of a two-way grid: PATH=START:STOP:COUNT (COUNT values from START to "
+            "STOP) or PATH=V1,V2,...",
+            metavar="PATH=VALUES",
+        ),
     ] = None,
     grid_y: Annotated[
-        str | None, typer.Option("--grid-y", help="PATH=VALUES for the grid's columns.")
+        str | None,
+        typer.Option("--grid-y", help="The grid's columns, as --grid-x.", metavar="PATH=VALUES"),
     ] = None,
     sobol_indices: Annotated[
         bool,
@@ -525,18 +653,10 @@ def sensitivity(
         ),
     ] = False,
     base: Annotated[
-        int, typer.Option("--base", help="Sobol base sample size (power of 2).")
+        int, typer.Option("--base", help="Sobol base sample size (power of 2).", metavar="N")
     ] = 1024,
-    top: Annotated[int, typer.Option("--top", help="Tornado bars to print.")] = 15,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Workbook path (default outputs/<file>-sensitivity.xlsx).",
-            callback=_workbook_path,
-        ),
-    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Tornado bars to print.", metavar="N")] = 15,
+    out: Annotated[Path | None, _out_option("outputs/<file>-sensitivity.xlsx")] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
 ) -> None:
     """Tornado (which assumption moves the metric most), two-way grid, Sobol indices.
@@ -547,7 +667,8 @@ def sensitivity(
     from rich.table import Table
 
     from finmodel.analysis import sensitivity as sens
-    from finmodel.analysis.metrics import format_metric, parse_metric
+    from finmodel.analysis.arguments import metric as metric_arg
+    from finmodel.analysis.metrics import format_metric
     from finmodel.assumptions import load_with_meta
     from finmodel.errors import FinmodelError
     from finmodel.results import run_loaded
@@ -556,25 +677,35 @@ def sensitivity(
         _fail(f"--pct: expected a fraction above 0 and below 1 such as 0.2 (±20%), got {pct}")
     if top < 0:
         _fail(f"--top: expected 0 or more bars, got {top}")
+    _one_output(out, no_workbook)
+    if bool(grid_x) != bool(grid_y):
+        _fail("--grid-x and --grid-y: expected both (the grid's rows and its columns)")
+    bars: list[tuple[str, float | None, float | None]] = []
+    for text in param or []:
+        if "=" in text:
+            path, ends = _split(text, f"--param {bare(text)}", "PATH or PATH=LOW:HIGH")
+            bars.append((path, *_range(ends, f"--param {bare(text)}", "0.8:1.2")))
+        else:
+            bars.append((text.strip(), None, None))
+    names = {f"specs[{k}]": f"--param {bare(text)}" for k, text in enumerate(param or [])}
+    if metric is not None:
+        names["metric"] = "--metric"
     loaded = None
     try:
         loaded = load_with_meta(file)
         res = run_loaded(loaded)
         model, a = res.model, loaded.assumptions
         cfg = a.sensitivity
-        met = parse_metric(metric or (cfg.metric if cfg else "funding_gap"), model)
+        if metric is not None:
+            met = metric_arg(metric, model)
+        else:
+            met = metric_arg(cfg.metric if cfg else "funding_gap", model, "sensitivity.metric")
         p = pct if pct is not None else (float(cfg.pct) if cfg else 0.2)
-        if param:
-            specs = []
-            for text in param:
-                if "=" in text:
-                    path, rng = _split(text, "--param")
-                    lo, _, hi = rng.partition(":")
-                    specs.append(
-                        sens.TornadoSpec(path, _number(lo, "--param"), _number(hi, "--param"))
-                    )
-                else:
-                    specs.append(sens.TornadoSpec(text.strip(), pct=p))
+        if bars:
+            specs = [
+                sens.TornadoSpec(path, lo, hi, None if lo is not None else p)
+                for path, lo, hi in bars
+            ]
         elif cfg and cfg.parameters:
             specs = [
                 sens.TornadoSpec(
@@ -588,14 +719,12 @@ def sensitivity(
             ]
         else:
             specs = sens.default_specs(model, p)
-        bars = None if param or not (cfg and cfg.parameters) else "sensitivity.parameters"
-        tor = sens.tornado(model, met, specs, default_pct=p, field=bars)
+        field = None if param or not (cfg and cfg.parameters) else "sensitivity.parameters"
+        tor = sens.tornado(model, met, specs, default_pct=p, field=field)
         grid_df = None
-        if grid_x or grid_y:
-            if not (grid_x and grid_y):
-                _fail("--grid-x and --grid-y: expected both")
-            gx, vx = _split(grid_x, "--grid-x")
-            gy, vy = _split(grid_y, "--grid-y")
+        if grid_x and grid_y:
+            gx, vx = _split(grid_x, "--grid-x", "PATH=VALUES")
+            gy, vy = _split(grid_y, "--grid-y", "PATH=VALUES")
             grid_df = sens.grid(
                 model,
                 met,
@@ -608,7 +737,7 @@ def sensitivity(
             g = cfg.grid
             grid_df = sens.grid(
                 model,
-                parse_metric(g.metric, model) if g.metric else met,
+                metric_arg(g.metric, model, "sensitivity.grid.metric") if g.metric else met,
                 g.x.path,
                 [float(v) for v in g.x.values],
                 g.y.path,
@@ -652,7 +781,7 @@ def sensitivity(
                 wbpath = write_workbook([res], _out_path(out, f"{stem}-sensitivity.xlsx"), extra)
                 written += [wbpath, sheets.tornado_png(tor, _png_beside(wbpath, "tornado", stem))]
     except FinmodelError as e:
-        _fail(_located(e, loaded))
+        _fail(_located(e, loaded, names))
     con = _console()
     t = Table(
         title=f"Tornado: {met.label} (base {format_metric(met, float(tor['base'][0]), model)})",
@@ -673,7 +802,9 @@ def sensitivity(
         )
     con.print(t)
     if len(tor) > top:
-        con.print(f"({len(tor) - top} more in the workbook)")
+        more = len(tor) - top  # the workbook, when written, has every bar
+        where = " in the workbook" if written else f"; --top {len(tor)} shows them all"
+        con.print(f"({more} more{where})")
     if grid_df is not None:
         gt = Table(
             title=f"Grid: {grid_df.attrs['metric']} (rows {grid_df.index.name}, "
@@ -723,28 +854,42 @@ def res_version() -> str:
 def solve(
     file: Annotated[str, typer.Argument(help="Assumption file, or a shipped scenario's name.")],
     target: Annotated[
-        str, typer.Option("--target", "-t", help="METRIC=VALUE, e.g. funding_gap.2030=0.")
+        str,
+        typer.Option(
+            "--target",
+            "-t",
+            help="The metric and the value it should take, e.g. funding_gap.2030=0.",
+            metavar="METRIC=VALUE",
+        ),
     ],
-    vary: Annotated[str, typer.Option("--vary", "-v", help="Parameter path to change.")],
+    vary: Annotated[
+        str,
+        typer.Option("--vary", "-v", help="Parameter path to change.", metavar="PATH"),
+    ],
     bracket: Annotated[
         str | None,
         typer.Option(
             "--bracket",
-            help="LOW:HIGH to search (default 0:4 for a factor, 0:4x base for a value).",
+            help="Values to search between (default 0:4 for a factor, 0 to 4x the file's "
+            "value for a value, within the input's domain).",
+            metavar="LOW:HIGH",
         ),
     ] = None,
     op: Annotated[
         str | None,
         typer.Option(
-            "--op", help="set, scale or shift (default: set for one input, scale for several)."
+            "--op",
+            help="How --vary moves the inputs: set, scale or shift (default: set for one "
+            "input, scale for several).",
+            metavar="OP",
         ),
     ] = None,
 ) -> None:
     """Goal seek: the value of one parameter at which a metric hits a target.
 
     Exit codes: 0 solved; 1 no solution: the target lies outside the metric's range over the
-    bracket, or inside a jump of a step metric (runway is whole months), and the nearest
-    values on both sides are printed; 2 bad input.
+    bracket, or inside a jump of a step metric (runway is whole months), or the metric does
+    not move with --vary over the bracket, and the nearest values are printed; 2 bad input.
 
     Example:
     finmodel solve hsbc-2025-11 --target funding_gap.2030=0 --vary revenue.users.paying_share
@@ -757,20 +902,40 @@ def solve(
 
     if op is not None and op not in ("set", "scale", "shift"):
         _fail(f"--op: expected set, scale or shift, got {op!r}")
-    m_name, value = _split(target, "--target")
-    goal = _number(value, "--target")
-    br = None
-    if bracket is not None:
-        lo, _, hi = bracket.partition(":")
-        br = (_number(lo, "--bracket"), _number(hi, "--bracket"))
+    m_name, value = _split(target, "--target", "METRIC=VALUE")
+    goal = _number(value, "--target", f"a number after {m_name}=")
+    br = None if bracket is None else _range(bracket, "--bracket", "0:4", strict=True)
     try:
         model = model_of(load_with_meta(file).assumptions)
         sol = goal_seek(model, m_name, goal, vary, br, op)
     except TargetNotReachedError as e:
         _no_solution(e)
     except FinmodelError as e:
-        _fail(_located(e))
+        _fail(_located(e, names={"metric": "--target"}))
     typer.echo(describe(sol, model))
+
+
+@contextmanager
+def _progress(label: str, disable: bool) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar, as a ``progress(done, total)`` callback. The bar starts at the
+    first call, once the run's arguments are checked: a refused run prints nothing but its
+    error (a bar started and stopped leaves a blank line)."""
+    from rich.progress import Progress
+
+    bar = Progress(transient=True, disable=disable)
+    task: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task(label, total=total))
+        bar.update(task[0], completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        if task:
+            bar.stop()
 
 
 def _no_solution(e: Exception) -> NoReturn:
@@ -783,18 +948,24 @@ def _no_solution(e: Exception) -> NoReturn:
 def simulate(
     file: Annotated[str, typer.Argument(help="Assumption file with an 'uncertainty' section.")],
     n: Annotated[
-        int | None, typer.Option("-n", "--draws", help="Number of paths (default: the file's).")
+        int | None,
+        typer.Option("-n", "--draws", help="Number of paths (default: the file's).", metavar="N"),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Random seed (default: the file's).")
+        int | None,
+        typer.Option("--seed", help="Random seed (default: the file's).", metavar="SEED"),
     ] = None,
-    sampler: Annotated[str | None, typer.Option("--sampler", help="lhs or random.")] = None,
+    sampler: Annotated[
+        str | None,
+        typer.Option("--sampler", help="lhs or random (default: the file's).", metavar="NAME"),
+    ] = None,
     alpha: Annotated[
         float | None,
         typer.Option(
             "--alpha",
             help="Largest share of the drawn paths allowed below the buffer in any month "
             "(default: the file's, else 0.05).",
+            metavar="SHARE",
         ),
     ] = None,
     validation_draws: Annotated[
@@ -802,23 +973,19 @@ def simulate(
         typer.Option(
             "--validation-draws",
             help="Independent paths the raise schedule is checked on (default: as -n).",
+            metavar="N",
         ),
     ] = None,
-    chunk: Annotated[int, typer.Option("--chunk", help="Paths per evaluated chunk.")] = 5_000,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Workbook path (default outputs/<file>-montecarlo.xlsx).",
-            callback=_workbook_path,
-        ),
-    ] = None,
+    chunk: Annotated[
+        int, typer.Option("--chunk", help="Paths per evaluated chunk.", metavar="N")
+    ] = 5_000,
+    out: Annotated[Path | None, _out_option("outputs/<file>-montecarlo.xlsx")] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Monte Carlo: metric distributions, the cash fan, and a raise schedule
-    that holds jointly over the months.
+    """Monte Carlo: metric distributions, the cash fan and a joint raise schedule.
+
+    The raise schedule holds jointly over the months.
 
     Raise schedule: the cumulative amount R_t to have raised by month t such
     that, for every month t, at most a share alpha of the drawn paths fall
@@ -838,7 +1005,6 @@ def simulate(
 
     Example: finmodel simulate hsbc-2025-11 -n 100000 --seed 7 --alpha 0.05
     """
-    from rich.progress import Progress
     from rich.table import Table
 
     from finmodel.analysis.montecarlo import simulate as run_mc
@@ -848,14 +1014,14 @@ def simulate(
 
     if sampler is not None and sampler not in ("lhs", "random"):
         _fail(f"--sampler: expected lhs or random, got {sampler!r}")
+    _one_output(out, no_workbook)
     loaded = None
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.uncertainty is None:
             _fail(f"{loaded.path}: expected an 'uncertainty' section to simulate")
         res = run_loaded(loaded)
-        with Progress(transient=True, disable=as_json) as bar:
-            task = bar.add_task("simulating", total=None)
+        with _progress("simulating", disable=as_json) as progress:
             mc = run_mc(
                 res.model,
                 loaded.assumptions.uncertainty,
@@ -864,7 +1030,7 @@ def simulate(
                 sampler,
                 alpha,
                 chunk,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=progress,
                 input_sha256=loaded.sha256,
                 validation_draws=validation_draws,
             )
@@ -1017,31 +1183,34 @@ def value(
     file: Annotated[str, typer.Argument(help="Assumption file with a 'valuation' section.")],
     implied: Annotated[
         float | None,
-        typer.Option("--implied", help="Reverse DCF: the equity value to explain (with --vary)."),
+        typer.Option(
+            "--implied",
+            help="Reverse DCF: the equity value to explain (with --vary).",
+            metavar="VALUE",
+        ),
     ] = None,
     vary: Annotated[
         str | None,
         typer.Option(
-            "--vary", help="Parameter path the reverse DCF solves for, e.g. revenue.scale."
+            "--vary",
+            help="Parameter path the reverse DCF solves for, e.g. revenue.scale.",
+            metavar="PATH",
         ),
     ] = None,
-    bracket: Annotated[str | None, typer.Option("--bracket", help="LOW:HIGH for --vary.")] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Workbook path (default outputs/<file>-valuation.xlsx).",
-            callback=_workbook_path,
-        ),
+    bracket: Annotated[
+        str | None,
+        typer.Option("--bracket", help="Values of --vary to search between.", metavar="LOW:HIGH"),
     ] = None,
+    out: Annotated[Path | None, _out_option("outputs/<file>-valuation.xlsx")] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     pricing: Annotated[str | None, PRICING_OPTION] = None,
 ) -> None:
-    """DCF, inflows by kind, every issue of new shares with the cap table and dilution,
-    investor returns after liquidation preferences, commitments as obligations with their
-    coverage, and a reverse DCF (exit code 1 when no value of --vary in the bracket explains
+    """DCF, cap table and dilution, investor returns, commitments, reverse DCF.
+
+    Inflows by kind, every issue of new shares with the cap table and dilution, investor
+    returns after liquidation preferences, commitments as obligations with their coverage,
+    and a reverse DCF (exit code 1 when no value of --vary in the bracket explains
     --implied; the nearest values are printed).
 
     Example: finmodel value openai-plan-2026q1 --implied 730 --vary revenue.scale
@@ -1062,6 +1231,10 @@ def value(
             f"--implied: expected a positive equity value of at most 1e15 (the file's unit), "
             f"got {implied:g}"
         )
+    if bracket is not None and vary is None:
+        _fail("--bracket: expected --implied and --vary with it (it bounds their search)")
+    br = None if bracket is None else _range(bracket, "--bracket", "0:4", strict=True)
+    _one_output(out, no_workbook)
     try:
         loaded = load_with_meta(file)
         if loaded.assumptions.valuation is None:
@@ -1075,10 +1248,6 @@ def value(
         if implied is not None and vary is not None:
             from finmodel.analysis.solve import solve as goal_seek
 
-            br = None
-            if bracket is not None:
-                lo, _, hi = bracket.partition(":")
-                br = (_number(lo, "--bracket"), _number(hi, "--bracket"))
             sol = goal_seek(res.model, "equity_value", implied, vary, br)
         written = None
         if not no_workbook:
@@ -1092,7 +1261,7 @@ def value(
     except TargetNotReachedError as e:
         _no_solution(e)
     except FinmodelError as e:
-        _fail(_located(e))
+        _fail(_located(e, names={"target": "--implied"}))
     d = v["dcf"]
     if as_json:
         doc = {
@@ -1279,6 +1448,7 @@ def network(
         typer.Option(
             "--network",
             help="Network file (parties, obligations, loans), or a shipped one by name.",
+            metavar="FILE",
         ),
     ],
     shortfall: Annotated[
@@ -1288,23 +1458,18 @@ def network(
             help="Shock: each year the company's means fall short of its scenario by this "
             "fraction of its take-or-pay obligations (default: none; the company pays from "
             "its scenario's cash until it runs out).",
+            metavar="FRACTION",
         ),
     ] = None,
     draws: Annotated[
         int,
         typer.Option(
-            "--draws", help="Also the distribution over this many Monte Carlo paths (0: none)."
+            "--draws",
+            help="Also the distribution over this many Monte Carlo paths (0: none).",
+            metavar="N",
         ),
     ] = 0,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Workbook path (default outputs/<scenario>-network.xlsx).",
-            callback=_workbook_path,
-        ),
-    ] = None,
+    out: Annotated[Path | None, _out_option("outputs/<scenario>-network.xlsx")] = None,
     no_workbook: Annotated[bool, typer.Option("--no-workbook", help="Do not write files.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
@@ -1322,6 +1487,7 @@ def network(
 
     if draws < 0:
         _fail(f"--draws: expected 0 or more, got {draws}")
+    _one_output(out, no_workbook)
     try:
         loaded = load_with_meta(scenario)
         res = run_loaded(loaded)

@@ -32,7 +32,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, NoReturn, cast, get_args, get_origin
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 if TYPE_CHECKING:
     from typer._click import Context, Parameter
@@ -121,7 +121,18 @@ def fail(message: str) -> NoReturn:
 
 class Commands(TyperGroup):
     """The ``finmodel`` command group: the usage errors of the group and of its commands are
-    one line each (:func:`message`) and exit code 2."""
+    one line each (:func:`message`) and exit code 2; the help lists values by what they are
+    (:func:`readable`)."""
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            readable(cmd.get_params(ctx))
+        return cmd
+
+    def format_help(self, ctx: Context, formatter: Any) -> None:
+        readable(self.get_params(ctx))
+        super().format_help(ctx, formatter)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
@@ -148,6 +159,33 @@ class Commands(TyperGroup):
         if cmd is not None and cmd.callback is not None:
             cmd.callback = _without_control(cmd.callback, cmd.params)
         return found, cmd, rest
+
+
+class _Argument(TyperArgument):
+    """An argument shown in the help as its name in capitals (``FILE``, ``[FILE]`` when it
+    may be left out, ``FILES...``), without a type column (``<str>``)."""
+
+    def display_type_rich(self, ctx: Context) -> str | None:
+        return None
+
+    def get_usage_pieces(self, ctx: Context) -> list[str]:
+        name = self.metavar or (self.name or "ARGUMENT").upper()
+        shown = name if self.required else f"[{name}]"
+        return [shown + ("..." if self.nargs != 1 else "")]
+
+
+def readable(params: list[Parameter]) -> None:
+    """Show ``params`` in the help in words rather than Python types: a switch (``--json``,
+    ``--help``) with no value after it (not ``<bool>``), an argument by its name in capitals
+    (``FILE``, not ``{file}`` and ``<str>``). Options taking a value name it by their
+    ``metavar`` (``PATH=LOW:HIGH``), which every option of finmodel's gives."""
+    for p in params:
+        if isinstance(p, TyperArgument):
+            p.metavar = p.metavar or (p.name or "ARGUMENT").upper()
+            if not isinstance(p, _Argument):
+                p.__class__ = _Argument
+        elif _is_flag(p):
+            p.metavar = ""
 
 
 def _without_control(callback: Callable[..., Any], params: list[Parameter]) -> Callable[..., Any]:

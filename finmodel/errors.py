@@ -39,7 +39,9 @@ class TargetNotReachedError(FinmodelError, ValueError):
 
     ``kind`` is ``"jump"`` when the target lies inside a jump of the metric (a step metric
     such as the runway in whole months, or a date that stops coming: NaN, "never") and
-    ``"out of range"`` when the metric stays on one side of it across the bracket.
+    ``"out of range"`` when the metric stays on one side of it across the bracket, and
+    ``"constant"`` when it is the same at every point of the bracket (it does not depend on
+    the input varied, or not there).
     ``below`` and ``above`` are the nearest ``(parameter value, metric value)`` found with the
     metric below and above the target (the two sides of the jump; None on a side never
     reached). The CLI prints them and exits with code 1.

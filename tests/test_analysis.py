@@ -158,7 +158,7 @@ def test_goal_seek_target_inside_a_jump(linear) -> None:  # type: ignore[no-unty
 
 def test_goal_seek_target_beyond_the_horizon_is_the_jump_to_never(linear) -> None:  # type: ignore[no-untyped-def]
     """Runway is 11 months below C = 6 - 1e-9 and never within the 12 months from there."""
-    with pytest.raises(TargetNotReachedError, match="never within the horizon") as e:
+    with pytest.raises(TargetNotReachedError, match=r"\(beyond the horizon, above\)") as e:
         solve(linear, "runway_months", 20.0, "opening.cash", (0, 10))
     (xb, yb), (xa, ya) = e.value.below, e.value.above
     assert yb == 11.0 and math.isnan(ya)
@@ -299,7 +299,8 @@ def test_unknown_paths_list_the_nearest(linear) -> None:  # type: ignore[no-unty
     with pytest.raises(AssumptionError, match=r"nearest: opening\.cash"):
         tornado(linear, "trough_unfunded_cash", [TornadoSpec("opening.cahs", 1, 2)])
     with pytest.raises(
-        AssumptionError, match="expected one of the known metrics; nearest: funding_gap"
+        AssumptionError,
+        match="metric: expected one of the known metrics, got 'fundng_gap'; nearest: funding_gap",
     ):
         parse_metric("fundng_gap", linear)
 

@@ -590,7 +590,7 @@ def test_network_draws_and_seed() -> None:
                 "--bracket",
                 "2:1",
             ],
-            "error: --bracket: expected low < high, got (2, 1)",
+            "error: --bracket: expected LOW:HIGH with LOW < HIGH, got 2:1",
         ),
         (["run", "bear", "--as-of", "2099-01"], "error: --as-of: expected a month from 2024-12"),
         (

@@ -98,13 +98,14 @@ LINEAR = (
                 "counts whole months",
             ],
         ),
-        # 100 months: beyond the 12-month horizon, the jump from 11 to never at C = 6
-        ("100", ["(runway_months 11, below)", "(never within the horizon, above)"]),
+        # 100 months: beyond the 12-month horizon, the jump from 11 to never at C = 6 (a
+        # runway that outlasts the horizon reads as in run's Summary)
+        ("100", ["(runway_months 11, below)", "(beyond the horizon, above)"]),
         # -1: every runway is at least 0 months; nearest 0 at C = 0
         (
             "-1",
             [
-                "ranges from 0 to never within the horizon",
+                "ranges from 0 to beyond the horizon",
                 "all above the target",
                 "nearest: 0 at opening.cash = 0",
             ],
@@ -200,7 +201,7 @@ def test_simulate_writes_workbook_and_fan(in_tmp: Path) -> None:
         (["simulate", "plain.yaml"], "expected an 'uncertainty' section"),
         (
             ["solve", "bear", "--target", "funding_gap.2030", "--vary", "revenue.scale"],
-            "--target: expected PATH=VALUE",
+            "--target: expected METRIC=VALUE, got 'funding_gap.2030'",
         ),
         (
             ["solve", "bear", "--target", "funding_gap.2030=x", "--vary", "revenue.scale"],

@@ -205,7 +205,10 @@ def uncertainty(value: object, argument: str = "u") -> Uncertainty | None:
 
 def metric(value: object, model: Model, argument: str = "metric") -> Metric:
     """The ``metric`` argument parsed for ``model``: a name such as ``funding_gap.2030`` (see
-    :func:`~finmodel.analysis.metrics.parse_metric`) or an already parsed Metric."""
+    :func:`~finmodel.analysis.metrics.parse_metric`) or an already parsed Metric. An unknown
+    name is refused naming ``argument``: ``metric: expected one of the known metrics, got
+    'fundng_gap'; nearest: funding_gap, funding_need``."""
     if isinstance(value, Metric):
         return value
-    return parse_metric(text(argument, value, "a metric name such as 'funding_gap.2030'"), model)
+    name = text(argument, value, "a metric name such as 'funding_gap.2030'")
+    return parse_metric(name, model, argument)

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from finmodel.engine.evaluate import full
 from finmodel.engine.model import Model
-from finmodel.errors import AssumptionError
+from finmodel.errors import ArgumentError
 from finmodel.funding import NEVER, annual, breakeven_year, cash_out_index, runway_months
 from finmodel.targets import BALANCE_METRICS, FLOW_METRICS, SCALAR_METRICS, parse_period
 
@@ -59,30 +59,37 @@ class Metric:
         return f"{self.name}.{lo}" if lo == hi else f"{self.name}.{lo}-{hi}"
 
 
-def parse_metric(spec: str, model: Model) -> Metric:
+def parse_metric(spec: str, model: Model, argument: str = "metric") -> Metric:
     """Parse and check ``NAME[.PERIOD]`` against the model's horizon.
+
+    A name that is not a metric, or a period outside the horizon, raises an
+    :class:`~finmodel.errors.ArgumentError` naming ``argument`` (the function argument, or the
+    file's field, the metric came from).
 
     >>> from finmodel.assumptions import load
     >>> from finmodel.engine.model import build
     >>> parse_metric("funding_gap.2030", build(load("hsbc-2025-11")))
     Metric(name='funding_gap', span=(2030, 2030))
+    >>> parse_metric("gap", build(load("hsbc-2025-11")), "--metric")
+    Traceback (most recent call last):
+    finmodel.errors.ArgumentError: --metric: expected one of the known metrics, got 'gap'
     """
     name, _, period = spec.partition(".")
     if name not in KNOWN:
         near = difflib.get_close_matches(name, KNOWN, n=3)
         hint = f"; nearest: {', '.join(near)}" if near else ""
-        raise AssumptionError(f"metric {spec!r}: expected one of the known metrics{hint}")
+        raise ArgumentError(argument, f"expected one of the known metrics, got {spec!r}{hint}")
     try:
         span = parse_period(period or None)
     except ValueError as e:
-        raise AssumptionError(f"metric {spec!r}: {e}") from None
+        raise ArgumentError(argument, f"{e} (in {spec!r})") from None
     years = model.timeline.years
     needs_period = name in FLOW_METRICS + BALANCE_METRICS and name != "stranded_compute"
     if span is None and name in ("funding_gap",):
         span = (years[-1], years[-1])
     if span is not None and not (years[0] <= span[0] and span[1] <= years[-1]):
-        raise AssumptionError(
-            f"metric {spec!r}: expected years within the horizon {years[0]}..{years[-1]}"
+        raise ArgumentError(
+            argument, f"expected years within the horizon {years[0]}..{years[-1]}, got {spec!r}"
         )
     if span is None and needs_period:
         span = (years[0], years[-1])
@@ -144,10 +151,27 @@ def evaluate_metric(
     return out
 
 
+NEVER_TEXT = {"runway_months": "beyond the horizon"}
+"""How a metric whose date never comes within the horizon reads, where not ``never``: a
+runway outlasts the horizon."""
+
+
+def never_text(name: str) -> str:
+    """The words for metric ``name`` when its date never comes within the horizon (NaN, or
+    None in :attr:`finmodel.results.Results.metrics`): ``beyond the horizon`` for the
+    runway, ``never`` for a month or a year.
+
+    >>> never_text("runway_months"), never_text("cash_out_month")
+    ('beyond the horizon', 'never')
+    """
+    return NEVER_TEXT.get(name, "never")
+
+
 def format_metric(metric: Metric, x: float, model: Model) -> str:
-    """A metric value as a person reads it: months as ``YYYY-MM``, NaN as ``never``."""
+    """A metric value as a person reads it: months as ``YYYY-MM``, NaN in the words of
+    :func:`never_text`."""
     if math.isnan(x):
-        return "never"
+        return never_text(metric.name)
     if metric.name == "cash_out_month":
         return model.timeline.labels[min(int(x), model.timeline.T - 1)]
     if metric.name in ("runway_months", "breakeven_year"):

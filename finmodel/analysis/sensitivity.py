@@ -8,7 +8,7 @@ year path) is moved by ``scale`` (the values are factors), unless ``op`` says ot
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,14 +38,80 @@ class Move:
 
 
 def move(model: Model, path: str, op: str | None = None) -> Move:
-    """Resolve ``path``; the default operation is ``set`` for one input, ``scale`` for many."""
-    idx = resolve(model.params, path)
+    """Resolve ``path``; the default operation is ``set`` for one input, ``scale`` for many.
+
+    An error starts with the path (``revenue.anual: expected a parameter path of this
+    scenario, got 'revenue.anual'; nearest: revenue.annual``); :func:`move_of` names the
+    argument instead."""
+
+    def bad(why: str) -> AssumptionError:
+        return AssumptionError(f"{path}: {why}")
+
+    return _move(model, path, op, bad, bad)
+
+
+def move_of(model: Model, path: str, op: str | None, argument: str, op_argument: str) -> Move:
+    """:func:`move` for a function's arguments: a path that names no input is an
+    :class:`~finmodel.errors.ArgumentError` about ``argument``, a ``set`` of several inputs
+    one about ``op_argument``.
+
+    >>> from finmodel.assumptions import load
+    >>> from finmodel.engine.model import build
+    >>> move_of(build(load("bear")), "opening.csh", None, "vary", "op")
+    Traceback (most recent call last):
+    finmodel.errors.ArgumentError: vary: expected a parameter path of this scenario, got \
+'opening.csh'; nearest: opening.cash, opening, opening.debt, opening.tax_losses
+    """
+
+    def bad(name: str) -> Callable[[str], ArgumentError]:
+        return lambda why: ArgumentError(name, why)
+
+    return _move(model, path, op, bad(argument), bad(op_argument))
+
+
+def _move(
+    model: Model,
+    path: str,
+    op: str | None,
+    bad_path: Callable[[str], AssumptionError],
+    bad_op: Callable[[str], AssumptionError],
+) -> Move:
+    try:
+        idx = resolve(model.params, path)
+    except AssumptionError as e:  # 'path: expected a parameter path ..., got ...'
+        raise bad_path(str(e).removeprefix(f"{path}: ")) from None
     chosen = op or ("set" if len(idx) == 1 else "scale")
     if chosen == "set" and len(idx) > 1:
-        raise AssumptionError(
-            f"{path}: names {len(idx)} inputs; expected 'scale' or 'shift' to move them together"
+        raise bad_op(
+            f"expected 'scale' or 'shift' to move the {len(idx)} inputs of {path} together, "
+            "got 'set'"
         )
     return Move(path, idx, chosen)
+
+
+def end_problem(model: Model, mv: Move, x: float) -> str | None:
+    """Why moving ``mv`` by ``x`` (a bar's end, a grid value, a bracket's end) is refused, as
+    ``expected ..., got ...``, or None. The check of ``--set``
+    (:func:`~finmodel.assumptions.params.leaves_domain` with the magnitude limit): every
+    input it names stays in its domain (a share in [0, 1], an amount >= 0) and at most
+    :data:`~finmodel.assumptions.schema.MAX_MAGNITUDE` in absolute value.
+
+    >>> from finmodel.assumptions import load
+    >>> from finmodel.engine.model import build
+    >>> m = build(load("bear"))
+    >>> end_problem(m, move(m, "opening.cash"), -5.0)
+    'expected an amount >= 0, got -5'
+    >>> end_problem(m, move(m, "revenue.scale"), 1e300)
+    'expected a number of magnitude at most 1e+15, got 1e+300'
+    >>> end_problem(m, move(m, "opening.cash"), 10.0) is None
+    True
+    """
+    broken = leaves_domain(model.params, mv.idx, mv.op, x, magnitude=True)
+    if broken is None:
+        return None
+    at = "" if broken[0] == mv.path else f" for {broken[0]}"
+    after = "" if mv.op == "set" else f" (after {mv.op} {x:g})"  # 'set -5' is the 'got -5'
+    return f"{broken[1]}{at}{after}"
 
 
 def batch_metric(model: Model, values: FloatArray, metric: Metric) -> FloatArray:
@@ -84,7 +150,8 @@ def tornado(
     """The metric at each parameter's low and high value, all else at base; sorted by swing.
 
     A bar given as +/- ``pct`` stops at its inputs' domain (a share of 0.9 + 20% is 1); a
-    bar's own ``low``/``high`` outside the domain is an error.
+    bar's own ``low``/``high`` is checked as ``--set`` is (:func:`end_problem`: the domain
+    and the magnitude limit), and ``low`` may not exceed ``high``.
 
     Errors name the argument (``specs[2].low: expected a finite number, got nan``), or, with
     ``field`` (``sensitivity.parameters``, where the bars come from a file), the file's field.
@@ -132,7 +199,7 @@ def _bar(
     """One tornado bar's move and its low and high values, checked; ``where`` names it in
     messages (``specs[2]`` for the argument, ``sensitivity.parameters[2]`` for a file)."""
 
-    def bad(field: str, message: str, kind: type[ArgumentError] = ArgumentError) -> Exception:
+    def bad(field: str, message: str, kind: type[ArgumentError] = ArgumentError) -> AssumptionError:
         name = f"{where}.{field}" if field else where
         return kind("specs", message, name) if api else AssumptionError(f"{name}: {message}")
 
@@ -152,7 +219,7 @@ def _bar(
             raise bad(name, f"expected a finite number, got {x}")
     if sp.pct is not None and not 0.0 < sp.pct < 1.0:
         raise bad("pct", f"expected a fraction above 0 and below 1 such as 0.2, got {sp.pct}")
-    mv = move(model, sp.path, sp.op)
+    mv = _move(model, sp.path, sp.op, lambda why: bad("path", why), lambda why: bad("op", why))
     if sp.low is None and sp.high is None:
         pct = pct0 if sp.pct is None else float(sp.pct)
         if mv.op == "set":
@@ -162,15 +229,18 @@ def _bar(
             lo, hi = (1 - pct, 1 + pct) if mv.op == "scale" else (-pct, pct)
         # a +/- pct bar stops at the domain's edge (a share at 1 cannot rise 20%)
         a, b = allowed_range(model.params, mv.idx, mv.op)
-        lo, hi = min(max(lo, a), b), min(max(hi, a), b)
-    elif sp.low is not None and sp.high is not None:
-        lo, hi = float(sp.low), float(sp.high)
-    else:
+        return mv, float(min(max(lo, a), b)), float(min(max(hi, a), b))
+    if sp.low is None or sp.high is None:
         given = "low" if sp.low is not None else "high"
         raise bad(given, f"expected both 'low' and 'high', or neither (bar {sp.path})")
-    for end in (lo, hi):
-        _in_domain(model, sp.path, mv, end)
-    return mv, float(lo), float(hi)
+    lo, hi = float(sp.low), float(sp.high)
+    if lo > hi:
+        raise bad("", f"expected low <= high, got low {lo:g} and high {hi:g}")
+    for name, end in (("low", lo), ("high", hi)):
+        why = end_problem(model, mv, end)
+        if why is not None:
+            raise bad(name, why)
+    return mv, lo, hi
 
 
 def _never(model: Model, met: Metric) -> float:
@@ -192,6 +262,9 @@ def grid(
 ) -> pd.DataFrame:
     """The metric over every pair of values of two parameters: rows x, columns y.
 
+    Every value is checked as ``--set`` is (:func:`end_problem`: the domain and the
+    magnitude limit); ``x`` and ``y`` may share no input.
+
     Errors name the arguments (``x_values: expected at least one value, got []``), or, with
     ``field`` (``sensitivity.grid``, where the grid comes from a file), the file's fields.
     The run is refused up front when it would not fit in memory: nx x ny points each hold K
@@ -202,15 +275,18 @@ def grid(
     met = args.metric(metric, model)
     ox = None if x_op is None else args.choice("x_op", x_op, OPS)
     oy = None if y_op is None else args.choice("y_op", y_op, OPS)
-    mx = move(model, args.text("x", x, "a parameter path"), ox)
-    my = move(model, args.text("y", y, "a parameter path"), oy)
-    if set(mx.idx) & set(my.idx):
-        raise AssumptionError(f"{x} and {y}: expected two parameters that share no input")
+    x = args.text("x", x, "a parameter path")
+    y = args.text("y", y, "a parameter path")
     if field is None:
+        mx, my = move_of(model, x, ox, "x", "x_op"), move_of(model, y, oy, "y", "y_op")
         xs, ys = _axis(x_values, "x_values"), _axis(y_values, "y_values")
     else:
+        mx, my = move(model, x, ox), move(model, y, oy)
         xs = _axis(x_values, f"{field}.x.values", in_file=True)
         ys = _axis(y_values, f"{field}.y.values", in_file=True)
+    if set(mx.idx) & set(my.idx):
+        why = f"expected a parameter that shares no input with the other axis ({x}), got {y!r}"
+        raise ArgumentError("y", why) if field is None else AssumptionError(f"{field}.y: {why}")
     points = xs.size * ys.size
     need = points * (len(model.params) + 3) * 8.0 + evaluation_bytes(model, min(CHUNK, points))
     got, advice = f"{xs.size:,} x {ys.size:,} points", "use fewer values on an axis"
@@ -218,9 +294,14 @@ def grid(
         args.memory("x_values and y_values", need, got, advice)
     else:
         check_memory(need, field, got, advice)
-    for mv, vs in ((mx, xs), (my, ys)):
-        for v in vs:
-            _in_domain(model, mv.path, mv, float(v))
+    for ax, mv, vs in (("x", mx, xs), ("y", my, ys)):
+        for k, v in enumerate(vs):
+            bad = end_problem(model, mv, float(v))
+            if bad is None:
+                continue
+            if field is None:
+                raise ArgumentError(f"{ax}_values", bad, f"{ax}_values[{k}]")
+            raise AssumptionError(f"{field}.{ax}.values[{k}]: {bad}")
     values = np.repeat(model.params.vector()[None, :], points, axis=0)
     apply(values, mx.idx, mx.op, np.repeat(xs, ys.size))
     apply(values, my.idx, my.op, np.tile(ys, xs.size))
@@ -228,15 +309,6 @@ def grid(
     df = pd.DataFrame(z, index=pd.Index(xs, name=x), columns=pd.Index(ys, name=y))
     df.attrs["metric"] = met.label
     return df
-
-
-def _in_domain(model: Model, path: str, mv: Move, x: float) -> None:
-    """Refuse a bar's end or a grid value that takes an input out of its domain (a share
-    above 1, a negative amount)."""
-    broken = leaves_domain(model.params, mv.idx, mv.op, x)
-    if broken is not None:
-        at = "" if broken[0] == path else f" for {broken[0]}"
-        raise AssumptionError(f"{path}: {broken[1]}{at} (after {mv.op} {x:g})")
 
 
 def _axis(values: object, name: str, in_file: bool = False) -> FloatArray:

@@ -8,7 +8,11 @@ that reaches the target.
 A target that is never attained raises :class:`~finmodel.errors.TargetNotReachedError` with
 the nearest values on both sides, rather than returning a value that misses: either the metric
 stays on one side of it across the bracket, or it jumps over it (step metrics such as the
-runway, in whole months, or a date that stops coming within the horizon).
+runway, in whole months, or a date that stops coming within the horizon), or it does not move
+at all over the bracket (a funding gap does not depend on the discount rate).
+
+A bracket's ends are checked as ``--set`` is (the inputs' domain and the magnitude limit);
+the default bracket stops at the domain's edge (a share's at 1).
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from finmodel.analysis.metrics import (
     format_metric,
     parse_metric,
 )
-from finmodel.analysis.sensitivity import Move, base_value, batch_metric, move
-from finmodel.assumptions.params import OPS, apply
+from finmodel.analysis.sensitivity import Move, base_value, batch_metric, end_problem, move_of
+from finmodel.assumptions.params import OPS, allowed_range, apply
 from finmodel.engine.evaluate import evaluate
 from finmodel.engine.model import Model
 from finmodel.errors import (
@@ -89,7 +93,9 @@ def solve(
     Raises :class:`~finmodel.errors.TargetNotReachedError` (a ``ValueError``) when no value
     reaches it, with ``.below`` and ``.above`` the nearest ``(parameter, metric)`` pairs on
     each side: the two sides of a jump of a step metric, or the nearest value when the target
-    lies outside the metric's range over the bracket. Dates that never come (runway, cash-out
+    lies outside the metric's range over the bracket, or, when the metric is the same at every
+    scanned point (``kind == "constant"``), its value at the bracket's low end. Dates that
+    never come (runway, cash-out
     month, breakeven year) rank after every date, so a target beyond the horizon lies in the
     jump to "never".
     """
@@ -100,9 +106,17 @@ def solve(
     xtol = args.number("xtol", xtol)
     if not xtol > 0.0:
         raise ArgumentError("xtol", f"expected a tolerance > 0, got {xtol}")
-    mv = move(model, args.text("vary", vary, "a parameter path"), op)
-    b0 = base_value(model, mv)
-    lo, hi = _default_bracket(mv.op, b0) if bracket is None else _bracket(bracket)
+    mv = move_of(model, args.text("vary", vary, "a parameter path"), op, "vary", "op")
+    if bracket is None:
+        lo, hi = _default_bracket(mv.op, base_value(model, mv))
+        a, b = allowed_range(model.params, mv.idx, mv.op)  # a share's default stops at 1
+        lo, hi = min(max(lo, a), b), min(max(hi, a), b)
+    else:
+        lo, hi = _bracket(bracket)
+        for end in (lo, hi):
+            why = end_problem(model, mv, end)
+            if why is not None:
+                raise ArgumentError("bracket", why)
     xs = np.linspace(lo, hi, SCAN)
     v = np.repeat(model.params.vector()[None, :], SCAN, axis=0)
     apply(v, mv.idx, mv.op, xs)
@@ -119,6 +133,8 @@ def solve(
     cross = np.flatnonzero(np.sign(f[:-1]) * np.sign(f[1:]) < 0)
     cand = sorted(set(cross.tolist()) | {max(0, int(i) - 1) for i in hit})
     if not cand:
+        if _flat(order):
+            raise _constant(model, met, mv, target, (lo, hi), float(ys[0]))
         raise _out_of_range(model, met, mv, target, (lo, hi), xs, ys)
     calls = SCAN
     first_jump: TargetNotReachedError | None = None
@@ -176,6 +192,13 @@ def solve(
     raise first_jump
 
 
+def _shown(met: Metric, y: float, model: Model) -> str:
+    """A metric value in a message: as :func:`format_metric` shows it, a date that never
+    comes as "never within the horizon" (a runway "beyond the horizon")."""
+    text = format_metric(met, y, model)
+    return f"{text} within the horizon" if text == "never" and math.isnan(y) else text
+
+
 def _rank(y: float) -> float:
     return math.inf if math.isnan(y) else y
 
@@ -207,8 +230,7 @@ def _jump(
     sa, sb = _digits(xa, xb)
 
     def fm(y: float) -> str:
-        text = format_metric(met, y, model)
-        return "never within the horizon" if math.isnan(y) else text
+        return _shown(met, y, model)
 
     def where(y: float) -> str:
         return "below" if _rank(y) < target else "above"
@@ -246,7 +268,7 @@ def _out_of_range(
     x, y = float(xs[k]), float(ys[k])
 
     def fm(z: float) -> str:
-        return "never within the horizon" if not math.isfinite(z) else format_metric(met, z, model)
+        return _shown(met, z if math.isfinite(z) else math.nan, model)
 
     where = "below" if _rank(y) < target else "above"
     text = (
@@ -262,6 +284,37 @@ def _out_of_range(
         pair if where == "below" else None,
         pair if where == "above" else None,
     )
+
+
+def _flat(order: FloatArray) -> bool:
+    """Whether the scanned metric (``never`` as ``inf``) is the same at every point, to
+    TOL relative to its size: every point ``never``, or all finite and equal."""
+    if np.all(np.isinf(order)):
+        return True
+    if not np.all(np.isfinite(order)):
+        return False
+    return float(np.ptp(order)) <= TOL * (1.0 + float(np.max(np.abs(order))))
+
+
+def _constant(
+    model: Model,
+    met: Metric,
+    mv: Move,
+    target: float,
+    bracket: tuple[float, float],
+    y: float,
+) -> TargetNotReachedError:
+    """No solution because the metric does not move across the bracket: it does not depend
+    on the input (a funding gap and the discount rate), or not within this bracket."""
+    shown = _shown(met, y, model)
+    text = (
+        f"no solution: {met.label} does not move with {mv.path} ({mv.op}) in "
+        f"[{bracket[0]:g}, {bracket[1]:g}]: it is {shown} at all {SCAN} points scanned, not "
+        f"the target {target:g}; it does not depend on {mv.path}, or not within this bracket"
+    )
+    pair = (bracket[0], y)
+    above = _rank(y) > target
+    return TargetNotReachedError(text, "constant", None if above else pair, pair if above else None)
 
 
 def _bracket(bracket: object) -> tuple[float, float]:

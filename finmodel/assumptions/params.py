@@ -158,7 +158,7 @@ def resolve(params: Params, path: str) -> list[int]:
     groups = sorted({".".join(p.split(".")[:n]) for p in paths for n in range(1, p.count(".") + 2)})
     near = difflib.get_close_matches(path, groups, n=4, cutoff=0.5)
     hint = f"; nearest: {', '.join(near)}" if near else ""
-    raise AssumptionError(f"{path}: expected a parameter path of this scenario, got none{hint}")
+    raise AssumptionError(f"{path}: expected a parameter path of this scenario, got {path!r}{hint}")
 
 
 def apply(
