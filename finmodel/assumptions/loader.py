@@ -26,6 +26,7 @@ from finmodel.assumptions.schema import (
     Frozen,
     _kind,
     char_name,
+    decimals_hint,
     number_hint,
     slug,
     yaml_repr,
@@ -620,7 +621,8 @@ def _dotted(loc: Loc) -> str:
     printable text is shown quoted with its escapes (``milestones."GW\\tonline"``)."""
     s = ""
     for k in loc:
-        k_text = k if not isinstance(k, str) or k.isprintable() else yaml_repr(k)
+        plain = not isinstance(k, str) or (k.isprintable() and k.strip())
+        k_text = k if plain else yaml_repr(k)
         if isinstance(k, int) and s and not _is_year(k):
             s += f"[{k}]"
         else:
@@ -737,7 +739,8 @@ def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
     by_loc: dict[Loc, Any] = {}
     for err in errors:
         kind = err["type"]
-        if kind in _TYPE_WORDS or kind == "model_type":
+        is_key = bool(err["loc"]) and err["loc"][-1] == "[key]"  # worded by _message
+        if (kind in _TYPE_WORDS or kind == "model_type") and not is_key:
             loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
             if kind == "model_type":
                 keys = [k for k in _fields_at(loc, schema) if k not in ("source", "note")]
@@ -850,7 +853,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Proble
     kind = err["type"]
     got = err.get("input")
     msg = str(err["msg"]).removeprefix("Value error, ")
-    inner = _FIELD_MSG.match(msg)
+    inner = _FIELD_MSG.match(msg) or _PERIOD_MSG.match(msg)
     base = loc
     if kind == "value_error" and inner:
         # a validator's message that names its own field below ``loc``
@@ -874,11 +877,21 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Proble
         bound = ctx.get("min_length" if kind == "too_short" else "max_length")
         word = "at least" if kind == "too_short" else "at most"
         text = f"expected {word} {bound} values, got {len(got)} ({yaml_repr(got)})"
+    elif kind == "string_type" and err["loc"] and err["loc"][-1] == "[key]":
+        text = (
+            f"expected text as the key, got the number {yaml_repr(got)} (write '{got}', in "
+            "quotes, for text)"
+            if _is_number(got)
+            else f"expected text as the key, got {_kind(got)}"
+        )
     else:
         msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
         msg = msg.replace("expected greater", "expected a number greater")
         msg = msg.replace("expected less", "expected a number less")
+        bound = err.get("ctx", {}).get("le", err.get("ctx", {}).get("lt"))
+        if kind in ("less_than", "less_than_equal") and bound == 1 and _is_number(got):
+            msg += decimals_hint(got)
         if "got" not in msg:
             msg = f"{msg}, got {yaml_repr(got)}"
         text = msg[0].lower() + msg[1:]
@@ -886,6 +899,10 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Proble
     if not loc and kind == "missing_fields":
         return (f, line, text)
     return (f, line, f"{_dotted(loc) or 'top level'}: {_first_at(doc, base, text)}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _key_shown(k: Key) -> str:
@@ -923,6 +940,9 @@ def _as_written(data: Any, loc: Loc) -> Loc:
                 cur = cur[k]
             elif isinstance(k, int) and "value" in cur:
                 continue  # a constant {value: ...} keyed by the schema's year
+            elif isinstance(k, str) and k.endswith("-12") and int(k[:4]) in cur:
+                out.append(int(k[:4]))  # a month of a point path written as a bare year
+                cur = cur[int(k[:4])]
             elif isinstance(k, int) and not _is_year(k) and 0 <= k < len(cur):
                 key = list(cur)[k]
                 out.append(key)
@@ -942,6 +962,8 @@ def _as_written(data: Any, loc: Loc) -> Loc:
 
 
 _FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)
+_PERIOD_MSG = re.compile(r"^(\d{4}(?:-\d{2}|-Q[1-4])?): (expected .*)$", re.S)
+"""A validator's message about one period of its path (``2026-12: expected ...``)."""
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 """An environment variable's name (``FINMODEL_MEMORY_GB``): field paths are lower case."""
 
