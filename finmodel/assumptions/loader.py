@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from finmodel.assumptions.schema import (
@@ -32,6 +32,7 @@ from finmodel.assumptions.schema import (
     yaml_repr,
 )
 from finmodel.errors import AssumptionError
+from finmodel.timeline import month_label, parse_period_key
 
 Key = str | int
 Loc = tuple[Key, ...]
@@ -42,6 +43,8 @@ MAX_BYTES = 5_000_000
 MAX_VALUES = 200_000
 """At most this many values once YAML aliases are expanded (a "billion laughs" bomb
 expands a few hundred bytes into billions of values)."""
+_INT_KEY = TypeAdapter(int)
+"""How the schema reads a text key of a mapping keyed by years (``'2026'`` is 2026)."""
 MAX_DEPTH = 64
 """At most this many levels of nesting (real files use fewer than ten)."""
 
@@ -423,6 +426,7 @@ def _walk(
     column, both from 0); reject duplicate keys."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
+        periods: dict[tuple[int, int], int] = {}
         for knode, vnode in node.value:
             key = loader.construct_object(knode, deep=True)
             if not isinstance(key, str | int) or isinstance(key, bool):
@@ -436,7 +440,17 @@ def _walk(
                     "expected each key once, got it twice"
                 )
             seen.add(key)
-            out[(*loc, key)] = (name, knode.start_mark.line + 1)
+            line = knode.start_mark.line + 1
+            period = _period_id(key)
+            if period is not None:
+                if period in periods:
+                    raise AssumptionError(
+                        f"{name}:{line}: {_dotted((*loc, key))}: expected each "
+                        f"{_PERIOD_WORD[period[0]]} once, got {_period_label(period)} twice "
+                        f"(lines {periods[period]} and {line})"
+                    )
+                periods[period] = line
+            out[(*loc, key)] = (name, line)
             marks[(*loc, key)] = (knode.start_mark.line, knode.start_mark.column)
             _walk(loader, vnode, (*loc, key), out, name, marks)
     elif isinstance(node, yaml.SequenceNode):
@@ -444,6 +458,41 @@ def _walk(
             out[(*loc, i)] = (name, item.start_mark.line + 1)
             marks[(*loc, i)] = (item.start_mark.line, item.start_mark.column)
             _walk(loader, item, (*loc, i), out, name, marks)
+
+
+_PERIOD_WORD = {12: "year", 3: "quarter", 1: "month"}
+_YEAR_TEXT = re.compile(r"\s*[-+]?[\d_]+(?:\.0*)?\s*")
+"""Text a year key may be written as and still be read as that year (``'2026'``): a
+mapping keyed by years reads ``'2026'`` as 2026, so the two are one key."""
+
+
+def _period_id(key: Key) -> tuple[int, int] | None:
+    """``(months, first month)`` of a key that names a period: a year (``2026`` or the text
+    ``'2026'``), a quarter (``'2026-Q1'``) or a month (``'2026-01'``); None otherwise. Two
+    keys of one mapping with the same id name one period twice."""
+    if isinstance(key, int):
+        return (12, key * 12) if _is_year(key) else None
+    if _YEAR_TEXT.fullmatch(key):
+        try:
+            year = _INT_KEY.validate_python(key)
+        except ValidationError:
+            return None
+        return (12, year * 12) if _is_year(year) else None
+    if key[:4].isdigit():
+        try:
+            return parse_period_key(key)
+        except ValueError:
+            return None
+    return None
+
+
+def _period_label(period: tuple[int, int]) -> str:
+    months, first = period
+    if months == 12:
+        return str(first // 12)
+    if months == 3:
+        return f"{first // 12}-Q{first % 12 // 3 + 1}"
+    return month_label(first)
 
 
 def _merge(
@@ -621,7 +670,7 @@ def _dotted(loc: Loc) -> str:
     printable text is shown quoted with its escapes (``milestones."GW\\tonline"``)."""
     s = ""
     for k in loc:
-        plain = not isinstance(k, str) or (k.isprintable() and k.strip())
+        plain = not isinstance(k, str) or (k.isprintable() and k and k.strip() == k)
         k_text = k if plain else yaml_repr(k)
         if isinstance(k, int) and s and not _is_year(k):
             s += f"[{k}]"

@@ -779,7 +779,10 @@ class Inflow(Frozen):
     """Committed money in: a dated tranche, or tranches tied to a milestone.
 
     Dated: ``amount`` arrives in month ``date``. Milestone: ``per_unit`` arrives in the
-    first month the milestone path reaches each whole unit, until ``amount`` has arrived.
+    first month the milestone path reaches each whole unit, until ``amount`` has arrived:
+    ``amount`` caps the sum, so the last tranche is what is left of it, and a ``per_unit``
+    above ``amount`` is one tranche of ``amount`` at the first unit (an overlay that cuts
+    the cap, ``amount: 0`` for tranches never drawn, needs no change to ``per_unit``).
     ``kind`` says what the money is (:data:`INFLOW_KINDS`; default ``equity``). Equity is
     priced by its own ``pre_money`` or ``post_money`` (the company's value before the first
     arrival, or after the whole ``amount``) or by ``pricing`` (:data:`PRICING_RULES`).
@@ -864,13 +867,6 @@ class Inflow(Frozen):
             raise ValueError("expected exactly one of 'date' or 'milestone', got neither")
         if self.milestone is not None and self.per_unit is None:
             raise ValueError("expected 'per_unit' with 'milestone', got none")
-        if self.per_unit is not None and self.per_unit.value > self.amount.value:
-            raise ValueError(
-                f"per_unit: expected a tranche per unit of at most the inflow's amount "
-                f"{shown(self.amount.value)} (the amount is the total the tranches add up to; "
-                f"for one tranche at the first unit write per_unit: "
-                f"{shown(self.amount.value)}), got {shown(self.per_unit.value)}"
-            )
         if self.repay is not None:
             if self.date is None:
                 raise ValueError(
