@@ -128,6 +128,10 @@ class Document:
     data: dict[str, Any]
     lines: dict[Loc, tuple[str, int]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    restarted: dict[Loc, tuple[str, Any, Any]] = field(default_factory=dict)
+    """Fields of a parent that an overlay dropped by changing a mapping's kind (a
+    distribution's ``dist``), each with ``(kind field, old kind, new kind)``: located at the
+    overlay's kind field, so that a field the new kind still needs is the overlay's to add."""
 
     def where(self, loc: Loc) -> tuple[str, int | None]:
         """File and line of the deepest located prefix of ``loc``."""
@@ -299,11 +303,23 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
             f"scenario's name, got {parent!r} (looked for {ppath})"
         )
     base = read_document(ppath, (*_stack, real))
-    merged = _merge(base.data, data, (), lines)
+    restarts: list[_Restart] = []
+    merged = _merge(base.data, data, (), lines, restarts=restarts)
     out_lines = dict(base.lines)
     for loc, pos in lines.items():
         out_lines[_translate(loc, merged)] = pos
-    return Document(merged, out_lines, [*base.files, path])
+    restarted = dict(base.restarted)
+    for loc, kind, old, new, gone in restarts:
+        mloc = _translate(loc, merged)
+        at = out_lines.get((*mloc, kind))
+        for g in gone:
+            dropped = (*mloc, g)
+            for key in [k for k in out_lines if k[: len(dropped)] == dropped]:
+                del out_lines[key]  # the parent's line no longer holds the field
+            if at is not None:
+                out_lines[dropped] = at
+            restarted[dropped] = (kind, old, new)
+    return Document(merged, out_lines, [*base.files, path], restarted)
 
 
 def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
@@ -495,8 +511,19 @@ def _period_label(period: tuple[int, int]) -> str:
     return month_label(first)
 
 
+_Restart = tuple[Loc, str, Any, Any, frozenset[str]]
+"""A mapping whose kind an overlay changed: its location, the kind field, the old and new
+kinds and the parent's fields dropped."""
+
+
 def _merge(
-    base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]], tp: Any = Assumptions
+    base: Any,
+    over: Any,
+    loc: Loc,
+    lines: dict[Loc, tuple[str, int]],
+    tp: Any = Assumptions,
+    *,
+    restarts: list[_Restart] | None = None,
 ) -> Any:
     """Overlay ``over`` on ``base``; ``tp`` is the schema's type at ``loc``.
 
@@ -508,13 +535,21 @@ def _merge(
     if isinstance(base, dict) and isinstance(over, dict):
         model = _model(tp)
         if model is not None:
-            base = _kind_base(model, base, over)
+            kept = _kind_base(model, base, over)
+            kind = model.kind_field
+            if restarts is not None and kind is not None and over.get(kind) is not None:
+                default = model.model_fields[kind].default
+                old = base.get(kind, None if default is PydanticUndefined else default)
+                gone = frozenset(base) - frozenset(kept) - frozenset(over)
+                if old is not None and old != over[kind] and gone:
+                    restarts.append((loc, kind, old, over[kind], gone))
+            base = kept
         out = dict(base)
         for k, v in over.items():
             if v is None:
                 out.pop(k, None)
             elif k in out:
-                out[k] = _merge(out[k], v, (*loc, k), lines, _field_type(tp, k))
+                out[k] = _merge(out[k], v, (*loc, k), lines, _field_type(tp, k), restarts=restarts)
             else:
                 out[k] = v
         return out
@@ -529,7 +564,9 @@ def _merge(
                 _twice(loc, j, seen[k], (j, _item_name(item)), k, lines)
             seen[k] = (j, _item_name(item))
             if k in ids:
-                merged[ids[k]] = _merge(base[ids[k]], item, (*loc, ids[k]), lines, item_tp)
+                merged[ids[k]] = _merge(
+                    base[ids[k]], item, (*loc, ids[k]), lines, item_tp, restarts=restarts
+                )
             else:
                 merged.append(item)
         return merged
@@ -554,7 +591,7 @@ def _merge(
             if v is None:  # null removes the named item, as it removes a key
                 dropped.add(ids[s])
                 continue
-            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines, item_tp)
+            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines, item_tp, restarts=restarts)
         return [it for i, it in enumerate(out_list) if i not in dropped]
     return over
 
@@ -944,6 +981,12 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Proble
         if "got" not in msg:
             msg = f"{msg}, got {yaml_repr(got)}"
         text = msg[0].lower() + msg[1:]
+    if loc in doc.restarted:
+        kind_field, old, new = doc.restarted[loc]
+        text += (
+            f" (the parent's {loc[-1]} is not carried over: {kind_field} changes from {old} "
+            f"to {new} here, and the new {kind_field} starts afresh)"
+        )
     f, line = doc.where(loc)
     if not loc and kind == "missing_fields":
         return (f, line, text)
