@@ -41,8 +41,8 @@ MAX_EXTENDS_DEPTH = 16
 MAX_BYTES = 5_000_000
 """An assumption file larger than this is refused before it is parsed."""
 MAX_VALUES = 200_000
-"""At most this many values once YAML aliases are expanded (a "billion laughs" bomb
-expands a few hundred bytes into billions of values)."""
+"""At most this many values in a file, and once YAML aliases are expanded (a "billion
+laughs" bomb expands a few hundred bytes into billions of values)."""
 _INT_KEY = TypeAdapter(int)
 """How the schema reads a text key of a mapping keyed by years (``'2026'`` is 2026)."""
 MAX_DEPTH = 64
@@ -60,8 +60,8 @@ _FLOAT_TAG = "tag:yaml.org,2002:float"
 _DROPPED_TAGS = ("timestamp", "binary", "set", "omap", "pairs")
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader with YAML 1.2's numbers: ``5e1``, ``1e3`` and ``-2.5E-3`` are numbers
+class _Rules:
+    """The safe loader's rules with YAML 1.2's numbers: ``5e1``, ``1e3`` and ``-2.5E-3`` are numbers
     (YAML 1.1 wants a dot and a signed exponent, and reads them as text), ``010`` is ten
     (not octal eight), ``0x10`` and ``0o10`` are hexadecimal and octal, ``1_000`` is a
     thousand, ``.5`` a half, ``.inf`` and ``.nan`` the non-finite floats (refused where a
@@ -72,7 +72,8 @@ class _Loader(yaml.SafeLoader):
 
     def construct_number(self, node: yaml.Node) -> int | float:
         """An int or a float as the resolver above reads it (also for ``!!int``/``!!float``)."""
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        scalar = yaml.constructor.SafeConstructor.construct_scalar
+        text = str(scalar(self, node))  # type: ignore[arg-type]
         if node.tag == _INT_TAG:
             if _INT.match(text):
                 digits = text.replace("_", "")
@@ -88,6 +89,20 @@ class _Loader(yaml.SafeLoader):
         raise yaml.constructor.ConstructorError(
             None, None, f"expected {what}, got the text {text!r}", node.start_mark
         )
+
+
+class _Loader(_Rules, yaml.SafeLoader):
+    """:class:`_Rules` on PyYAML's pure-Python parser (used without libyaml)."""
+
+
+_CSafe: Any = getattr(yaml, "CSafeLoader", None)
+"""libyaml's parser (the C extension PyYAML is normally built with), about 20 times
+faster than the pure-Python one: a file near the size limit is parsed, or refused, in a
+second or two rather than minutes."""
+
+
+class _CLoader(_Rules, _CSafe or yaml.SafeLoader):  # type: ignore[misc]
+    """:class:`_Rules` on libyaml's parser (:data:`_CSafe`), when it is installed."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -109,8 +124,12 @@ for _first in "-+0123456789":
 _Loader.yaml_implicit_resolvers.setdefault(".", []).insert(0, (_FLOAT_TAG, _FLOAT))
 for _first in "tTfF":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_BOOL_TAG, _BOOL))
-_Loader.add_constructor(_INT_TAG, _Loader.construct_number)
-_Loader.add_constructor(_FLOAT_TAG, _Loader.construct_number)
+_Loader.yaml_constructors[_INT_TAG] = _Rules.construct_number
+_Loader.yaml_constructors[_FLOAT_TAG] = _Rules.construct_number
+_CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+_CLoader.yaml_constructors = _Loader.yaml_constructors
+_PARSER: type[Any] = _CLoader if _CSafe is not None else _Loader
+"""The loader :func:`_parse` uses: libyaml's when installed, else PyYAML's own."""
 
 _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -343,10 +362,8 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         raise AssumptionError(
             f"{name}:{line}: expected text without control characters, got {char_name(bad.group())}"
         )
-    try:
-        loader = _Loader(text)
-    except yaml.YAMLError as e:
-        raise AssumptionError(f"{name}: invalid YAML: {e}") from None
+    aliases = _scan(text, name)
+    loader = _PARSER(text)
     lines: dict[Loc, tuple[str, int]] = {}
     marks: dict[Loc, tuple[int, int]] = {}
     try:
@@ -358,7 +375,8 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
             ) from None
         if node is None:
             raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
-        _check_size(node, name)
+        if aliases:  # without aliases, _scan has counted every value and level
+            _check_size(node, name)
         lines[()] = (name, node.start_mark.line + 1)
         _walk(loader, node, (), lines, name, marks)
         data = loader.construct_document(node)
@@ -371,6 +389,15 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         at = [(m, len(loc), str(loc), loc) for loc, m in marks.items() if m <= where and loc]
         field_path = _dotted(max(at)[3]) if at else "top level"
         tag = re.search(r"constructor for the tag '([^']*)'", problem)
+        if tag and tag.group(1) == _MERGE_TAG and lines:
+            # the mapping holding the '<<' key: the last key written left of it
+            outer = [a for a in at if a[0][1] < where[1]]
+            field_path = _dotted(max(outer)[3]) if outer else "top level"
+            raise AssumptionError(
+                f"{name}:{line}: {field_path}: expected a plain key, got the YAML merge key "
+                "'<<' (merge keys are not supported: start from another file with extends:, "
+                "or write the fields out)"
+            ) from None
         if tag and lines:
             raise AssumptionError(
                 f"{name}:{line}: {field_path}: expected a plain value (a number, text, a list "
@@ -390,6 +417,75 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
             f"{name}:1: expected a mapping of assumptions at the top level, got {_kind(data)}"
         )
     return data, lines
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _scan(text: str, name: str) -> bool:
+    """Read the file's events (no tree is built) and refuse, at the line where the limit is
+    passed, a file with more than :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels,
+    or with a syntax error. Returns whether the file uses aliases (whose expansion
+    :func:`_check_size` counts once the tree is built).
+
+    Counting as the events arrive stops at the limit, so a huge file is refused in the
+    time it takes to read 200,000 values; the tree is built only for a file within the
+    limits (and libyaml's parser builds nothing deeper than :data:`MAX_DEPTH` levels,
+    which its recursive composer could not survive)."""
+    parser = _PARSER(text)
+    values = depth = 0
+    aliases = False
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue  # stream and document start and end
+            values += 1
+            aliases |= isinstance(event, yaml.AliasEvent)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise AssumptionError(
+                        f"{name}:{_line(event)}: expected at most {MAX_DEPTH} "
+                        "levels of nesting, got more"
+                    )
+            if values > MAX_VALUES:
+                raise AssumptionError(
+                    f"{name}:{_line(event)}: expected at most {MAX_VALUES:,} "
+                    "values in a file, got more"
+                )
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = _syntax_problem(str(e.problem or e.context), text, mark)
+        raise AssumptionError(f"{name}:{line}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise AssumptionError(f"{name}: invalid YAML: {e}") from None
+    finally:
+        parser.dispose()
+    return aliases
+
+
+def _line(event: yaml.Event) -> int:
+    """The line (from 1) where ``event`` starts."""
+    return 1 + (event.start_mark.line if event.start_mark is not None else 0)
+
+
+def _syntax_problem(problem: str, text: str, mark: Any) -> str:
+    """A parser's problem as a message says it: the character that cannot start a token
+    named (libyaml leaves it out), and a tab where indentation is expected explained."""
+    c = ""
+    if mark is not None:
+        rows = text.splitlines()  # the reader refused the other breaks splitlines knows
+        row = rows[mark.line] if mark.line < len(rows) else ""
+        c = row[mark.column] if mark.column < len(row) else ""
+    if c == "\t" or "tab character" in problem:  # libyaml and PyYAML word it differently
+        return "found a tab where YAML expects spaces (indent with spaces, not tabs)"
+    if problem == "found character that cannot start any token" and c:
+        problem = f"found character {yaml_repr(c)} that cannot start any token"
+    return problem
 
 
 def _check_size(root: yaml.Node, name: str) -> None:
