@@ -37,6 +37,7 @@ from finmodel.assumptions.loader import (
     read_document,
     shipped_dir,
     shipped_name,
+    shipped_names,
     shipped_networks,
     validate,
 )
@@ -100,7 +101,9 @@ def _resolve_network(p: Path) -> Path:
         return p
     shipped = shipped_networks()
     stem = p.name.removesuffix(".yaml")
-    if len(p.parts) == 1 and stem in shipped:
+    if len(p.parts) == 1 and (stem in shipped or stem in shipped_names()):
+        # a shipped scenario's name is read too, for load_network's message: "got a
+        # scenario ... give the scenario first and a network file after --network"
         return shipped_dir() / f"{stem}.yaml"
     raise AssumptionError(
         f"{p}: no such network file (shipped networks: {', '.join(shipped) or 'none'})"

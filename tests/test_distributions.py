@@ -282,7 +282,7 @@ def _refusal(write_yaml: Callable[..., Path], line: str) -> str:
         ),
         (
             "opening.cash: {dist: normal, mean: 10, sd: 3, low: 5, high: 4}",
-            "expected low < high, got low 5.0 and high 4.0",
+            "expected low < high, got low 5 and high 4",
         ),
         (
             "opening.cash: {dist: normal, mean: 10, sd: 3, low: 0, mode: 4}",

@@ -118,3 +118,56 @@ def test_a_pct_bar_stops_at_the_domain_edge(tmp_path: Path) -> None:
     df = tornado(model, "trough_unfunded_cash", [TornadoSpec("costs.tax_rate", pct=0.5)])
     # 0.8 -/+ 50% is 0.4 and 1.2; a rate stops at 1
     assert df.loc[0, ["op", "low", "high"]].tolist() == ["set", pytest.approx(0.4), 1.0]
+
+
+MILESTONE = """name: milestone
+company: Example Co
+start: 2026-01
+end: 2029-12
+opening: {cash: 25}
+revenue: {annual: 12}
+milestones:
+  gw: {2026-06: 0, 2026-12: 1, 2029-12: 10}
+funding:
+  inflows:
+    - {name: Chips, amount: 100, milestone: gw, per_unit: 10}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "op", "expected"),
+    [
+        # points 0, 1, 10: the middle one stays between its neighbours
+        ("milestones.gw.2026-12", "set", (0.0, 10.0)),
+        ("milestones.gw.2026-12", "scale", (0.0, 10.0)),  # 1 * f in [0, 10]
+        ("milestones.gw.2026-12", "shift", (-1.0, 9.0)),  # 1 + s in [0, 10]
+        ("milestones.gw.2026-06", "set", (0.0, 1.0)),  # >= 0 (units) and <= the next, 1
+        ("milestones.gw.2029-12", "scale", (0.1, float("inf"))),  # 10 f >= 1
+        # the whole path: a factor or a shift keeps the order; 0 must stay >= 0
+        ("milestones.gw", "scale", (0.0, float("inf"))),
+        ("milestones.gw", "shift", (0.0, float("inf"))),
+    ],
+)
+def test_a_milestone_path_never_decreases_after_a_change(
+    tmp_path: Path, path: str, op: str, expected: tuple[float, float]
+) -> None:
+    """A milestone is cumulative: a change keeps its points in order (the range of each
+    change, by hand from the points 0, 1 and 10), as a file must."""
+    from finmodel.analysis.arguments import model_of
+    from finmodel.assumptions.params import allowed_range, resolve
+
+    f = tmp_path / "m.yaml"
+    f.write_text(MILESTONE)
+    model = model_of(load(f))
+    assert allowed_range(model.params, resolve(model.params, path), op) == expected
+
+
+def test_a_set_that_makes_a_milestone_fall_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MILESTONE)
+    code, out = _run(tmp_path, "run", "m.yaml", "--set", "milestones.gw.2029-12=0.5")
+    assert code == 2
+    assert out.strip() == (
+        "error: --set milestones.gw.2029-12=0.5: expected a cumulative path that never "
+        "decreases, got 1 at 2026-12 then 0.5 at 2029-12"
+    )
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())

@@ -200,6 +200,28 @@ def test_milestone_tranches_arrive_per_whole_unit(write_yaml: Callable[..., Path
     assert inflow.sum() == pytest.approx(20.0)
 
 
+def test_amount_caps_the_milestone_tranches(write_yaml: Callable[..., Path]) -> None:
+    """``amount`` caps the tranches: per_unit 10 with amount 4 is one tranche of 4 in the
+    month the path first reaches 1, and nothing when it reaches 2; a path held flat (2026-01
+    and 2026-03 both 0) is not decreasing, so it is accepted."""
+    p = write_yaml("""
+        name: Capped
+        company: M
+        start: 2026-01
+        end: 2026-12
+        opening: {cash: 1}
+        revenue: {annual: {2026: 0}}
+        milestones: {gw: {2026-01: 0, 2026-03: 0, 2026-12: 2.5}}
+        funding:
+          inflows: [{name: Chips, amount: 4, milestone: gw, per_unit: 10}]
+    """)
+    inflow = finmodel.run(p).series("inflow__chips")
+    # 0 .. 2.5 over March..December: 1 is reached in July (2.5 * 4/9 >= 1 > 2.5 * 3/9)
+    assert np.flatnonzero(inflow).tolist() == [6]
+    assert inflow.sum() == pytest.approx(4.0)
+    assert inflow.min() >= 0
+
+
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [

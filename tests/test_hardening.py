@@ -269,9 +269,15 @@ def test_fuzz_names(names: list[str]) -> None:
     clash = next(((a, b) for a, b in pairs if slug(a) == slug(b)), None)
     # a name is one line of text: control characters and line separators are refused
     control = [c for n in names for c in n if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
+    # a name has a visible character: empty and blank names are refused
+    blank = [n for n in names if not n.strip()]
     try:
         res = finmodel.run(validate(Document(tree, {}, [Path("fuzz.yaml")])))
     except FinmodelError as e:
+        if blank and "expected a name with at least one visible character" in str(e):
+            assert "got an empty name" in str(e) or "got a blank name" in str(e), str(e)
+            event("refused: a blank name")
+            return
         if control:
             assert "expected a name on one line without control characters" in str(e), str(e)
             assert any(char_name(c) in str(e) for c in control), str(e)
@@ -284,7 +290,7 @@ def test_fuzz_names(names: list[str]) -> None:
         event("refused: two names share an identifier")
         return
     event("ran")
-    assert clash is None and not control
+    assert clash is None and not control and not blank
     ids = [it.id for it in res.model.items]
     assert len(set(ids)) == len(ids)
     for kind, name in (("commit", c1), ("commit", c2), ("inflow", i1), ("inflow", i2)):

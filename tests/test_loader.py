@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 import finmodel
 from finmodel.assumptions import load_with_meta
-from finmodel.assumptions.loader import _Loader, yaml_entry
+from finmodel.assumptions import loader as loader_module
+from finmodel.assumptions.loader import MAX_VALUES, _CLoader, _Loader, yaml_entry
 from finmodel.assumptions.schema import Assumptions, yaml_repr
 from finmodel.cli import app
 from finmodel.errors import AssumptionError
@@ -27,11 +28,17 @@ end: 2027-12
 
 
 def _yaml(text: str) -> object:
-    loader = _Loader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
+    """``text`` read by the loader's rules on PyYAML's own parser, checked to read the same
+    (values and types) on libyaml's, which the loader uses when it is installed."""
+    got = []
+    for cls in (_Loader, _CLoader):
+        loader = cls(text)
+        try:
+            got.append(loader.get_single_data())
+        finally:
+            loader.dispose()
+    assert repr(got[0]) == repr(got[1]) and type(got[0]) is type(got[1])
+    return got[0]
 
 
 @pytest.mark.parametrize(
@@ -437,3 +444,63 @@ def test_a_scenario_as_network_and_back(tmp_path: Path) -> None:
     assert r.exit_code == 2 and len(r.stderr.splitlines()) == 1
     assert "got a network file (it lists parties:, line 13)" in r.stderr
     assert load_with_meta("bear").assumptions.name  # the shipped files still load
+
+
+@pytest.mark.skipif(loader_module._CSafe is None, reason="libyaml is not installed")
+@pytest.mark.parametrize("name", finmodel.assumptions.shipped_names())
+def test_libyaml_and_pyyaml_read_every_shipped_file_alike(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same tree and the same line of every field with libyaml's parser (the default)
+    and PyYAML's own: the resolvers, constructors and marks the loader relies on agree."""
+    path = finmodel.assumptions.shipped_path(name)
+    fast = loader_module._parse(path)
+    monkeypatch.setattr(loader_module, "_PARSER", _Loader)
+    assert loader_module._parse(path) == fast
+
+
+@pytest.mark.parametrize("parser", ["libyaml", "pyyaml"])
+def test_too_many_values_refused_while_reading(
+    write_yaml: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, parser: str
+) -> None:
+    """One value more than the limit, no alias: refused at the line where the count passes
+    the limit, without the alias-bomb hint; exactly the limit is read."""
+    limit = MAX_VALUES
+    if parser == "pyyaml":  # the pure-Python parser, with a lower limit to keep the test short
+        monkeypatch.setattr(loader_module, "_PARSER", _Loader)
+        limit = 1_000
+        monkeypatch.setattr(loader_module, "MAX_VALUES", limit)
+    head = "name: N\ncompany: C\nstart: 2026-01\nend: 2026-12\nopening: {cash: 1}\n"
+    over = write_yaml(head + "revenue: {annual: 1}\nnotes:\n" + "- a\n" * (limit + 1))
+    with pytest.raises(AssumptionError) as e:
+        finmodel.load(over)
+    # values before the list's items, counted by hand: the top mapping 1, four key-value
+    # pairs 8, opening's key, mapping and pair 4, revenue's 4, notes' key and list 2 = 19;
+    # so item n is value 19 + n, and the limit is passed at n = limit + 1 - 19, on
+    # line 7 + n (the first item is on line 8)
+    n = limit + 1 - 19
+    assert str(e.value) == (
+        f"{over}:{7 + n}: expected at most {limit:,} values in a file, got more"
+    )
+    fits = write_yaml(head + "revenue: {annual: 1}\nnotes:\n" + "- a\n" * (n - 1), "fits.yaml")
+    assert len(finmodel.load(fits).notes or ()) == n - 1
+
+
+@pytest.mark.parametrize("parser", ["libyaml", "pyyaml"])
+def test_tab_in_the_indentation_says_to_use_spaces(
+    write_yaml: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, parser: str
+) -> None:
+    """Both parsers' words for a tab where indentation is expected become one message."""
+    if parser == "pyyaml":
+        monkeypatch.setattr(loader_module, "_PARSER", _Loader)
+    for text, line in (
+        ("name: x\nopening:\n\tcash: 1\n", 3),
+        ("name: x\nopening:\n  cash: 1\n\tdebt: 2\n", 4),
+    ):
+        p = write_yaml(text)
+        with pytest.raises(AssumptionError) as e:
+            finmodel.load(p)
+        assert str(e.value) == (
+            f"{p}:{line}: invalid YAML: found a tab where YAML expects spaces (indent with "
+            "spaces, not tabs)"
+        )

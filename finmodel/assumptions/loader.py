@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from finmodel.assumptions.schema import (
@@ -26,11 +26,13 @@ from finmodel.assumptions.schema import (
     Frozen,
     _kind,
     char_name,
+    decimals_hint,
     number_hint,
     slug,
     yaml_repr,
 )
 from finmodel.errors import ArgumentTypeError, AssumptionError
+from finmodel.timeline import month_label, parse_period_key
 
 Key = str | int
 Loc = tuple[Key, ...]
@@ -39,8 +41,10 @@ MAX_EXTENDS_DEPTH = 16
 MAX_BYTES = 5_000_000
 """An assumption file larger than this is refused before it is parsed."""
 MAX_VALUES = 200_000
-"""At most this many values once YAML aliases are expanded (a "billion laughs" bomb
-expands a few hundred bytes into billions of values)."""
+"""At most this many values in a file, and once YAML aliases are expanded (a "billion
+laughs" bomb expands a few hundred bytes into billions of values)."""
+_INT_KEY = TypeAdapter(int)
+"""How the schema reads a text key of a mapping keyed by years (``'2026'`` is 2026)."""
 MAX_DEPTH = 64
 """At most this many levels of nesting (real files use fewer than ten)."""
 
@@ -56,8 +60,8 @@ _FLOAT_TAG = "tag:yaml.org,2002:float"
 _DROPPED_TAGS = ("timestamp", "binary", "set", "omap", "pairs")
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader with YAML 1.2's numbers: ``5e1``, ``1e3`` and ``-2.5E-3`` are numbers
+class _Rules:
+    """The safe loader's rules with YAML 1.2's numbers: ``5e1``, ``1e3`` and ``-2.5E-3`` are numbers
     (YAML 1.1 wants a dot and a signed exponent, and reads them as text), ``010`` is ten
     (not octal eight), ``0x10`` and ``0o10`` are hexadecimal and octal, ``1_000`` is a
     thousand, ``.5`` a half, ``.inf`` and ``.nan`` the non-finite floats (refused where a
@@ -68,7 +72,8 @@ class _Loader(yaml.SafeLoader):
 
     def construct_number(self, node: yaml.Node) -> int | float:
         """An int or a float as the resolver above reads it (also for ``!!int``/``!!float``)."""
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        scalar = yaml.constructor.SafeConstructor.construct_scalar
+        text = str(scalar(self, node))  # type: ignore[arg-type]
         if node.tag == _INT_TAG:
             if _INT.match(text):
                 digits = text.replace("_", "")
@@ -84,6 +89,20 @@ class _Loader(yaml.SafeLoader):
         raise yaml.constructor.ConstructorError(
             None, None, f"expected {what}, got the text {text!r}", node.start_mark
         )
+
+
+class _Loader(_Rules, yaml.SafeLoader):
+    """:class:`_Rules` on PyYAML's pure-Python parser (used without libyaml)."""
+
+
+_CSafe: Any = getattr(yaml, "CSafeLoader", None)
+"""libyaml's parser (the C extension PyYAML is normally built with), about 20 times
+faster than the pure-Python one: a file near the size limit is parsed, or refused, in a
+second or two rather than minutes."""
+
+
+class _CLoader(_Rules, _CSafe or yaml.SafeLoader):  # type: ignore[misc]
+    """:class:`_Rules` on libyaml's parser (:data:`_CSafe`), when it is installed."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -105,8 +124,12 @@ for _first in "-+0123456789":
 _Loader.yaml_implicit_resolvers.setdefault(".", []).insert(0, (_FLOAT_TAG, _FLOAT))
 for _first in "tTfF":
     _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(0, (_BOOL_TAG, _BOOL))
-_Loader.add_constructor(_INT_TAG, _Loader.construct_number)
-_Loader.add_constructor(_FLOAT_TAG, _Loader.construct_number)
+_Loader.yaml_constructors[_INT_TAG] = _Rules.construct_number
+_Loader.yaml_constructors[_FLOAT_TAG] = _Rules.construct_number
+_CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+_CLoader.yaml_constructors = _Loader.yaml_constructors
+_PARSER: type[Any] = _CLoader if _CSafe is not None else _Loader
+"""The loader :func:`_parse` uses: libyaml's when installed, else PyYAML's own."""
 
 _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -124,6 +147,10 @@ class Document:
     data: dict[str, Any]
     lines: dict[Loc, tuple[str, int]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    restarted: dict[Loc, tuple[str, Any, Any]] = field(default_factory=dict)
+    """Fields of a parent that an overlay dropped by changing a mapping's kind (a
+    distribution's ``dist``), each with ``(kind field, old kind, new kind)``: located at the
+    overlay's kind field, so that a field the new kind still needs is the overlay's to add."""
 
     def where(self, loc: Loc) -> tuple[str, int | None]:
         """File and line of the deepest located prefix of ``loc``."""
@@ -300,11 +327,23 @@ def read_document(path: Path, _stack: tuple[Path, ...] = ()) -> Document:
             f"scenario's name, got {parent!r} (looked for {ppath})"
         )
     base = read_document(ppath, (*_stack, real))
-    merged = _merge(base.data, data, (), lines)
+    restarts: list[_Restart] = []
+    merged = _merge(base.data, data, (), lines, restarts=restarts)
     out_lines = dict(base.lines)
     for loc, pos in lines.items():
         out_lines[_translate(loc, merged)] = pos
-    return Document(merged, out_lines, [*base.files, path])
+    restarted = dict(base.restarted)
+    for loc, kind, old, new, gone in restarts:
+        mloc = _translate(loc, merged)
+        at = out_lines.get((*mloc, kind))
+        for g in gone:
+            dropped = (*mloc, g)
+            for key in [k for k in out_lines if k[: len(dropped)] == dropped]:
+                del out_lines[key]  # the parent's line no longer holds the field
+            if at is not None:
+                out_lines[dropped] = at
+            restarted[dropped] = (kind, old, new)
+    return Document(merged, out_lines, [*base.files, path], restarted)
 
 
 def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
@@ -328,10 +367,8 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         raise AssumptionError(
             f"{name}:{line}: expected text without control characters, got {char_name(bad.group())}"
         )
-    try:
-        loader = _Loader(text)
-    except yaml.YAMLError as e:
-        raise AssumptionError(f"{name}: invalid YAML: {e}") from None
+    aliases = _scan(text, name)
+    loader = _PARSER(text)
     lines: dict[Loc, tuple[str, int]] = {}
     marks: dict[Loc, tuple[int, int]] = {}
     try:
@@ -343,7 +380,8 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
             ) from None
         if node is None:
             raise AssumptionError(f"{name}:1: expected a mapping of assumptions, got an empty file")
-        _check_size(node, name)
+        if aliases:  # without aliases, _scan has counted every value and level
+            _check_size(node, name)
         lines[()] = (name, node.start_mark.line + 1)
         _walk(loader, node, (), lines, name, marks)
         data = loader.construct_document(node)
@@ -356,6 +394,15 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
         at = [(m, len(loc), str(loc), loc) for loc, m in marks.items() if m <= where and loc]
         field_path = _dotted(max(at)[3]) if at else "top level"
         tag = re.search(r"constructor for the tag '([^']*)'", problem)
+        if tag and tag.group(1) == _MERGE_TAG and lines:
+            # the mapping holding the '<<' key: the last key written left of it
+            outer = [a for a in at if a[0][1] < where[1]]
+            field_path = _dotted(max(outer)[3]) if outer else "top level"
+            raise AssumptionError(
+                f"{name}:{line}: {field_path}: expected a plain key, got the YAML merge key "
+                "'<<' (merge keys are not supported: start from another file with extends:, "
+                "or write the fields out)"
+            ) from None
         if tag and lines:
             raise AssumptionError(
                 f"{name}:{line}: {field_path}: expected a plain value (a number, text, a list "
@@ -375,6 +422,75 @@ def _parse(path: Path) -> tuple[dict[str, Any], dict[Loc, tuple[str, int]]]:
             f"{name}:1: expected a mapping of assumptions at the top level, got {_kind(data)}"
         )
     return data, lines
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _scan(text: str, name: str) -> bool:
+    """Read the file's events (no tree is built) and refuse, at the line where the limit is
+    passed, a file with more than :data:`MAX_VALUES` values or :data:`MAX_DEPTH` levels,
+    or with a syntax error. Returns whether the file uses aliases (whose expansion
+    :func:`_check_size` counts once the tree is built).
+
+    Counting as the events arrive stops at the limit, so a huge file is refused in the
+    time it takes to read 200,000 values; the tree is built only for a file within the
+    limits (and libyaml's parser builds nothing deeper than :data:`MAX_DEPTH` levels,
+    which its recursive composer could not survive)."""
+    parser = _PARSER(text)
+    values = depth = 0
+    aliases = False
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue  # stream and document start and end
+            values += 1
+            aliases |= isinstance(event, yaml.AliasEvent)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise AssumptionError(
+                        f"{name}:{_line(event)}: expected at most {MAX_DEPTH} "
+                        "levels of nesting, got more"
+                    )
+            if values > MAX_VALUES:
+                raise AssumptionError(
+                    f"{name}:{_line(event)}: expected at most {MAX_VALUES:,} "
+                    "values in a file, got more"
+                )
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = _syntax_problem(str(e.problem or e.context), text, mark)
+        raise AssumptionError(f"{name}:{line}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as e:
+        raise AssumptionError(f"{name}: invalid YAML: {e}") from None
+    finally:
+        parser.dispose()
+    return aliases
+
+
+def _line(event: yaml.Event) -> int:
+    """The line (from 1) where ``event`` starts."""
+    return 1 + (event.start_mark.line if event.start_mark is not None else 0)
+
+
+def _syntax_problem(problem: str, text: str, mark: Any) -> str:
+    """A parser's problem as a message says it: the character that cannot start a token
+    named (libyaml leaves it out), and a tab where indentation is expected explained."""
+    c = ""
+    if mark is not None:
+        rows = text.splitlines()  # the reader refused the other breaks splitlines knows
+        row = rows[mark.line] if mark.line < len(rows) else ""
+        c = row[mark.column] if mark.column < len(row) else ""
+    if c == "\t" or "tab character" in problem:  # libyaml and PyYAML word it differently
+        return "found a tab where YAML expects spaces (indent with spaces, not tabs)"
+    if problem == "found character that cannot start any token" and c:
+        problem = f"found character {yaml_repr(c)} that cannot start any token"
+    return problem
 
 
 def _check_size(root: yaml.Node, name: str) -> None:
@@ -427,6 +543,7 @@ def _walk(
     column, both from 0); reject duplicate keys."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
+        periods: dict[tuple[int, int], int] = {}
         for knode, vnode in node.value:
             key = loader.construct_object(knode, deep=True)
             if not isinstance(key, str | int) or isinstance(key, bool):
@@ -440,7 +557,17 @@ def _walk(
                     "expected each key once, got it twice"
                 )
             seen.add(key)
-            out[(*loc, key)] = (name, knode.start_mark.line + 1)
+            line = knode.start_mark.line + 1
+            period = _period_id(key)
+            if period is not None:
+                if period in periods:
+                    raise AssumptionError(
+                        f"{name}:{line}: {_dotted((*loc, key))}: expected each "
+                        f"{_PERIOD_WORD[period[0]]} once, got {_period_label(period)} twice "
+                        f"(lines {periods[period]} and {line})"
+                    )
+                periods[period] = line
+            out[(*loc, key)] = (name, line)
             marks[(*loc, key)] = (knode.start_mark.line, knode.start_mark.column)
             _walk(loader, vnode, (*loc, key), out, name, marks)
     elif isinstance(node, yaml.SequenceNode):
@@ -450,8 +577,54 @@ def _walk(
             _walk(loader, item, (*loc, i), out, name, marks)
 
 
+_PERIOD_WORD = {12: "year", 3: "quarter", 1: "month"}
+_YEAR_TEXT = re.compile(r"\s*[-+]?[\d_]+(?:\.0*)?\s*")
+"""Text a year key may be written as and still be read as that year (``'2026'``): a
+mapping keyed by years reads ``'2026'`` as 2026, so the two are one key."""
+
+
+def _period_id(key: Key) -> tuple[int, int] | None:
+    """``(months, first month)`` of a key that names a period: a year (``2026`` or the text
+    ``'2026'``), a quarter (``'2026-Q1'``) or a month (``'2026-01'``); None otherwise. Two
+    keys of one mapping with the same id name one period twice."""
+    if isinstance(key, int):
+        return (12, key * 12) if _is_year(key) else None
+    if _YEAR_TEXT.fullmatch(key):
+        try:
+            year = _INT_KEY.validate_python(key)
+        except ValidationError:
+            return None
+        return (12, year * 12) if _is_year(year) else None
+    if key[:4].isdigit():
+        try:
+            return parse_period_key(key)
+        except ValueError:
+            return None
+    return None
+
+
+def _period_label(period: tuple[int, int]) -> str:
+    months, first = period
+    if months == 12:
+        return str(first // 12)
+    if months == 3:
+        return f"{first // 12}-Q{first % 12 // 3 + 1}"
+    return month_label(first)
+
+
+_Restart = tuple[Loc, str, Any, Any, frozenset[str]]
+"""A mapping whose kind an overlay changed: its location, the kind field, the old and new
+kinds and the parent's fields dropped."""
+
+
 def _merge(
-    base: Any, over: Any, loc: Loc, lines: dict[Loc, tuple[str, int]], tp: Any = Assumptions
+    base: Any,
+    over: Any,
+    loc: Loc,
+    lines: dict[Loc, tuple[str, int]],
+    tp: Any = Assumptions,
+    *,
+    restarts: list[_Restart] | None = None,
 ) -> Any:
     """Overlay ``over`` on ``base``; ``tp`` is the schema's type at ``loc``.
 
@@ -463,13 +636,21 @@ def _merge(
     if isinstance(base, dict) and isinstance(over, dict):
         model = _model(tp)
         if model is not None:
-            base = _kind_base(model, base, over)
+            kept = _kind_base(model, base, over)
+            kind = model.kind_field
+            if restarts is not None and kind is not None and over.get(kind) is not None:
+                default = model.model_fields[kind].default
+                old = base.get(kind, None if default is PydanticUndefined else default)
+                gone = frozenset(base) - frozenset(kept) - frozenset(over)
+                if old is not None and old != over[kind] and gone:
+                    restarts.append((loc, kind, old, over[kind], gone))
+            base = kept
         out = dict(base)
         for k, v in over.items():
             if v is None:
                 out.pop(k, None)
             elif k in out:
-                out[k] = _merge(out[k], v, (*loc, k), lines, _field_type(tp, k))
+                out[k] = _merge(out[k], v, (*loc, k), lines, _field_type(tp, k), restarts=restarts)
             else:
                 out[k] = v
         return out
@@ -484,7 +665,9 @@ def _merge(
                 _twice(loc, j, seen[k], (j, _item_name(item)), k, lines)
             seen[k] = (j, _item_name(item))
             if k in ids:
-                merged[ids[k]] = _merge(base[ids[k]], item, (*loc, ids[k]), lines, item_tp)
+                merged[ids[k]] = _merge(
+                    base[ids[k]], item, (*loc, ids[k]), lines, item_tp, restarts=restarts
+                )
             else:
                 merged.append(item)
         return merged
@@ -509,7 +692,7 @@ def _merge(
             if v is None:  # null removes the named item, as it removes a key
                 dropped.add(ids[s])
                 continue
-            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines, item_tp)
+            out_list[ids[s]] = _merge(base[ids[s]], v, (*loc, k), lines, item_tp, restarts=restarts)
         return [it for i, it in enumerate(out_list) if i not in dropped]
     return over
 
@@ -625,7 +808,8 @@ def _dotted(loc: Loc) -> str:
     printable text is shown quoted with its escapes (``milestones."GW\\tonline"``)."""
     s = ""
     for k in loc:
-        k_text = k if not isinstance(k, str) or k.isprintable() else yaml_repr(k)
+        plain = not isinstance(k, str) or (k.isprintable() and k and k.strip() == k)
+        k_text = k if plain else yaml_repr(k)
         if isinstance(k, int) and s and not _is_year(k):
             s += f"[{k}]"
         else:
@@ -742,7 +926,8 @@ def _merge_type_errors(errors: list[Any], schema: type[Any]) -> list[Any]:
     by_loc: dict[Loc, Any] = {}
     for err in errors:
         kind = err["type"]
-        if kind in _TYPE_WORDS or kind == "model_type":
+        is_key = bool(err["loc"]) and err["loc"][-1] == "[key]"  # worded by _message
+        if (kind in _TYPE_WORDS or kind == "model_type") and not is_key:
             loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and _is_branch(k)))
             if kind == "model_type":
                 keys = [k for k in _fields_at(loc, schema) if k not in ("source", "note")]
@@ -855,7 +1040,7 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Proble
     kind = err["type"]
     got = err.get("input")
     msg = str(err["msg"]).removeprefix("Value error, ")
-    inner = _FIELD_MSG.match(msg)
+    inner = _FIELD_MSG.match(msg) or _PERIOD_MSG.match(msg)
     base = loc
     if kind == "value_error" and inner:
         # a validator's message that names its own field below ``loc``
@@ -879,18 +1064,38 @@ def _message(doc: Document, err: Any, schema: type[Any] = Assumptions) -> Proble
         bound = ctx.get("min_length" if kind == "too_short" else "max_length")
         word = "at least" if kind == "too_short" else "at most"
         text = f"expected {word} {bound} values, got {len(got)} ({yaml_repr(got)})"
+    elif kind == "string_type" and err["loc"] and err["loc"][-1] == "[key]":
+        text = (
+            f"expected text as the key, got the number {yaml_repr(got)} (write '{got}', in "
+            "quotes, for text)"
+            if _is_number(got)
+            else f"expected text as the key, got {_kind(got)}"
+        )
     else:
         msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg.replace("Input should be", "expected").replace("input should be", "expected")
         msg = msg.replace("expected greater", "expected a number greater")
         msg = msg.replace("expected less", "expected a number less")
+        bound = err.get("ctx", {}).get("le", err.get("ctx", {}).get("lt"))
+        if kind in ("less_than", "less_than_equal") and bound == 1 and _is_number(got):
+            msg += decimals_hint(got)
         if "got" not in msg:
             msg = f"{msg}, got {yaml_repr(got)}"
         text = msg[0].lower() + msg[1:]
+    if loc in doc.restarted:
+        kind_field, old, new = doc.restarted[loc]
+        text += (
+            f" (the parent's {loc[-1]} is not carried over: {kind_field} changes from {old} "
+            f"to {new} here, and the new {kind_field} starts afresh)"
+        )
     f, line = doc.where(loc)
     if not loc and kind == "missing_fields":
         return (f, line, text)
     return (f, line, f"{_dotted(loc) or 'top level'}: {_first_at(doc, base, text)}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
 
 
 def _key_shown(k: Key) -> str:
@@ -928,6 +1133,9 @@ def _as_written(data: Any, loc: Loc) -> Loc:
                 cur = cur[k]
             elif isinstance(k, int) and "value" in cur:
                 continue  # a constant {value: ...} keyed by the schema's year
+            elif isinstance(k, str) and k.endswith("-12") and int(k[:4]) in cur:
+                out.append(int(k[:4]))  # a month of a point path written as a bare year
+                cur = cur[int(k[:4])]
             elif isinstance(k, int) and not _is_year(k) and 0 <= k < len(cur):
                 key = list(cur)[k]
                 out.append(key)
@@ -947,6 +1155,8 @@ def _as_written(data: Any, loc: Loc) -> Loc:
 
 
 _FIELD_MSG = re.compile(r"^([A-Za-z_][\w.\[\]-]*): (expected .*)$", re.S)
+_PERIOD_MSG = re.compile(r"^(\d{4}(?:-\d{2}|-Q[1-4])?): (expected .*)$", re.S)
+"""A validator's message about one period of its path (``2026-12: expected ...``)."""
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 """An environment variable's name (``FINMODEL_MEMORY_GB``): field paths are lower case."""
 

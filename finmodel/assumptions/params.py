@@ -10,14 +10,16 @@ are the same list.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from finmodel.assumptions.schema import MAX_MAGNITUDE, Bounded, Sourced
+from finmodel.assumptions.schema import MAX_MAGNITUDE, Bounded, Sourced, UnitsValue, shown
 from finmodel.errors import AssumptionError
+from finmodel.timeline import month_index, parse_month
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Param:
     source: str | None = None
     note: str | None = None
     domain: type[Bounded] | None = None
+    order: tuple[str, int] | None = None
+    """For a point of a cumulative path (a milestone): the path and the point's month index.
+    The points of one path never decrease in month order, also after a change."""
 
     @property
     def name(self) -> str:
@@ -48,7 +53,11 @@ class Params:
         """Register ``x`` under ``path``; return its name."""
         if isinstance(x, Sourced):
             domain = type(x) if isinstance(x, Bounded) else None
-            p = Param(path, float(x.value), unit, x.source, x.note, domain)
+            order = None
+            if domain is UnitsValue:  # milestones.<name>.<YYYY-MM>
+                group, month = path.rsplit(".", 1)
+                order = (group, month_index(*parse_month(month)))
+            p = Param(path, float(x.value), unit, x.source, x.note, domain, order)
         else:
             p = Param(path, float(x), unit)
         if p.name in self._items:
@@ -119,7 +128,35 @@ def allowed_range(params: Params, idx: list[int], op: str) -> tuple[float, float
         else:
             continue  # 0 scaled stays 0
         low, high = max(low, a), min(high, b)
+    for before, after in _ordered_pairs(items, idx):
+        # each point moves as a + b x (moved: set x, scale v x, shift v + x; else v); the
+        # pair keeps its order while a_1 + b_1 x <= a_2 + b_2 x
+        (a1, b1), (a2, b2) = (_affine(items[i], i in idx, op) for i in (before, after))
+        c, room = b1 - b2, a2 - a1
+        if c > 0:
+            high = min(high, room / c)
+        elif c < 0:
+            low = max(low, room / c)
     return low, high
+
+
+def _affine(p: Param, moved: bool, op: str) -> tuple[float, float]:
+    """``(a, b)`` with the input's value after ``op`` by ``x`` equal to ``a + b x``."""
+    if not moved:
+        return p.value, 0.0
+    return {"set": (0.0, 1.0), "scale": (0.0, p.value), "shift": (p.value, 1.0)}[op]
+
+
+def _ordered_pairs(items: list[Param], idx: list[int]) -> list[tuple[int, int]]:
+    """Successive points (indices, in month order) of every cumulative path that ``idx``
+    touches."""
+    orders = [p.order for p in items]
+    groups = {o[0] for i in idx if (o := orders[i]) is not None}
+    pairs: list[tuple[int, int]] = []
+    for g in sorted(groups):
+        points = sorted((o[1], i) for i, o in enumerate(orders) if o is not None and o[0] == g)
+        pairs += [(a[1], b[1]) for a, b in itertools.pairwise(points)]
+    return pairs
 
 
 def leaves_domain(
@@ -141,7 +178,22 @@ def leaves_domain(
             why = f"expected a number of magnitude at most {MAX_MAGNITUDE:g}, got {new:g}"
         if why is not None:
             return p.path, why
+    for before, after in _ordered_pairs(items, idx):
+        p1, p2 = items[before], items[after]
+        v1, v2 = (_after(items[i], i in idx, op, x) for i in (before, after))
+        if v2 < v1 - 1e-12 * max(1.0, abs(v1)):  # rounding of a bound from allowed_range
+            m1, m2 = (p.path.rsplit(".", 1)[1] for p in (p1, p2))
+            return p2.path, (
+                f"expected a cumulative path that never decreases, got {shown(v1)} at {m1} "
+                f"then {shown(v2)} at {m2}"
+            )
     return None
+
+
+def _after(p: Param, moved: bool, op: str, x: float) -> float:
+    """The input's value after ``op`` by ``x`` (unchanged when not ``moved``)."""
+    a, b = _affine(p, moved, op)
+    return a + b * x if b else a
 
 
 def resolve(params: Params, path: str) -> list[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import hashlib
+import itertools
 import math
 import re
 import unicodedata
@@ -222,14 +223,17 @@ def _kind(v: Any) -> str:
 
 
 def _one_line(v: str) -> str:
-    """A name: one line of text without control characters (a name becomes a line item,
-    a defined name, a label on screen and in the workbook)."""
+    """A name: one line of text without control characters, not blank (a name becomes a
+    line item, a defined name, a label on screen and a column of the cap table)."""
     for n, c in enumerate(v):
         if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
             raise ValueError(
                 f"expected a name on one line without control characters, got {char_name(c)} "
                 f"at character {n + 1} of {_yaml_quoted(v) if len(v) <= 60 else yaml_repr(v)}"
             )
+    if not v.strip():
+        got = "an empty name" if not v else f"a blank name ({_yaml_quoted(v)})"
+        raise ValueError(f"expected a name with at least one visible character, got {got}")
     return v
 
 
@@ -296,6 +300,24 @@ Num = Annotated[Sourced, BeforeValidator(_wrap_number)]
 DECIMALS_HINT = "rates are decimals: 0.21, not 21"
 
 
+def decimals_hint(v: float) -> str:
+    """`` (rates are decimals: 0.21, not 21)`` for a value above 1 that reads as a
+    percentage (up to 100) where a fraction in [0, 1] is expected; empty otherwise."""
+    return f" ({DECIMALS_HINT})" if 1 < v <= 100 else ""
+
+
+def shown(v: float) -> str:
+    """A number as a message echoes it, as it was written: ``80`` (not ``80.0``),
+    ``0.053``, ``1.2345678`` (every digit, not six), ``1e+20``.
+
+    >>> shown(80.0), shown(0.053), shown(1.2345678), shown(-3)
+    ('80', '0.053', '1.2345678', '-3')
+    """
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v) if isinstance(v, float) else str(v)
+
+
 class Bounded(Sourced):
     """A number whose meaning bounds it (a share, an amount): the bounds travel with the
     value, so an input changed later (``adjust``, ``--set``) is checked against them too."""
@@ -315,9 +337,9 @@ class Bounded(Sourced):
         if lo is not None and hi is not None:
             span = f"> {lo:g} and <= {hi:g}" if cls.lo_open else f"between {lo:g} and {hi:g}"
             hint = f" ({DECIMALS_HINT})" if hi == 1 and v > 1 else ""
-            return f"expected {cls.what} {span}{hint}, got {v:g}"
+            return f"expected {cls.what} {span}{hint}, got {shown(v)}"
         op = ">" if cls.lo_open else ">="
-        return f"expected {cls.what} {op} {lo:g}, got {v:g}"
+        return f"expected {cls.what} {op} {lo:g}, got {shown(v)}"
 
     @field_validator("value")
     @classmethod
@@ -482,12 +504,48 @@ def _point_keys(v: Any) -> Any:
     if isinstance(v, dict):
         if not v:
             raise ValueError("expected at least one month with a value, got an empty mapping")
-        return {_point_key(k): x for k, x in v.items()}
+        out: dict[str, Any] = {}
+        written: dict[str, Any] = {}
+        for k, x in v.items():
+            month = _point_key(k)
+            if month in out:
+                raise ValueError(
+                    f"{month}: expected each month once, got {month} twice (written "
+                    f"{_yaml_flow(written[month])} and {_yaml_flow(k)}; a bare year means its "
+                    "December)"
+                )
+            out[month], written[month] = x, k
+        return out
     return v
 
 
-PointPath = Annotated[dict[str, Num], BeforeValidator(_point_keys)]
-"""Values at months: ``{2026-06: 0, 2026-12: 1}`` (a bare year means its December)."""
+class UnitsValue(Bounded):
+    lo, what = 0.0, "a number of units"
+
+
+Units = Annotated[UnitsValue, BeforeValidator(_wrap_number)]
+"""A count of units reached (gigawatts deployed), >= 0."""
+
+
+def _never_decreasing(v: dict[str, Sourced]) -> dict[str, Sourced]:
+    """A milestone is cumulative (units deployed so far): its values never decrease from
+    one month to the next. The error is located at the later of the two months."""
+    months = sorted(v, key=lambda m: month_index(*parse_month(m)))
+    for before, after in itertools.pairwise(months):
+        a, b = v[before].value, v[after].value
+        if b < a:
+            raise ValueError(
+                f"{after}: expected a cumulative path that never decreases, got {shown(a)} at "
+                f"{before} then {shown(b)} at {after}"
+            )
+    return v
+
+
+PointPath = Annotated[
+    dict[str, Units], BeforeValidator(_point_keys), AfterValidator(_never_decreasing)
+]
+"""Values at months: ``{2026-06: 0, 2026-12: 1}`` (a bare year means its December): the
+cumulative units reached, >= 0 and never decreasing."""
 
 
 class CostSpec(Frozen):
@@ -647,7 +705,7 @@ class Commitment(Frozen):
             if self.amount is not None:
                 raise ValueError(
                     "amount: expected no amount with profile 'explicit' (it is the sum of the "
-                    f"payments), got {self.amount.value:g}"
+                    f"payments), got {shown(self.amount.value)}"
                 )
         else:
             if self.amount is None:
@@ -721,7 +779,10 @@ class Inflow(Frozen):
     """Committed money in: a dated tranche, or tranches tied to a milestone.
 
     Dated: ``amount`` arrives in month ``date``. Milestone: ``per_unit`` arrives in the
-    first month the milestone path reaches each whole unit, until ``amount`` has arrived.
+    first month the milestone path reaches each whole unit, until ``amount`` has arrived:
+    ``amount`` caps the sum, so the last tranche is what is left of it, and a ``per_unit``
+    above ``amount`` is one tranche of ``amount`` at the first unit (an overlay that cuts
+    the cap, ``amount: 0`` for tranches never drawn, needs no change to ``per_unit``).
     ``kind`` says what the money is (:data:`INFLOW_KINDS`; default ``equity``). Equity is
     priced by its own ``pre_money`` or ``post_money`` (the company's value before the first
     arrival, or after the whole ``amount``) or by ``pricing`` (:data:`PRICING_RULES`).
@@ -759,13 +820,15 @@ class Inflow(Frozen):
     @model_validator(mode="after")
     def _fields(self) -> Inflow:
         if self.pre_money is not None and self.pre_money.value <= 0:
-            raise ValueError(f"pre_money: expected a valuation > 0, got {self.pre_money.value:g}")
+            raise ValueError(
+                f"pre_money: expected a valuation > 0, got {shown(self.pre_money.value)}"
+            )
         if self.pre_money is not None and self.post_money is not None:
             raise ValueError("post_money: expected one of 'pre_money' or 'post_money', got both")
         if self.post_money is not None and self.post_money.value <= self.amount.value:
             raise ValueError(
                 f"post_money: expected a valuation above the amount {self.amount.value:g} "
-                f"(pre-money = post-money - amount > 0), got {self.post_money.value:g}"
+                f"(pre-money = post-money - amount > 0), got {shown(self.post_money.value)}"
             )
         priced = self.pre_money is not None or self.post_money is not None
         if self.kind != "equity":
@@ -896,7 +959,8 @@ class Adjustment(Frozen):
     def _one(self) -> Adjustment:
         given = [k for k in ("set", "scale", "shift") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"expected exactly one of set, scale or shift, got {len(given)}")
+            got = {0: "none of them", 2: "both " + " and ".join(given)}.get(len(given), "all three")
+            raise ValueError(f"expected exactly one of set, scale or shift, got {got}")
         return self
 
     @property
@@ -950,22 +1014,32 @@ class Distribution(Frozen):
                     f"{k}: expected only {', '.join(need)}{also} for {self.dist}, got {k}"
                 )
         if self.dist == "lognormal" and self.low is not None and self.low < 0:
-            raise ValueError(f"low: expected a bound >= 0 for a lognormal (> 0), got {self.low}")
+            raise ValueError(
+                f"low: expected a bound >= 0 for a lognormal (> 0), got {shown(self.low)}"
+            )
         if self.dist == "lognormal" and self.high is not None and self.high <= 0:
-            raise ValueError(f"high: expected a bound > 0 for a lognormal (> 0), got {self.high}")
+            raise ValueError(
+                f"high: expected a bound > 0 for a lognormal (> 0), got {shown(self.high)}"
+            )
         if self.sd is not None and self.sd <= 0:
-            raise ValueError(f"sd: expected a standard deviation > 0, got {self.sd}")
+            raise ValueError(f"sd: expected a standard deviation > 0, got {shown(self.sd)}")
         if self.sigma is not None and self.sigma <= 0:
-            raise ValueError(f"sigma: expected sigma > 0, got {self.sigma}")
+            raise ValueError(f"sigma: expected sigma > 0, got {shown(self.sigma)}")
         if self.median is not None and self.median <= 0:
-            raise ValueError(f"median: expected a median > 0 for a lognormal, got {self.median}")
+            raise ValueError(
+                f"median: expected a median > 0 for a lognormal, got {shown(self.median)}"
+            )
         if self.low is not None and self.high is not None and not self.low < self.high:
-            raise ValueError(f"high: expected low < high, got low {self.low} and high {self.high}")
+            raise ValueError(
+                f"high: expected low < high, got low {shown(self.low)} and high {shown(self.high)}"
+            )
         lo, mo, hi = self.low, self.mode, self.high
         if mo is not None and lo is not None and hi is not None and not lo <= mo <= hi:
-            raise ValueError(f"mode: expected low <= mode <= high, got {mo}")
+            raise ValueError(f"mode: expected low <= mode <= high, got {shown(mo)}")
         if self.p is not None and not 0 <= self.p <= 1:
-            raise ValueError(f"p: expected a probability in [0, 1], got {self.p}")
+            raise ValueError(
+                f"p: expected a probability in [0, 1]{decimals_hint(self.p)}, got {shown(self.p)}"
+            )
         return self
 
 
@@ -1079,15 +1153,16 @@ class RaisePolicy(Frozen):
         lo, hi = self.min_round, self.max_round
         if lo is not None and hi is not None and lo.value > hi.value:
             raise ValueError(
-                f"max_round: expected an amount >= min_round ({lo.value:g}), got {hi.value:g}"
+                f"max_round: expected an amount >= min_round ({lo.value:g}), got {shown(hi.value)}"
             )
         if self.revenue_multiple is not None and self.revenue_multiple.value <= 0:
             raise ValueError(
-                f"revenue_multiple: expected a multiple > 0, got {self.revenue_multiple.value:g}"
+                "revenue_multiple: expected a multiple > 0, got "
+                f"{shown(self.revenue_multiple.value)}"
             )
         for y, x in (self.pre_money or {}).items():
             if x.value <= 0:
-                raise ValueError(f"pre_money.{y}: expected a valuation > 0, got {x.value:g}")
+                raise ValueError(f"pre_money.{y}: expected a valuation > 0, got {shown(x.value)}")
         return self
 
 
@@ -1117,7 +1192,7 @@ class Valuation(Frozen):
         if t.method == "growth" and t.growth is not None and t.growth.value >= r:
             raise ValueError(
                 f"terminal.growth: expected a growth rate below the discount rate {r:g} "
-                f"(Gordon growth diverges for g >= r), got {t.growth.value:g}"
+                f"(Gordon growth diverges for g >= r), got {shown(t.growth.value)}"
             )
         if self.holders:
             total = sum(h.stake for h in self.holders)
