@@ -216,9 +216,12 @@ def test_lhs_is_stratified() -> None:
     ],
 )
 def test_marginals_have_their_means(write_yaml, dist: str, kw: dict, mean: float) -> None:  # type: ignore[no-untyped-def,type-arg]
-    # a milestone's level has no domain, so every marginal (a normal too) may set it
-    model = build(finmodel.load(write_yaml(LINEAR + "milestones: {m: {2026-12: 0}}\n")))
-    spec = spec_from(model, _u({"milestones.m": {"dist": dist, **kw}}))
+    # an S-curve's midpoint (a decimal year) has no domain, so every marginal (a normal
+    # too) may set it
+    users = "{s_curve: {ceiling: 1, midpoint: 2026.5, rate: 1}, paying_share: 0.1, price: 1}"
+    text = LINEAR.replace("revenue: {annual: {2026: 0}}", f"revenue: {{users: {users}}}")
+    model = build(finmodel.load(write_yaml(text)))
+    spec = spec_from(model, _u({"revenue.users.s_curve.midpoint": {"dist": dist, **kw}}))
     x = draw(spec, 20_000, 3, "lhs")[:, 0]
     assert x.mean() == pytest.approx(mean, rel=0.01, abs=0.005)
 
