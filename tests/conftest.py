@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import resource
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import finmodel
 from finmodel.export.recalc import soffice
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +72,35 @@ def run_limited(args: list[str], cwd: Path, timeout: float) -> subprocess.Comple
         preexec_fn=limit,
         check=False,
     )
+
+
+PACKAGE = Path(finmodel.__file__).resolve().parent
+
+
+def before_finmodel(code: int, out: str, err: str) -> bool:
+    """The signal came before finmodel's first line (``finmodel.console.main``): Python's own
+    handling, which finmodel cannot change (docs/methodology.md, "Ctrl-C"). Either the process
+    died of the signal before Python set its handler (status -2, no output), or Python
+    printed a KeyboardInterrupt traceback or a fatal start-up error naming it (status 1 or
+    -2, nothing on stdout), or it printed
+    one and went on: from the check of argv[0], which finmodel stops at once (130), or from a
+    callback of its import machinery, where the interrupt is lost and the run completes. In
+    each traceback, the only finmodel frames, if any, are the module-level imports of the
+    package and of finmodel.console."""
+    if err.startswith("Failed checking if argv[0] is an import path entry\n"):
+        return (code, out) == (130, "") and err.endswith("\ninterrupted\n") and _early(err)
+    if err.startswith("Exception ignored in: <function _get_module_lock"):
+        return code == 0 and err.count("Traceback") == 1 and _early(err)
+    if out:
+        return False
+    if code == -signal.SIGINT and err == "":
+        return True
+    # a traceback, or "Fatal Python error: init_...: KeyboardInterrupt" from its start-up
+    return code in (1, -signal.SIGINT) and "KeyboardInterrupt" in err and _early(err)
+
+
+def _early(err: str) -> bool:
+    frames = re.findall(r'File "([^"]+)", line \d+, in (\S+)', err)
+    ours = [(f, fn) for f, fn in frames if Path(f).resolve().is_relative_to(PACKAGE)]
+    allowed = {str(PACKAGE / "__init__.py"), str(PACKAGE / "console.py")}
+    return all(fn == "<module>" and str(Path(f).resolve()) in allowed for f, fn in ours)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import before_finmodel
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -343,35 +343,6 @@ def _plan(tmp_path: Path) -> Path:
     return p
 
 
-def _before_finmodel(code: int, out: str, err: str) -> bool:
-    """The signal came before finmodel's first line (``finmodel.console.main``): Python's own
-    handling, which finmodel cannot change (docs/methodology.md, "Ctrl-C"). Either the process
-    died of the signal before Python set its handler (status -2, no output), or Python
-    printed a KeyboardInterrupt traceback or a fatal start-up error naming it (status 1 or
-    -2, nothing on stdout), or it printed
-    one and went on: from the check of argv[0], which finmodel stops at once (130), or from a
-    callback of its import machinery, where the interrupt is lost and the run completes. In
-    each traceback, the only finmodel frames, if any, are the module-level imports of the
-    package and of finmodel.console."""
-    if err.startswith("Failed checking if argv[0] is an import path entry\n"):
-        return (code, out) == (130, "") and err.endswith("\ninterrupted\n") and _early(err)
-    if err.startswith("Exception ignored in: <function _get_module_lock"):
-        return code == 0 and err.count("Traceback") == 1 and _early(err)
-    if out:
-        return False
-    if code == -signal.SIGINT and err == "":
-        return True
-    # a traceback, or "Fatal Python error: init_...: KeyboardInterrupt" from its start-up
-    return code in (1, -signal.SIGINT) and "KeyboardInterrupt" in err and _early(err)
-
-
-def _early(err: str) -> bool:
-    frames = re.findall(r'File "([^"]+)", line \d+, in (\S+)', err)
-    ours = [(f, fn) for f, fn in frames if Path(f).resolve().is_relative_to(PACKAGE)]
-    allowed = {str(PACKAGE / "__init__.py"), str(PACKAGE / "console.py")}
-    return all(fn == "<module>" and str(Path(f).resolve()) in allowed for f, fn in ours)
-
-
 @pytest.mark.parametrize("ms", [0, 5, 20, 50, 200])
 def test_ctrl_c_at_start_up(ms: int, tmp_path: Path) -> None:
     """SIGINT at 0 to 200 ms after the console script is spawned. Once finmodel's first line
@@ -397,7 +368,7 @@ def test_ctrl_c_at_start_up(ms: int, tmp_path: Path) -> None:
     if ms >= 200:
         assert handled, (proc.returncode, out, err)
     else:
-        assert handled or _before_finmodel(proc.returncode, out, err), (proc.returncode, out, err)
+        assert handled or before_finmodel(proc.returncode, out, err), (proc.returncode, out, err)
     if proc.returncode != 0:  # 0: Python's start-up lost the interrupt; the run completed
         assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
 

@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import run_limited
+from conftest import before_finmodel, run_limited
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -266,9 +266,11 @@ def test_ctrl_c_exits_130_with_one_line(after: float, tmp_path: Path) -> None:
     )
     time.sleep(after)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    assert err == "interrupted\n"
+    out, err = proc.communicate(timeout=120)
+    if (proc.returncode, err) != (130, "interrupted\n"):
+        # on a loaded machine the signal can still land in Python's start-up, before
+        # finmodel's first line: only Python's own handling is accepted there
+        assert before_finmodel(proc.returncode, out, err), (proc.returncode, err)
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").iterdir())
 
 
