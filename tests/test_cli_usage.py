@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import before_finmodel
+from conftest import PACKAGE, before_finmodel
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -28,7 +28,6 @@ from finmodel.cli_usage import printable, shown
 from finmodel.export.jsondoc import SIGNIFICANT, dumps, number, plain
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = Path(finmodel.__file__).resolve().parent
 runner = CliRunner()
 
 
