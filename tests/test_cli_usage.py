@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import PACKAGE, before_finmodel
+from conftest import before_finmodel
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
