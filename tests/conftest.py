@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,19 @@ def _early(err: str) -> bool:
     ours = [(f, fn) for f, fn in frames if Path(f).resolve().is_relative_to(PACKAGE)]
     allowed = {str(PACKAGE / "__init__.py"), str(PACKAGE / "console.py")}
     return all(fn == "<module>" and str(Path(f).resolve()) in allowed for f, fn in ours)
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """The figures the PNG writers save, kept open for inspection after saving."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kept: list[Any] = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
+    yield kept
+    for fig in kept:
+        close(fig)

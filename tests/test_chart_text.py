@@ -75,17 +75,6 @@ def fonts(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     chart_text.font_for.cache_clear()
 
 
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """The figures the PNG writers save, kept open for inspection after saving."""
-    kept: list[Any] = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
-    yield kept
-    for fig in kept:
-        close(fig)
-
-
 def _texts(fig: Any) -> list[Text]:
     return [t for t in fig.findobj(Text) if t.get_text()]
 

@@ -8,7 +8,6 @@ own code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import matplotlib
@@ -22,18 +21,6 @@ from finmodel import network as nw
 from finmodel.export.chart_text import text_colour_on
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """The figures the PNG writers save, kept open for inspection after saving."""
-    kept: list[Any] = []
-    close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: kept.append(fig))
-    yield kept
-    for fig in kept:
-        close(fig)
 
 
 def _wcag_luminance(rgb: Any) -> float:
