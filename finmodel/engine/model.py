@@ -1032,7 +1032,7 @@ def _valuation(b: _Builder) -> None:
     ltm_fcf = b.add(
         "ltm_free_cash_flow",
         "Free cash flow, last twelve months",
-        CumSum("free_cash_flow", 12),
+        CumSum(b.ref("free_cash_flow").item, 12),
         "balance",
         unit=per_year,
     )
